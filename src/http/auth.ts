@@ -1,0 +1,63 @@
+/**
+ * Who is calling: the bearer access token, checked for signature, expiry and scope, and the
+ * user it names. Only `access_token` is a bearer token here; the other scopes are refused.
+ */
+import type { Context, Middleware } from 'koa';
+import { InvalidToken, verifyToken } from '../auth/tokens.ts';
+import type { Settings } from '../config.ts';
+import type { Db } from '../db.ts';
+import { forbidden, unauthorized } from '../errors.ts';
+import { isSuperuser } from '../users/presenter.ts';
+import { findUserByUsername, type UserRow } from '../users/queries.ts';
+
+export interface Deps {
+  db: Db;
+  config: Settings;
+}
+
+export interface AuthState {
+  user: UserRow;
+}
+
+function bearerToken(ctx: Context): string | undefined {
+  const header = ctx.get('Authorization');
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1];
+}
+
+/** The calling user, undefined when no Authorization header is sent, 401 when it is not valid. */
+export async function optionalUser({ db, config }: Deps, ctx: Context): Promise<UserRow | undefined> {
+  const token = bearerToken(ctx);
+  if (token === undefined) {
+    if (ctx.get('Authorization')) throw unauthorized();
+    return undefined;
+  }
+  try {
+    const claims = verifyToken(config.security, token, 'access_token');
+    const user = await findUserByUsername(db, claims.sub);
+    if (!user) throw unauthorized();
+    return user;
+  } catch (err) {
+    if (err instanceof InvalidToken) throw unauthorized();
+    throw err;
+  }
+}
+
+/** Requires a valid bearer access token; the user lands in `ctx.state.user`. */
+export function requireUser(deps: Deps): Middleware<AuthState> {
+  return async (ctx, next) => {
+    const user = await optionalUser(deps, ctx);
+    if (!user) throw unauthorized('Not authenticated');
+    ctx.state.user = user;
+    await next();
+  };
+}
+
+export function requireSuperuser(deps: Deps): Middleware<AuthState> {
+  const authenticated = requireUser(deps);
+  return (ctx, next) =>
+    authenticated(ctx, async () => {
+      if (!isSuperuser(ctx.state.user)) throw forbidden('Only superusers can create users');
+      await next();
+    });
+}

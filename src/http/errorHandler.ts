@@ -1,0 +1,58 @@
+/**
+ * Turns every failure into `{"detail": ...}`: our HttpErrors as they are, the body parser's
+ * and Koa's own client errors with a readable sentence, anything else into a logged 500 whose
+ * answer says nothing about the inside.
+ */
+import type { Middleware } from 'koa';
+import { HttpError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+
+const clientErrorDetail: Record<number, string> = {
+  400: 'Malformed request body',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  413: 'Request body is too large',
+  415: 'Unsupported media type',
+};
+
+/** The body parser's failures (bad JSON, too large, bad encoding) as client errors. */
+export function bodyParseError(err: unknown): HttpError {
+  const { status, type } = err as { status?: number; type?: string };
+  if (err instanceof SyntaxError || type === 'entity.parse.failed') return new HttpError(400, 'Malformed JSON in request body');
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new HttpError(status, clientErrorDetail[status] ?? 'Bad request');
+  }
+  throw err;
+}
+
+function asHttpError(err: unknown): HttpError | undefined {
+  if (err instanceof HttpError) return err;
+  // Koa's own client errors (ctx.throw, http-errors) are marked `expose`.
+  const { status, expose } = err as { status?: number; expose?: boolean };
+  if (typeof status === 'number' && status >= 400 && status < 500 && expose) {
+    return new HttpError(status, clientErrorDetail[status] ?? 'Bad request');
+  }
+  return undefined;
+}
+
+export function errorHandler(log: Logger): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.body === undefined && (ctx.status === 404 || ctx.status === 405)) {
+        ctx.body = { detail: clientErrorDetail[ctx.status] };
+      }
+    } catch (err) {
+      const known = asHttpError(err);
+      if (known) {
+        ctx.status = known.status;
+        ctx.set(known.headers);
+        ctx.body = { detail: known.detail };
+        return;
+      }
+      log.error({ err, method: ctx.method, path: ctx.path }, 'unhandled error');
+      ctx.status = 500;
+      ctx.body = { detail: 'Internal Server Error' };
+    }
+  };
+}

@@ -1,0 +1,114 @@
+/** The `/user` resource: profiles, creation, password changes and reset requests. */
+import Router, { type RouterContext } from '@koa/router';
+import type { Middleware } from 'koa';
+import { fingerprintMatches, InvalidToken, verifyToken } from '../../auth/tokens.ts';
+import { badRequest, forbidden, userNotFound } from '../../errors.ts';
+import { PWD_RESET_MESSAGE, requestPwdReset } from '../../outbox/pwdResetEmail.ts';
+import { isSuperuser, presentUser } from '../../users/presenter.ts';
+import { findUserByUsername, listUsers, type UserRow } from '../../users/queries.ts';
+import { changePassword, createUser, updateProfile } from '../../users/service.ts';
+import { optionalUser, requireSuperuser, requireUser, type AuthState, type Deps } from '../auth.ts';
+import { email, nullable, optional, text, validate } from '../validate.ts';
+
+const newUser = {
+  name: text({ max: 200 }),
+  email: email(),
+  dept: text({ max: 100 }),
+  password: text({ max: 1024, controls: true }),
+  currency: optional(text({ min: 3, max: 3 })),
+  username: optional(text({ max: 150 })),
+  avatar: nullable(text({ max: 2048 })),
+  bio: nullable(text({ max: 2000, controls: true })),
+};
+const profile = { avatar: newUser.avatar, bio: newUser.bio };
+const newPassword = { password: newUser.password, password_confirm: newUser.password };
+const resetRequest = { email: email() };
+
+/** What the middleware in front of a handler has put in `ctx.state`. */
+interface RouteState extends AuthState {
+  target: UserRow;
+}
+
+/** 404 for an unknown username; the target user lands in `ctx.state.target`. */
+function loadTarget({ db }: Deps): Middleware<RouteState, RouterContext> {
+  return async (ctx, next) => {
+    const target = await findUserByUsername(db, ctx.params.username!);
+    if (!target) throw userNotFound();
+    ctx.state.target = target;
+    await next();
+  };
+}
+
+/**
+ * Who may set a user's password: a reset token for that user, issued against the current
+ * password, or the bearer of that user's or a superuser's access token.
+ */
+function mayChangePassword(deps: Deps): Middleware<RouteState> {
+  const { security } = deps.config;
+  return async (ctx, next) => {
+    const { target } = ctx.state;
+    const resetToken = ctx.query.pwd_reset_token;
+    let allowed = false;
+    if (typeof resetToken === 'string') {
+      try {
+        const claims = verifyToken(security, resetToken, 'pwd_reset');
+        allowed = claims.sub === target.username && fingerprintMatches(security, claims, target.password_hash);
+      } catch (err) {
+        if (!(err instanceof InvalidToken)) throw err;
+      }
+    } else {
+      const caller = await optionalUser(deps, ctx).catch(() => undefined);
+      allowed = caller !== undefined && (caller.id === target.id || isSuperuser(caller));
+    }
+    if (!allowed) throw forbidden("You are not allowed to change this user's password");
+    // The URL carries a secret: keep it out of Referer headers and caches.
+    ctx.set('Referrer-Policy', 'no-referrer');
+    ctx.set('Cache-Control', 'no-store');
+    await next();
+  };
+}
+
+export function usersRouter(deps: Deps): Router {
+  const { db, config } = deps;
+  const router = new Router<RouteState>({ prefix: '/user' });
+
+  router.get('/', async (ctx) => {
+    ctx.body = (await listUsers(db)).map(presentUser);
+  });
+
+  router.post('/', requireSuperuser(deps), async (ctx) => {
+    const input = validate(newUser, ctx.request.body);
+    ctx.status = 201;
+    ctx.body = presentUser(await createUser(db, input));
+  });
+
+  // Registered before '/:username' routes so the literal path wins.
+  router.post('/pwd_reset_token', async (ctx) => {
+    const input = validate(resetRequest, ctx.request.body);
+    await requestPwdReset(db, config, input.email);
+    ctx.body = { message: PWD_RESET_MESSAGE };
+  });
+
+  router.get('/:username', loadTarget(deps), async (ctx) => {
+    ctx.body = presentUser(ctx.state.target);
+  });
+
+  router.patch('/:username', requireUser(deps), loadTarget(deps), async (ctx) => {
+    const { user, target } = ctx.state;
+    if (user.id !== target.id && !isSuperuser(user)) throw forbidden('You can only update your own profile');
+    const input = validate(profile, ctx.request.body);
+    ctx.body = presentUser(await updateProfile(db, target, input));
+  });
+
+  router.post('/:username/password', loadTarget(deps), mayChangePassword(deps), async (ctx) => {
+    const { target } = ctx.state;
+    const input = validate(newPassword, ctx.request.body);
+    if (input.password !== input.password_confirm) throw badRequest('Passwords do not match');
+    const changed = await changePassword(db, target, input.password);
+    // Changed meanwhile by another request (the same reset token used twice at once).
+    if (!changed) throw forbidden("You are not allowed to change this user's password");
+    ctx.body = presentUser(changed);
+  });
+
+  return router;
+}

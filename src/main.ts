@@ -1,0 +1,49 @@
+/**
+ * `npm start`: the API and the dispatcher in one process (or one of them, from `dundie serve`).
+ * SIGINT/SIGTERM stop intake, let the row in hand finish, close the pools, stop the embedded
+ * PostgreSQL and exit 0; a second signal or a stuck shutdown exits 1.
+ */
+import process from 'node:process';
+import { ConfigError, loadConfig } from './config.ts';
+import { createLogger } from './log.ts';
+import { isEntry } from './runtime.ts';
+import { startService, type Roles } from './service.ts';
+
+const SHUTDOWN_DEADLINE_MS = 10_000;
+
+export async function serve(roles: Roles = { api: true, dispatcher: true }): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const problem of err.problems) console.error(`dundie: ${problem}`);
+    process.exit(1);
+  }
+  const log = createLogger(config);
+  const service = await startService(config, log, roles).catch((err) => {
+    log.fatal({ err }, 'could not start');
+    process.exit(1);
+  });
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    setTimeout(() => {
+      log.error('shutdown took too long: exiting');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
+    await service.stop();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+if (isEntry(import.meta.url)) await serve();

@@ -1,0 +1,83 @@
+/**
+ * Renders a Liquid template into an e-mail and sends it: appended to `email.log` in debug mode,
+ * through SMTP with nodemailer otherwise. Templates are parsed once and cached.
+ *
+ * A template starts with `From:`, `To:` and `Subject:` lines and a blank line, then the body,
+ * so operators edit one file and see in `email.log` exactly what the SMTP path would send.
+ */
+import { appendFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Liquid } from 'liquidjs';
+import nodemailer from 'nodemailer';
+import type { Settings } from '../config.ts';
+import { templatesDir } from '../paths.ts';
+
+export interface Mail {
+  from: string;
+  to: string;
+  subject: string;
+  text: string;
+  /** The whole rendered template, headers included: what debug mode logs. */
+  rendered: string;
+}
+
+export interface Mailer {
+  send(template: string, vars: Record<string, unknown>): Promise<void>;
+  render(template: string, vars: Record<string, unknown>): Promise<Mail>;
+  close(): void;
+}
+
+/** Splits a rendered template into its header lines and its body. */
+export function parseRendered(rendered: string): Mail {
+  const normalized = rendered.replace(/\r\n/g, '\n');
+  const split = normalized.indexOf('\n\n');
+  if (split < 0) throw new Error('template has no blank line between headers and body');
+  const headers = new Map<string, string>();
+  for (const line of normalized.slice(0, split).split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+  }
+  const [from, to, subject] = ['from', 'to', 'subject'].map((name) => {
+    const value = headers.get(name);
+    if (!value) throw new Error(`template has no ${name} header`);
+    return value;
+  }) as [string, string, string];
+  return { from, to, subject, text: normalized.slice(split + 2), rendered: normalized.replace(/\n+$/, '') };
+}
+
+export function createMailer(email: Settings['email'], { templates = templatesDir } = {}): Mailer {
+  const liquid = new Liquid({ root: templates, extname: '.liquid', cache: true, strictVariables: true });
+  const render = async (template: string, vars: Record<string, unknown>) =>
+    parseRendered(await liquid.renderFile(template, vars));
+
+  if (email.debug_mode) {
+    const logFile = path.resolve(email.log_file);
+    return {
+      render,
+      async send(template, vars) {
+        const mail = await render(template, vars);
+        await appendFile(logFile, `--- START EMAIL ${mail.to} ---\n${mail.rendered}\n--- END OF EMAIL ---\n`);
+      },
+      close() {},
+    };
+  }
+
+  const timeout = email.timeout_seconds * 1000;
+  const transport = nodemailer.createTransport({
+    host: email.smtp_server,
+    port: email.smtp_port,
+    secure: email.smtp_port === 465,
+    auth: email.smtp_user ? { user: email.smtp_user, pass: email.smtp_password ?? '' } : undefined,
+    connectionTimeout: timeout,
+    greetingTimeout: timeout,
+    socketTimeout: timeout,
+  });
+  return {
+    render,
+    async send(template, vars) {
+      const { from, to, subject, text } = await render(template, vars);
+      await transport.sendMail({ from, to, subject, text });
+    },
+    close: () => transport.close(),
+  };
+}

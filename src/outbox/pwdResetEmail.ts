@@ -1,0 +1,41 @@
+/**
+ * The reset e-mail, both halves: the request only queues the address (no lookup, so its cost is
+ * the same for every address); the dispatcher later looks the user up and sends the link.
+ */
+import { createPwdResetToken } from '../auth/tokens.ts';
+import type { Settings } from '../config.ts';
+import type { Db, Tx } from '../db.ts';
+import { findUserByEmail } from '../users/queries.ts';
+import type { Mailer } from './mailer.ts';
+import { enqueue } from './queries.ts';
+
+export const PWD_RESET_EMAIL = 'pwd_reset_email';
+export const PWD_RESET_MESSAGE = 'If we found a user with that email, we sent a password reset token to it.';
+export const NO_SUCH_USER = 'no user with this email';
+
+/** Queues a reset e-mail for `email`, whoever it belongs to. */
+export function requestPwdReset(db: Db | Tx, config: Settings, email: string): Promise<string> {
+  return enqueue(db, PWD_RESET_EMAIL, { email }, config.dispatcher.MAX_ATTEMPTS);
+}
+
+export type SendOutcome = { sent: true } | { sent: false; skipped: string };
+
+/**
+ * The twin of the first API's `try_to_send_pwd_reset_email`: finds the user, makes a short-lived
+ * `pwd_reset` token bound to the current password and sends the link. Throws when sending fails.
+ */
+export async function tryToSendPwdResetEmail(
+  { db, config, mailer }: { db: Db | Tx; config: Settings; mailer: Mailer },
+  email: string,
+): Promise<SendOutcome> {
+  const user = await findUserByEmail(db, email);
+  if (!user) return { sent: false, skipped: NO_SUCH_USER };
+  await mailer.send('pwd_reset_email', {
+    sender: config.email.smtp_sender,
+    to: user.email,
+    url: config.security.PWD_RESET_URL,
+    pwd_reset_token: createPwdResetToken(config.security, user),
+    expire: config.security.RESET_TOKEN_EXPIRE_MINUTES,
+  });
+  return { sent: true };
+}

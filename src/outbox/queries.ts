@@ -1,0 +1,127 @@
+/**
+ * SQL of the `outbox` table: enqueue, claim, and the three ways a claimed row ends (sent,
+ * skipped, failed). Every finish is conditioned on still holding the lease, so a dispatcher
+ * whose lease lapsed cannot overwrite the work of the one that took the row over.
+ */
+import type { Db, Tx } from '../db.ts';
+
+export type OutboxStatus = 'pending' | 'sending' | 'sent' | 'skipped' | 'dead';
+
+export interface OutboxRow {
+  id: string;
+  kind: string;
+  payload: Record<string, unknown>;
+  status: OutboxStatus;
+  attempts: number;
+  max_attempts: number;
+  run_after: Date;
+  locked_until: Date | null;
+  locked_by: string | null;
+  last_error: string | null;
+  created_at: Date;
+  updated_at: Date;
+  processed_at: Date | null;
+}
+
+type Conn = Db | Tx;
+
+export async function enqueue(
+  db: Conn,
+  kind: string,
+  payload: Record<string, unknown>,
+  maxAttempts: number,
+): Promise<string> {
+  const [row] = await db('outbox').insert({ kind, payload, max_attempts: maxAttempts }).returning('id');
+  return String(row.id);
+}
+
+/**
+ * Claims up to `limit` due rows for `workerId`. A claimed row's `run_after` is set to its lease's
+ * end, so when a dispatcher dies the row is simply due again once the lease lapses.
+ */
+export async function claimDue(db: Db, workerId: string, limit: number, leaseSeconds: number): Promise<OutboxRow[]> {
+  const { rows } = await db.raw<{ rows: OutboxRow[] }>(
+    `
+    WITH due AS (
+      SELECT id FROM outbox
+      WHERE status IN ('pending', 'sending') AND run_after <= now()
+      ORDER BY run_after, id
+      LIMIT ?
+      FOR UPDATE SKIP LOCKED
+    )
+    UPDATE outbox o
+    SET status = 'sending',
+        locked_by = ?,
+        locked_until = now() + make_interval(secs => ?),
+        run_after = now() + make_interval(secs => ?),
+        updated_at = now()
+    FROM due
+    WHERE o.id = due.id
+    RETURNING o.*
+    `,
+    [limit, workerId, leaseSeconds, leaseSeconds],
+  );
+  return rows.map((row) => ({ ...row, id: String(row.id) }));
+}
+
+const held = (db: Conn, id: string, workerId: string) =>
+  db('outbox').where({ id, status: 'sending', locked_by: workerId });
+
+const released = { locked_by: null, locked_until: null };
+
+export async function markSent(db: Conn, id: string, workerId: string): Promise<boolean> {
+  const n = await held(db, id, workerId).update({
+    ...released,
+    status: 'sent',
+    attempts: db.raw('attempts + 1'),
+    last_error: null,
+    processed_at: db.fn.now(),
+    updated_at: db.fn.now(),
+  });
+  return n === 1;
+}
+
+export async function markSkipped(db: Conn, id: string, workerId: string, reason: string): Promise<boolean> {
+  const n = await held(db, id, workerId).update({
+    ...released,
+    status: 'skipped',
+    last_error: reason,
+    processed_at: db.fn.now(),
+    updated_at: db.fn.now(),
+  });
+  return n === 1;
+}
+
+/**
+ * Counts a failed attempt: back to `pending` after `retryInSeconds`, or `dead` once the row has
+ * used its `max_attempts`. Returns the status the row ended in, or undefined if the lease was lost.
+ */
+export async function markFailed(
+  db: Conn,
+  id: string,
+  workerId: string,
+  error: string,
+  retryInSeconds: number,
+): Promise<'pending' | 'dead' | undefined> {
+  const [row] = await held(db, id, workerId)
+    .update({
+      ...released,
+      attempts: db.raw('attempts + 1'),
+      status: db.raw(`CASE WHEN attempts + 1 >= max_attempts THEN 'dead' ELSE 'pending' END`),
+      run_after: db.raw('now() + make_interval(secs => ?)', [retryInSeconds]),
+      processed_at: db.raw(`CASE WHEN attempts + 1 >= max_attempts THEN now() END`),
+      last_error: error.slice(0, 2000),
+      updated_at: db.fn.now(),
+    })
+    .returning('status');
+  return row?.status;
+}
+
+/** Hands rows back untouched (shutdown before they were started): due again at once. */
+export async function release(db: Conn, ids: string[], workerId: string): Promise<number> {
+  if (ids.length === 0) return 0;
+  return db('outbox')
+    .whereIn('id', ids)
+    .where({ status: 'sending', locked_by: workerId })
+    .update({ ...released, status: 'pending', run_after: db.fn.now(), updated_at: db.fn.now() });
+}

@@ -1,0 +1,52 @@
+/** SQL of the `users` table. */
+import type { Db, Tx } from '../db.ts';
+
+export interface UserRow {
+  id: number;
+  name: string;
+  username: string;
+  email: string;
+  dept: string;
+  password_hash: string;
+  currency: string;
+  avatar: string | null;
+  bio: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export type NewUserRow = Pick<UserRow, 'name' | 'username' | 'email' | 'dept' | 'password_hash' | 'currency'> &
+  Partial<Pick<UserRow, 'avatar' | 'bio'>>;
+
+type Conn = Db | Tx;
+
+export function findUserByUsername(db: Conn, username: string): Promise<UserRow | undefined> {
+  return db<UserRow>('users').where({ username }).first();
+}
+
+/** Case-insensitive, served by the unique index on lower(email). */
+export function findUserByEmail(db: Conn, email: string): Promise<UserRow | undefined> {
+  return db<UserRow>('users').whereRaw('lower(email) = lower(?)', [email]).first();
+}
+
+export function listUsers(db: Conn): Promise<UserRow[]> {
+  return db<UserRow>('users').orderBy('id');
+}
+
+export async function insertUser(db: Conn, row: NewUserRow): Promise<UserRow> {
+  const [user] = await db<UserRow>('users').insert(row).returning('*');
+  return user!;
+}
+
+export async function updateUser(
+  db: Conn,
+  id: number,
+  changes: Partial<Pick<UserRow, 'avatar' | 'bio' | 'password_hash'>>,
+  expected: Partial<Pick<UserRow, 'password_hash'>> = {},
+): Promise<UserRow | undefined> {
+  const [user] = await db<UserRow>('users')
+    .where({ ...expected, id })
+    .update({ ...changes, updated_at: db.fn.now() as unknown as Date })
+    .returning('*');
+  return user;
+}

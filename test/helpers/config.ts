@@ -1,0 +1,20 @@
+/** Settings for a test: the service's own loader, fed an explicit environment. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadConfig, type Settings } from '../../src/config.ts';
+
+export const TEST_SECRET = 'test-secret-key-that-is-long-enough-0123456789';
+
+export function testConfig(databaseUrl: string, env: Record<string, string> = {}): Settings {
+  const dir = mkdtempSync(path.join(tmpdir(), 'dundie-cfg-'));
+  return loadConfig({
+    DATABASE_URL: databaseUrl,
+    PORT: '0',
+    DUNDIE_DATA_DIR: dir,
+    DUNDIE_SECURITY__SECRET_KEY: TEST_SECRET,
+    DUNDIE_EMAIL__LOG_FILE: path.join(dir, 'email.log'),
+    DUNDIE_LOG__LEVEL: 'silent',
+    ...env,
+  });
+}

@@ -1,0 +1,56 @@
+/**
+ * A real SMTP server in the test process (the `smtp-server` package). It keeps every message it
+ * accepts, parsed, and can be told to refuse messages, to test retries.
+ */
+import { simpleParser, type ParsedMail } from 'mailparser';
+import { SMTPServer } from 'smtp-server';
+
+export interface SmtpSink {
+  port: number;
+  messages: ParsedMail[];
+  /** How many messages were offered, accepted or not. */
+  attempts: number;
+  /** Return true to refuse the nth (1-based) message offered. */
+  refuse: (n: number) => boolean;
+  waitFor(count: number, timeoutMs?: number): Promise<ParsedMail[]>;
+  close(): Promise<void>;
+}
+
+export async function startSmtpSink(refuse: (n: number) => boolean = () => false): Promise<SmtpSink> {
+  const sink: SmtpSink = {
+    port: 0,
+    messages: [],
+    attempts: 0,
+    refuse,
+    async waitFor(count, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (sink.messages.length < count) {
+        if (Date.now() > deadline) throw new Error(`SMTP sink: ${sink.messages.length} of ${count} messages after ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return sink.messages;
+    },
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream, _session, callback) {
+      const n = ++sink.attempts;
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', async () => {
+        if (sink.refuse(n)) {
+          callback(Object.assign(new Error('mailbox unavailable (test refusal)'), { responseCode: 451 }));
+          return;
+        }
+        sink.messages.push(await simpleParser(Buffer.concat(chunks)));
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  sink.port = (server.server.address() as { port: number }).port;
+  return sink;
+}

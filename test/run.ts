@@ -1,0 +1,40 @@
+/**
+ * `npm test`: ava against real PostgreSQL. With DATABASE_URL set, the tests use that server
+ * (each test file makes and drops its own database on it); without, this starts a throwaway
+ * embedded PostgreSQL for the run and removes it afterwards.
+ */
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import process from 'node:process';
+import { pino } from 'pino';
+import { startEmbeddedPostgres } from '../src/embeddedPostgres.ts';
+
+const log = pino({ level: process.env.DUNDIE_LOG__LEVEL ?? 'warn' });
+const env = { ...process.env };
+let stop = async () => {};
+
+if (!env.DATABASE_URL) {
+  const parent = mkdtempSync(path.join(tmpdir(), 'dundie-test-'));
+  // As root, the server runs as the `postgres` user, which must reach its data directory.
+  chmodSync(parent, 0o755);
+  const server = await startEmbeddedPostgres(path.join(parent, 'pg'), log, { persistent: false });
+  env.DATABASE_URL = server.adminUrl;
+  console.log('tests use a throwaway embedded PostgreSQL');
+  stop = async () => {
+    await server.stop();
+    rmSync(parent, { recursive: true, force: true });
+  };
+} else {
+  console.log(`tests use the PostgreSQL at DATABASE_URL (${new URL(env.DATABASE_URL).host})`);
+}
+
+const ava = spawn(process.execPath, [path.join('node_modules', 'ava', 'entrypoints', 'cli.mjs'), ...process.argv.slice(2)], {
+  env,
+  stdio: 'inherit',
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => ava.kill(signal));
+const code = await new Promise<number>((resolve) => ava.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
+await stop();
+process.exit(code);
