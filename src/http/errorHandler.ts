@@ -39,8 +39,11 @@ export function errorHandler(log: Logger): Middleware {
   return async (ctx, next) => {
     try {
       await next();
-      if (ctx.body === undefined && (ctx.status === 404 || ctx.status === 405)) {
-        ctx.body = { detail: clientErrorDetail[ctx.status] };
+      const { status } = ctx;
+      if (ctx.body === undefined && (status === 404 || status === 405)) {
+        ctx.body = { detail: clientErrorDetail[status] };
+        // Setting a body makes Koa assume 200.
+        ctx.status = status;
       }
     } catch (err) {
       const known = asHttpError(err);

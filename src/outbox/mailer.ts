@@ -63,7 +63,10 @@ export function createMailer(email: Settings['email'], { templates = templatesDi
   }
 
   const timeout = email.timeout_seconds * 1000;
+  // Pooled: a connection (TLS and login included) is reused across messages instead of paid per e-mail.
   const transport = nodemailer.createTransport({
+    pool: true,
+    maxConnections: 5,
     host: email.smtp_server,
     port: email.smtp_port,
     secure: email.smtp_port === 465,

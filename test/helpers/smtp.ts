@@ -36,6 +36,8 @@ export async function startSmtpSink(refuse: (n: number) => boolean = () => false
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
+    // No reverse DNS for 127.0.0.1 on a machine without a network: it would stall every connection.
+    disableReverseLookup: true,
     onData(stream, _session, callback) {
       const n = ++sink.attempts;
       const chunks: Buffer[] = [];

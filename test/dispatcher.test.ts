@@ -1,0 +1,124 @@
+import test from 'ava';
+import { requestPwdReset } from '../src/outbox/pwdResetEmail.ts';
+import { testConfig } from './helpers/config.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+import { makeUser, makeUsers } from './helpers/factories.ts';
+import { dispatch } from './helpers/flow.ts';
+import { startSmtpSink, type SmtpSink } from './helpers/smtp.ts';
+
+let tdb: TestDatabase;
+test.before(async () => {
+  tdb = await createTestDatabase('dispatcher');
+});
+test.beforeEach(async () => {
+  await tdb.db('outbox').del();
+});
+test.after.always(async () => {
+  await tdb?.drop();
+});
+
+const smtpConfig = (smtp: SmtpSink, env: Record<string, string> = {}) =>
+  testConfig(tdb.url, {
+    DUNDIE_EMAIL__DEBUG_MODE: 'false',
+    DUNDIE_EMAIL__SMTP_SERVER: '127.0.0.1',
+    DUNDIE_EMAIL__SMTP_PORT: String(smtp.port),
+    DUNDIE_DISPATCHER__BACKOFF_BASE_SECONDS: '1',
+    ...env,
+  });
+
+/** Makes every row due now, as if its backoff had run out. */
+const fastForward = () => tdb.db('outbox').whereIn('status', ['pending']).update({ run_after: tdb.db.raw("now() - interval '1 second'") });
+
+test.serial('SMTP refusing then accepting: the row is retried and sent', async (t) => {
+  const smtp = await startSmtpSink((n) => n === 1);
+  t.teardown(() => smtp.close());
+  const config = smtpConfig(smtp);
+  const user = await makeUser(tdb.db);
+  await requestPwdReset(tdb.db, config, user.email);
+
+  const first = await dispatch(tdb.db, config);
+  t.is(first.failed, 1);
+  let row = await tdb.db('outbox').first();
+  t.is(row.status, 'pending');
+  t.is(row.attempts, 1);
+  t.regex(row.last_error, /451|mailbox unavailable/);
+  t.true(new Date(row.run_after).getTime() > Date.now(), 'backoff pushes run_after into the future');
+  t.is((await dispatch(tdb.db, config)).claimed, 0, 'not due again before the backoff');
+
+  await fastForward();
+  const second = await dispatch(tdb.db, config);
+  t.is(second.sent, 1);
+  row = await tdb.db('outbox').first();
+  t.is(row.status, 'sent');
+  t.is(row.attempts, 2);
+  t.is(row.last_error, null);
+  t.is(smtp.messages.length, 1);
+});
+
+test.serial('SMTP always refusing: the row is dead after max_attempts, backoff growing', async (t) => {
+  const smtp = await startSmtpSink(() => true);
+  t.teardown(() => smtp.close());
+  const config = smtpConfig(smtp, { DUNDIE_DISPATCHER__MAX_ATTEMPTS: '3', DUNDIE_DISPATCHER__BACKOFF_BASE_SECONDS: '10' });
+  const user = await makeUser(tdb.db);
+  await requestPwdReset(tdb.db, config, user.email);
+
+  const delays: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    await dispatch(tdb.db, config);
+    const row = await tdb.db('outbox').first();
+    delays.push((new Date(row.run_after).getTime() - new Date(row.updated_at).getTime()) / 1000);
+    await fastForward();
+  }
+  const row = await tdb.db('outbox').first();
+  t.is(row.status, 'dead');
+  t.is(row.attempts, 3);
+  t.is(row.max_attempts, 3);
+  t.truthy(row.processed_at);
+  t.regex(row.last_error, /mailbox unavailable/);
+  t.is(Math.round(delays[0]!), 10);
+  t.is(Math.round(delays[1]!), 20);
+  t.is((await dispatch(tdb.db, config)).claimed, 0, 'a dead row is never claimed again');
+  t.is(smtp.attempts, 3);
+});
+
+test.serial('an unreachable SMTP server counts as a failed attempt, nothing lost', async (t) => {
+  const smtp = await startSmtpSink();
+  await smtp.close();
+  const config = smtpConfig(smtp, { DUNDIE_EMAIL__TIMEOUT_SECONDS: '2' });
+  const user = await makeUser(tdb.db);
+  await requestPwdReset(tdb.db, config, user.email);
+  t.is((await dispatch(tdb.db, config)).failed, 1);
+  const row = await tdb.db('outbox').first();
+  t.is(row.status, 'pending');
+  t.regex(row.last_error, /ECONNREFUSED|connect/i);
+});
+
+test.serial('two dispatchers at once over 300 rows send each exactly once', async (t) => {
+  const smtp = await startSmtpSink();
+  t.teardown(() => smtp.close());
+  const config = smtpConfig(smtp, { DUNDIE_DISPATCHER__BATCH_SIZE: '7' });
+  const users = await makeUsers(tdb.db, 30);
+  for (let i = 0; i < 300; i++) await requestPwdReset(tdb.db, config, users[i % users.length]!.email);
+
+  const [a, b] = await Promise.all([dispatch(tdb.db, config, 'worker-a'), dispatch(tdb.db, config, 'worker-b')]);
+  t.is(a.sent + b.sent, 300);
+  t.true(a.sent > 0 && b.sent > 0, `both dispatchers took work (a ${a.sent}, b ${b.sent})`);
+  t.is(smtp.messages.length, 300);
+  const statuses = await tdb.db('outbox').select('status').count({ n: '*' }).groupBy('status');
+  t.deepEqual(statuses.map((s) => [s.status, Number(s.n)]), [['sent', 300]]);
+});
+
+test.serial('a row whose lease lapsed is claimed again, and the old holder cannot finish it', async (t) => {
+  const config = testConfig(tdb.url, { DUNDIE_DISPATCHER__LEASE_SECONDS: '1' });
+  const user = await makeUser(tdb.db);
+  await requestPwdReset(tdb.db, config, user.email);
+  const { claimDue, markSent } = await import('../src/outbox/queries.ts');
+  const [row] = await claimDue(tdb.db, 'crashed-worker', 10, 1);
+  t.truthy(row);
+  t.is((await claimDue(tdb.db, 'other', 10, 60)).length, 0, 'held while the lease runs');
+  await new Promise((r) => setTimeout(r, 1100));
+  const [again] = await claimDue(tdb.db, 'other', 10, 60);
+  t.is(again?.id, row!.id);
+  t.false(await markSent(tdb.db, row!.id, 'crashed-worker'));
+  t.true(await markSent(tdb.db, row!.id, 'other'));
+});

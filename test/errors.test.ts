@@ -1,0 +1,83 @@
+import test from 'ava';
+import { testConfig } from './helpers/config.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+import { startApi, type Api } from './helpers/service.ts';
+
+let tdb: TestDatabase;
+let api: Api;
+test.before(async () => {
+  tdb = await createTestDatabase('errors');
+  api = await startApi(testConfig(tdb.url));
+});
+test.after.always(async () => {
+  await api?.service.stop();
+  await tdb?.drop();
+});
+
+const ask = (body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
+  api.request('POST', '/user/pwd_reset_token/', { body, headers });
+const outboxCount = async () => Number((await tdb.db('outbox').count({ n: '*' }))[0]!.n);
+
+test('malformed JSON is 400 in the error shape', async (t) => {
+  const res = await ask('{"email": ');
+  t.is(res.status, 400);
+  t.deepEqual(res.body, { detail: 'Malformed JSON in request body' });
+});
+
+test('a body over the limit is 413', async (t) => {
+  const res = await ask(JSON.stringify({ email: 'a@dm.com', pad: 'x'.repeat(200 * 1024) }));
+  t.is(res.status, 413);
+  t.deepEqual(res.body, { detail: 'Request body is too large' });
+});
+
+test('an unknown route is a JSON 404', async (t) => {
+  const res = await api.request('GET', '/nowhere');
+  t.is(res.status, 404);
+  t.deepEqual(res.body, { detail: 'Not Found' });
+  t.regex(res.headers.get('content-type') ?? '', /application\/json/);
+});
+
+test('a wrong method is a JSON 405', async (t) => {
+  const res = await api.request('DELETE', '/token');
+  t.is(res.status, 405);
+  t.deepEqual(res.body, { detail: 'Method Not Allowed' });
+});
+
+for (const [label, body] of [
+  ['a missing e-mail', {}],
+  ['a number', { email: 42 }],
+  ['no @', { email: 'not-an-address' }],
+  ['no domain dot', { email: 'someone@localhost' }],
+  ['a header-injection attempt', { email: 'a@dm.com\r\nBcc: everyone@dm.com' }],
+  ['a control character', { email: 'a\u0000b@dm.com' }],
+  ['255 characters', { email: `${'a'.repeat(64)}@${'b'.repeat(186)}.com` }],
+  ['a list instead of an object', ['a@dm.com']],
+] as const) {
+  test.serial(`reset request with ${label} is 422 and queues nothing`, async (t) => {
+    const before = await outboxCount();
+    const res = await ask(JSON.stringify(body));
+    t.is(res.status, 422);
+    t.true(Array.isArray(res.body.detail));
+    t.is(typeof res.body.detail[0].msg, 'string');
+    t.deepEqual(res.body.detail[0].loc.slice(0, 1), ['body']);
+    t.is(await outboxCount(), before);
+  });
+}
+
+test.serial('the longest allowed address (254) is accepted', async (t) => {
+  const res = await ask(JSON.stringify({ email: `${'a'.repeat(64)}@${'b'.repeat(185)}.com` }));
+  t.is(res.status, 200);
+});
+
+test('validation errors name the field, FastAPI style', async (t) => {
+  const res = await api.request('POST', '/token', { json: { username: 'x' } });
+  t.is(res.status, 422);
+  t.deepEqual(res.body.detail, [{ loc: ['body', 'password'], msg: 'Field required', type: 'missing' }]);
+});
+
+test('the service keeps serving after bad input', async (t) => {
+  await ask('{{{{');
+  await ask('x'.repeat(300 * 1024));
+  const res = await ask(JSON.stringify({ email: 'fine@dm.com' }));
+  t.is(res.status, 200);
+});
