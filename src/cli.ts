@@ -142,7 +142,20 @@ const commands: Record<string, (args: string[], config: Settings, log: Logger) =
       console.log(`Dundie shell. In scope: ${Object.keys(scope).join(', ')}`);
       const server = repl.start({ prompt: 'dundie> ' });
       Object.assign(server.context, scope);
+      // With piped input the REPL exits at the end of input while an `await` may still run;
+      // count evaluations so the database stays open until the last one has answered.
+      let running = 0;
+      let idle = () => {};
+      const evaluate = server.eval.bind(server);
+      (server as { eval: repl.REPLEval }).eval = (code, context, file, callback) => {
+        running++;
+        evaluate(code, context, file, (err, result) => {
+          callback(err, result);
+          if (--running === 0) idle();
+        });
+      };
       await new Promise<void>((resolve) => server.on('exit', resolve));
+      if (running > 0) await new Promise<void>((resolve) => (idle = resolve));
       mailer.close();
     });
   },
@@ -178,6 +191,6 @@ export async function runCli(argv: string[]): Promise<number> {
 
 if (isEntry(import.meta.url)) {
   const code = await runCli(process.argv.slice(2));
-  // `serve` keeps running until a signal; everything else ends here.
-  if (process.argv[2] !== 'serve') process.exit(code);
+  // `serve` keeps running until a signal; everything else, and a failed start, ends here.
+  if (code !== 0 || process.argv[2] !== 'serve') process.exit(code);
 }

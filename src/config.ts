@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
+import cron from 'node-cron';
 
 type Kind = 'string' | 'optional' | 'int' | 'bool';
 interface Field<K extends Kind = Kind> {
@@ -176,6 +177,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     problems.push(`DUNDIE_SECURITY__SECRET_KEY must be at least ${MIN_SECRET_BYTES} bytes`);
   }
   const dispatcher = sections.dispatcher!;
+  if (!cron.validate(String(dispatcher.CRON))) {
+    problems.push(`DUNDIE_DISPATCHER__CRON is not a cron expression: "${dispatcher.CRON}"`);
+  }
   if ((dispatcher.BACKOFF_MAX_SECONDS as number) < (dispatcher.BACKOFF_BASE_SECONDS as number)) {
     problems.push('DUNDIE_DISPATCHER__BACKOFF_MAX_SECONDS must not be below DUNDIE_DISPATCHER__BACKOFF_BASE_SECONDS');
   }

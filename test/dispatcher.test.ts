@@ -104,7 +104,7 @@ test.serial('two dispatchers at once over 300 rows send each exactly once', asyn
   t.is(a.sent + b.sent, 300);
   t.true(a.sent > 0 && b.sent > 0, `both dispatchers took work (a ${a.sent}, b ${b.sent})`);
   t.is(smtp.messages.length, 300);
-  const statuses = await tdb.db('outbox').select('status').count({ n: '*' }).groupBy('status');
+  const statuses: { status: string; n: string }[] = await tdb.db('outbox').select('status').count({ n: '*' }).groupBy('status');
   t.deepEqual(statuses.map((s) => [s.status, Number(s.n)]), [['sent', 300]]);
 });
 

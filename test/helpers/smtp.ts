@@ -12,16 +12,19 @@ export interface SmtpSink {
   attempts: number;
   /** Return true to refuse the nth (1-based) message offered. */
   refuse: (n: number) => boolean;
+  /** Milliseconds to hold each message before answering: a slow server. */
+  delayMs: number;
   waitFor(count: number, timeoutMs?: number): Promise<ParsedMail[]>;
   close(): Promise<void>;
 }
 
-export async function startSmtpSink(refuse: (n: number) => boolean = () => false): Promise<SmtpSink> {
+export async function startSmtpSink(refuse: (n: number) => boolean = () => false, delayMs = 0): Promise<SmtpSink> {
   const sink: SmtpSink = {
     port: 0,
     messages: [],
     attempts: 0,
     refuse,
+    delayMs,
     async waitFor(count, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       while (sink.messages.length < count) {
@@ -43,6 +46,7 @@ export async function startSmtpSink(refuse: (n: number) => boolean = () => false
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', async () => {
+        if (sink.delayMs) await new Promise((r) => setTimeout(r, sink.delayMs));
         if (sink.refuse(n)) {
           callback(Object.assign(new Error('mailbox unavailable (test refusal)'), { responseCode: 451 }));
           return;

@@ -1,0 +1,61 @@
+/** Runs the real CLI as its own process, as a user or an operator would. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import process from 'node:process';
+
+const CLI = ['--import', 'tsx', 'src/cli.ts'];
+
+export function cliEnv(databaseUrl: string, env: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
+    DATABASE_URL: databaseUrl,
+    PORT: '0',
+    DUNDIE_SECURITY__SECRET_KEY: 'test-secret-key-that-is-long-enough-0123456789',
+    DUNDIE_LOG__LEVEL: 'info',
+    ...env,
+  };
+}
+
+export function runCli(args: string[], env: Record<string, string>, input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...CLI, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}
+
+export interface ServiceProcess {
+  child: ChildProcess;
+  port: number;
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+/** `dundie serve` in its own process; resolves once the API listens (or the dispatcher runs). */
+export function startServe(args: string[], env: Record<string, string>): Promise<ServiceProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...CLI, 'serve', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const timer = setTimeout(() => reject(new Error(`service did not start:\n${out}`)), 30_000);
+    const onData = (d: Buffer) => {
+      out += d;
+      for (const line of out.split('\n')) {
+        if (!line.startsWith('{')) continue;
+        const entry = JSON.parse(line);
+        if (entry.msg?.startsWith('API listening') || (!args.includes('--api') && entry.msg === 'dispatcher started' && args.includes('--dispatcher'))) {
+          clearTimeout(timer);
+          resolve({ child, port: entry.port ?? 0, output: () => out, exited });
+        }
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (d) => (out += d));
+    exited.then((code) => reject(new Error(`service exited (${code}) before it started:\n${out}`)));
+  });
+}
