@@ -7,6 +7,7 @@ import bodyParser from 'koa-bodyparser';
 import type { Settings } from './config.ts';
 import type { Db } from './db.ts';
 import { bodyParseError, errorHandler } from './http/errorHandler.ts';
+import { healthRouter } from './http/routes/health.ts';
 import { tokensRouter } from './http/routes/tokens.ts';
 import { usersRouter } from './http/routes/users.ts';
 import type { Logger } from './log.ts';
@@ -36,7 +37,7 @@ export function createApp({ db, config, log }: AppDeps): Koa {
       },
     }),
   );
-  for (const router of [tokensRouter({ db, config }), usersRouter({ db, config })]) {
+  for (const router of [healthRouter(), tokensRouter({ db, config }), usersRouter({ db, config })]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

@@ -7,7 +7,7 @@ import process from 'node:process';
 import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './log.ts';
 import { isEntry } from './runtime.ts';
-import { startService, type Roles } from './service.ts';
+import { startService, type Roles, type RunningService } from './service.ts';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
 
@@ -21,11 +21,9 @@ export async function serve(roles: Roles = { api: true, dispatcher: true }): Pro
     process.exit(1);
   }
   const log = createLogger(config);
-  const service = await startService(config, log, roles).catch((err) => {
-    log.fatal({ err }, 'could not start');
-    process.exit(1);
-  });
-
+  // Handlers first: a signal that arrives while the service is still starting waits for the
+  // start to finish and then stops it cleanly, instead of killing the process half-way.
+  let starting: Promise<RunningService | undefined> | undefined;
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) {
@@ -38,12 +36,19 @@ export async function serve(roles: Roles = { api: true, dispatcher: true }): Pro
       log.error('shutdown took too long: exiting');
       process.exit(1);
     }, SHUTDOWN_DEADLINE_MS).unref();
-    await service.stop();
+    const service = await starting;
+    await service?.stop();
     log.info('stopped');
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+  starting = startService(config, log, roles).catch((err) => {
+    log.fatal({ err }, 'could not start');
+    process.exit(1);
+  });
+  await starting;
 }
 
 if (isEntry(import.meta.url)) await serve();

@@ -81,3 +81,9 @@ test('the service keeps serving after bad input', async (t) => {
   const res = await ask(JSON.stringify({ email: 'fine@dm.com' }));
   t.is(res.status, 200);
 });
+
+test('GET /health answers ok', async (t) => {
+  const res = await api.request('GET', '/health');
+  t.is(res.status, 200);
+  t.deepEqual(res.body, { status: 'ok' });
+});
