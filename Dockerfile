@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1
 # Build stage: install everything, type-check and compile to dist/ (npm run build, as CI does).
 FROM node:20-bookworm-slim AS build
+# swagger-ui-dist depends on @scarf/scarf, whose install script reports to its vendor: off.
+ENV SCARF_ANALYTICS=false
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund

@@ -7,6 +7,8 @@ import bodyParser from 'koa-bodyparser';
 import type { Settings } from './config.ts';
 import type { Db } from './db.ts';
 import { bodyParseError, errorHandler } from './http/errorHandler.ts';
+import { requestLog } from './http/requestLog.ts';
+import { docsRouter } from './http/routes/docs.ts';
 import { healthRouter } from './http/routes/health.ts';
 import { tokensRouter } from './http/routes/tokens.ts';
 import { usersRouter } from './http/routes/users.ts';
@@ -18,6 +20,11 @@ export interface AppDeps {
   log: Logger;
 }
 
+/** Every router the app serves; the OpenAPI test reads their routes. */
+export function appRouters(deps: Pick<AppDeps, 'db' | 'config'>) {
+  return [healthRouter(), docsRouter(), tokensRouter(deps), usersRouter(deps)];
+}
+
 export function createApp({ db, config, log }: AppDeps): Koa {
   const app = new Koa();
   app.proxy = false;
@@ -25,7 +32,8 @@ export function createApp({ db, config, log }: AppDeps): Koa {
   app.silent = true;
   const limit = `${config.api.BODY_LIMIT_KB}kb`;
 
-  app.use(errorHandler(log));
+  app.use(requestLog(log));
+  app.use(errorHandler());
   app.use(
     bodyParser({
       enableTypes: ['json', 'form'],
@@ -37,7 +45,7 @@ export function createApp({ db, config, log }: AppDeps): Koa {
       },
     }),
   );
-  for (const router of [healthRouter(), tokensRouter({ db, config }), usersRouter({ db, config })]) {
+  for (const router of appRouters({ db, config })) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

@@ -66,6 +66,8 @@ const schema = {
   },
   log: {
     LEVEL: str('info', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
+    /** `auto`: readable in development, JSON in production. */
+    FORMAT: str('auto', ['auto', 'json', 'pretty']),
   },
 } as const;
 

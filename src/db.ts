@@ -31,9 +31,21 @@ export function createDb(url: string, { poolMax = 10 }: { poolMax?: number } = {
   });
 }
 
-export async function migrateLatest(db: Db): Promise<string[]> {
-  const [, applied] = (await db.migrate.latest()) as [number, string[]];
-  return applied;
+/**
+ * Brings the schema up to date. Several processes may start at once (the API and the dispatcher
+ * of a compose file, replicas); knex lets one migrate and refuses the others, who wait their turn.
+ */
+export async function migrateLatest(db: Db, { waitMs = 30_000 } = {}): Promise<string[]> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      const [, applied] = (await db.migrate.latest()) as [number, string[]];
+      return applied;
+    } catch (err) {
+      if ((err as Error).name !== 'MigrationLocked' || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
 }
 
 export interface Database {

@@ -24,13 +24,16 @@ export async function serve(roles: Roles = { api: true, dispatcher: true }): Pro
   // Handlers first: a signal that arrives while the service is still starting waits for the
   // start to finish and then stops it cleanly, instead of killing the process half-way.
   let starting: Promise<RunningService | undefined> | undefined;
-  let stopping = false;
+  let stoppingSince: number | undefined;
   const shutdown = async (signal: string) => {
-    if (stopping) {
+    if (stoppingSince !== undefined) {
+      // Ctrl-C reaches npm, tsx and us at once, and npm and tsx pass it on: repeats within a
+      // moment are that echo. A signal sent later means "stop now".
+      if (Date.now() - stoppingSince < 2000) return;
       log.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
-    stopping = true;
+    stoppingSince = Date.now();
     log.info({ signal }, 'shutting down');
     setTimeout(() => {
       log.error('shutdown took too long: exiting');

@@ -35,7 +35,8 @@ function asHttpError(err: unknown): HttpError | undefined {
   return undefined;
 }
 
-export function errorHandler(log: Logger): Middleware {
+/** Runs inside `requestLog`, so faults are logged with the request's id. */
+export function errorHandler(): Middleware<{ log: Logger }> {
   return async (ctx, next) => {
     try {
       await next();
@@ -53,7 +54,7 @@ export function errorHandler(log: Logger): Middleware {
         ctx.body = { detail: known.detail };
         return;
       }
-      log.error({ err, method: ctx.method, path: ctx.path }, 'unhandled error');
+      ctx.state.log.error({ err, method: ctx.method, path: ctx.path }, 'unhandled error');
       ctx.status = 500;
       ctx.body = { detail: 'Internal Server Error' };
     }

@@ -12,6 +12,7 @@ export function cliEnv(databaseUrl: string, env: Record<string, string> = {}): R
     PORT: '0',
     DUNDIE_SECURITY__SECRET_KEY: 'test-secret-key-that-is-long-enough-0123456789',
     DUNDIE_LOG__LEVEL: 'info',
+    DUNDIE_LOG__FORMAT: 'json',
     ...env,
   };
 }

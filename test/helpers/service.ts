@@ -3,7 +3,7 @@
  * The dispatcher is not started: tests call `dispatchOnce` themselves, or start it on purpose.
  */
 import type { Settings } from '../../src/config.ts';
-import { createLogger } from '../../src/log.ts';
+import { createLogger, type Logger } from '../../src/log.ts';
 import { startService, type Roles, type RunningService } from '../../src/service.ts';
 
 export interface Api {
@@ -12,8 +12,12 @@ export interface Api {
   request(method: string, path: string, options?: { json?: unknown; form?: Record<string, string>; token?: string; body?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
 }
 
-export async function startApi(config: Settings, roles: Roles = { api: true, dispatcher: false }): Promise<Api> {
-  const service = await startService(config, createLogger(config), roles);
+export async function startApi(
+  config: Settings,
+  roles: Roles = { api: true, dispatcher: false },
+  log: Logger = createLogger(config),
+): Promise<Api> {
+  const service = await startService(config, log, roles);
   const base = `http://127.0.0.1:${service.port}`;
   return {
     service,

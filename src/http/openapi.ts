@@ -1,0 +1,200 @@
+/**
+ * The OpenAPI 3.1 description of the API, served at `/openapi.json` and rendered at `/docs`.
+ * A test compares its paths and methods with the routes the app serves, so the two move together.
+ */
+import { PWD_RESET_MESSAGE } from '../outbox/pwdResetEmail.ts';
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../users/passwordPolicy.ts';
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: object) => ({ 'application/json': { schema } });
+const error = (description: string) => ({ description, content: json(ref('Error')) });
+const validationError = { description: 'The request body does not validate', content: json(ref('ValidationError')) };
+const username = { name: 'username', in: 'path', required: true, schema: { type: 'string' } };
+const bearer = [{ bearer: [] }];
+
+const password = { type: 'string', minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH };
+
+export const openApiDocument = {
+  openapi: '3.1.0',
+  info: {
+    title: 'Dundie',
+    version: '1.0.0',
+    description:
+      'User management and the "forgot my password" flow of the Dunder Mifflin rewards API. ' +
+      'Every path also answers with a trailing slash. Errors are `{"detail": ...}`.',
+  },
+  paths: {
+    '/health': {
+      get: {
+        summary: 'The process is up',
+        responses: { 200: { description: 'Serving', content: json({ type: 'object', properties: { status: { const: 'ok' } } }) } },
+      },
+    },
+    '/token': {
+      post: {
+        summary: 'Log in (OAuth2 password flow)',
+        requestBody: {
+          required: true,
+          content: {
+            'application/x-www-form-urlencoded': { schema: ref('Login') },
+            'application/json': { schema: ref('Login') },
+          },
+        },
+        responses: {
+          200: { description: 'An access and a refresh token', content: json(ref('TokenPair')) },
+          401: error('Incorrect username or password (with `WWW-Authenticate: Bearer`)'),
+          422: validationError,
+        },
+      },
+    },
+    '/refresh_token': {
+      post: {
+        summary: 'Trade a refresh token for a new pair',
+        requestBody: { required: true, content: json({ type: 'object', required: ['refresh_token'], properties: { refresh_token: { type: 'string' } } }) },
+        responses: {
+          200: { description: 'A new pair', content: json(ref('TokenPair')) },
+          401: error('Not a valid refresh token'),
+          422: validationError,
+        },
+      },
+    },
+    '/user': {
+      get: {
+        summary: 'List the users',
+        responses: { 200: { description: 'Every user', content: json({ type: 'array', items: ref('User') }) } },
+      },
+      post: {
+        summary: 'Create a user (superusers only)',
+        security: bearer,
+        requestBody: { required: true, content: json(ref('NewUser')) },
+        responses: {
+          201: { description: 'Created', content: json(ref('User')) },
+          401: error('No valid access token'),
+          403: error('Not a superuser'),
+          409: error('Username already taken, or Email already registered'),
+          422: validationError,
+        },
+      },
+    },
+    '/user/pwd_reset_token': {
+      post: {
+        summary: 'Ask for a password reset e-mail',
+        description:
+          'Queues the e-mail and answers at once, with the same bytes whether or not the address belongs to a user. ' +
+          'The e-mail holds a link to `PWD_RESET_URL?pwd_reset_token=...`.',
+        requestBody: {
+          required: true,
+          content: json({ type: 'object', required: ['email'], properties: { email: { type: 'string', format: 'email', maxLength: 254 } } }),
+        },
+        responses: {
+          200: { description: 'Queued', content: json({ type: 'object', properties: { message: { const: PWD_RESET_MESSAGE } } }) },
+          422: validationError,
+        },
+      },
+    },
+    '/user/{username}': {
+      parameters: [username],
+      get: {
+        summary: 'One user',
+        responses: { 200: { description: 'The user', content: json(ref('User')) }, 404: error('User not found') },
+      },
+      patch: {
+        summary: 'Update a profile (that user or a superuser)',
+        security: bearer,
+        requestBody: { required: true, content: json(ref('Profile')) },
+        responses: {
+          200: { description: 'Updated', content: json(ref('User')) },
+          401: error('No valid access token'),
+          403: error('You can only update your own profile'),
+          404: error('User not found'),
+          422: validationError,
+        },
+      },
+    },
+    '/user/{username}/password': {
+      parameters: [username],
+      post: {
+        summary: 'Set a new password',
+        description: 'Allowed with a `pwd_reset_token` for that user (good once), or with the access token of that user or of a superuser.',
+        security: [{}, ...bearer],
+        parameters: [{ name: 'pwd_reset_token', in: 'query', required: false, schema: { type: 'string' } }],
+        requestBody: {
+          required: true,
+          content: json({ type: 'object', required: ['password', 'password_confirm'], properties: { password, password_confirm: password } }),
+        },
+        responses: {
+          200: { description: 'Changed', content: json(ref('User')) },
+          400: error('Passwords do not match'),
+          403: error("You are not allowed to change this user's password"),
+          404: error('User not found'),
+          422: validationError,
+        },
+      },
+    },
+  },
+  components: {
+    securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+    schemas: {
+      Error: {
+        type: 'object',
+        required: ['detail'],
+        properties: { detail: { type: 'string' } },
+      },
+      ValidationError: {
+        type: 'object',
+        required: ['detail'],
+        properties: {
+          detail: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: {
+                loc: { type: 'array', items: { type: ['string', 'integer'] } },
+                msg: { type: 'string' },
+                type: { type: 'string' },
+              },
+            },
+          },
+        },
+      },
+      Login: {
+        type: 'object',
+        required: ['username', 'password'],
+        properties: { username: { type: 'string' }, password: { type: 'string' } },
+      },
+      TokenPair: {
+        type: 'object',
+        properties: { access_token: { type: 'string' }, refresh_token: { type: 'string' }, token_type: { const: 'bearer' } },
+      },
+      User: {
+        type: 'object',
+        properties: {
+          name: { type: 'string' },
+          username: { type: 'string' },
+          dept: { type: 'string' },
+          avatar: { type: ['string', 'null'] },
+          bio: { type: ['string', 'null'] },
+          currency: { type: 'string' },
+        },
+      },
+      NewUser: {
+        type: 'object',
+        required: ['name', 'email', 'dept', 'password'],
+        properties: {
+          name: { type: 'string' },
+          email: { type: 'string', format: 'email' },
+          dept: { type: 'string', description: '`management` makes a superuser' },
+          password,
+          currency: { type: 'string', default: 'USD', minLength: 3, maxLength: 3 },
+          username: { type: 'string', description: 'Defaults to the name, lower-cased, spaces as `-`' },
+          avatar: { type: ['string', 'null'] },
+          bio: { type: ['string', 'null'] },
+        },
+      },
+      Profile: {
+        type: 'object',
+        properties: { avatar: { type: ['string', 'null'] }, bio: { type: ['string', 'null'] } },
+      },
+    },
+  },
+} as const;

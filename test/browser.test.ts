@@ -1,0 +1,52 @@
+/**
+ * The interactive docs in a real browser: headless Chromium (Debian's `chromium`) driven by
+ * playwright-core opens /docs, sends a reset request from the page and saves a screenshot.
+ */
+import test from 'ava';
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import process from 'node:process';
+import { chromium } from 'playwright-core';
+import { PWD_RESET_MESSAGE } from '../src/outbox/pwdResetEmail.ts';
+import { testConfig } from './helpers/config.ts';
+import { createTestDatabase } from './helpers/db.ts';
+import { startApi } from './helpers/service.ts';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SCREENSHOTS = path.resolve('test-results');
+
+if (!existsSync(CHROMIUM)) {
+  test.skip(`docs in a browser: SKIPPED, no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`, () => {});
+} else {
+  test('the docs page sends a reset request and shows the answer', async (t) => {
+    const tdb = await createTestDatabase('browser');
+    t.teardown(() => tdb.drop());
+    const api = await startApi(testConfig(tdb.url));
+    t.teardown(() => api.service.stop());
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      // No network here: keep Chromium from calling home at start.
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    t.teardown(() => browser.close());
+    const page = await browser.newPage();
+
+    await page.goto(`${api.base}/docs`);
+    const operation = page.locator('#operations-default-post_user_pwd_reset_token');
+    await operation.locator('.opblock-summary').click();
+    await operation.getByRole('button', { name: 'Try it out' }).click();
+    await operation.locator('textarea.body-param__text').fill(JSON.stringify({ email: 'mscott@dm.com' }));
+    await operation.getByRole('button', { name: 'Execute' }).click();
+    const answer = operation.locator('.live-responses-table .response-col_description .microlight').first();
+    await answer.waitFor();
+    t.regex(await answer.innerText(), new RegExp(PWD_RESET_MESSAGE.replace(/\./g, '\\.')));
+
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    const file = path.join(SCREENSHOTS, 'docs-pwd-reset.png');
+    await page.screenshot({ path: file, fullPage: true });
+    t.log(`screenshot: ${file}`);
+    const row = await tdb.db('outbox').first();
+    t.deepEqual(row.payload, { email: 'mscott@dm.com' });
+  });
+}

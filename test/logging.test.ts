@@ -1,0 +1,80 @@
+import test from 'ava';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { createPwdResetToken } from '../src/auth/tokens.ts';
+import { redactUrl } from '../src/log.ts';
+import { testConfig } from './helpers/config.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+import { makeUser } from './helpers/factories.ts';
+import { readEmailLog, tokenFromText } from './helpers/flow.ts';
+import { dispatchUntilIdle, newWorkerId } from '../src/outbox/dispatcher.ts';
+import { createMailer } from '../src/outbox/mailer.ts';
+import { startApi, type Api } from './helpers/service.ts';
+
+let tdb: TestDatabase;
+let api: Api;
+let config: ReturnType<typeof testConfig>;
+/** A JSON logger whose lines land in `lines`. */
+function capturingLogger(lines: Record<string, unknown>[]) {
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return pino({ level: 'info' }, sink);
+}
+
+const lines: Record<string, unknown>[] = [];
+test.before(async () => {
+  tdb = await createTestDatabase('logging');
+  config = testConfig(tdb.url);
+  api = await startApi(config, { api: true, dispatcher: false }, capturingLogger(lines));
+});
+test.after.always(async () => {
+  await api?.service.stop();
+  await tdb?.drop();
+});
+
+test.serial('every request is logged with an id that is also sent back as X-Request-Id', async (t) => {
+  const res = await api.request('GET', '/user/');
+  const id = res.headers.get('x-request-id');
+  t.regex(id ?? '', /^[0-9a-f-]{36}$/);
+  const line = lines.find((l) => l.requestId === id && l.msg === 'request');
+  t.like(line, { method: 'GET', url: '/user/', status: 200 });
+  const given = await api.request('GET', '/health', { headers: { 'X-Request-Id': 'client-chosen-id.42' } });
+  t.is(given.headers.get('x-request-id'), 'client-chosen-id.42');
+  const junk = await api.request('GET', '/health', { headers: { 'X-Request-Id': 'bad id with spaces' } });
+  t.not(junk.headers.get('x-request-id'), 'bad id with spaces');
+});
+
+test.serial('a reset token in a URL never reaches the log', async (t) => {
+  const user = await makeUser(tdb.db);
+  const token = createPwdResetToken(config.security, user);
+  const res = await api.request('POST', `/user/${user.username}/password/?pwd_reset_token=${token}`, {
+    json: { password: 'logged-nowhere-1', password_confirm: 'logged-nowhere-1' },
+  });
+  t.is(res.status, 200);
+  const all = JSON.stringify(lines);
+  t.false(all.includes(token));
+  t.false(all.includes(token.split('.')[2]!), 'not even the signature');
+  t.true(all.includes('pwd_reset_token=REDACTED'));
+});
+
+test('redactUrl keeps other parameters', (t) => {
+  t.is(redactUrl('/a?x=1&pwd_reset_token=abc&y=2'), '/a?x=1&pwd_reset_token=REDACTED&y=2');
+  t.is(redactUrl('/plain'), '/plain');
+});
+
+test.serial('the dispatcher logs each row outcome with the row id, never the token', async (t) => {
+  const user = await makeUser(tdb.db);
+  await tdb.db('outbox').insert({ kind: 'pwd_reset_email', payload: { email: user.email } });
+  const logLines: Record<string, unknown>[] = [];
+  const mailer = createMailer(config.email);
+  t.teardown(() => mailer.close());
+  await dispatchUntilIdle({ db: tdb.db, config, mailer, log: capturingLogger(logLines), workerId: newWorkerId() });
+  const sent = logLines.find((l) => l.msg === 'sent');
+  t.truthy(sent?.outboxId);
+  const mail = (await readEmailLog(config)).at(-1)!;
+  t.false(JSON.stringify(logLines).includes(tokenFromText(mail.message)));
+});
