@@ -1,21 +1,31 @@
 /**
- * The rules every new password meets, wherever it is set (API, reset, CLI). Length is capped
- * because scrypt's cost grows with the input and a megabyte "password" is a cheap attack.
+ * The rules every new password meets, wherever it is set (API, reset, CLI): long enough, not
+ * absurdly long (scrypt's cost grows with the input), not the account's own name or address,
+ * and not one of the 10,000 most common passwords.
  */
 import { validationFailed } from '../errors.ts';
+import commonPasswords from './common-passwords.json' with { type: 'json' };
 
 export const PASSWORD_MIN_LENGTH = 8;
 export const PASSWORD_MAX_LENGTH = 128;
 
+const common = new Set(commonPasswords.passwords);
+
 /** The first rule a password breaks, as a sentence, or undefined when it keeps them all. */
-export function passwordProblem(password: string): string | undefined {
+export function passwordProblem(password: string, owner: { username?: string; email?: string } = {}): string | undefined {
   const length = [...password].length;
   if (length < PASSWORD_MIN_LENGTH) return `Password must be at least ${PASSWORD_MIN_LENGTH} characters long`;
   if (length > PASSWORD_MAX_LENGTH) return `Password must be at most ${PASSWORD_MAX_LENGTH} characters long`;
+  const lower = password.toLowerCase();
+  if (owner.username && lower === owner.username.toLowerCase()) return 'Password must not be the username';
+  if (owner.email && (lower === owner.email.toLowerCase() || lower === owner.email.split('@')[0]!.toLowerCase())) {
+    return 'Password must not be the e-mail address';
+  }
+  if (common.has(lower)) return 'Password is too common: it is one of the 10,000 most used passwords';
   return undefined;
 }
 
-export function assertPasswordAllowed(password: string): void {
-  const problem = passwordProblem(password);
+export function assertPasswordAllowed(password: string, owner: { username?: string; email?: string } = {}): void {
+  const problem = passwordProblem(password, owner);
   if (problem) throw validationFailed([{ loc: ['body', 'password'], msg: problem, type: 'value_error' }]);
 }
