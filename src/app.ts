@@ -27,7 +27,8 @@ export function appRouters(deps: Pick<AppDeps, 'db' | 'config'>) {
 
 export function createApp({ db, config, log }: AppDeps): Koa {
   const app = new Koa();
-  app.proxy = false;
+  // Trust X-Forwarded-For (ctx.ip) only when told: otherwise any client could pick its own address.
+  app.proxy = config.security.TRUST_PROXY;
   // Koa would print errors itself; errorHandler already logs the ones that matter.
   app.silent = true;
   const limit = `${config.api.BODY_LIMIT_KB}kb`;

@@ -127,7 +127,7 @@ const commands: Record<string, (args: string[], config: Settings, log: Logger) =
         changePassword: async (username: string, password: string) => {
           const user = await findUserByUsername(db, username);
           if (!user) throw new Error('User not found');
-          return changePassword(db, user, password);
+          return changePassword(db, config, user, password);
         },
         updateProfile: async (username: string, changes: { avatar?: string; bio?: string }) => {
           const user = await findUserByUsername(db, username);

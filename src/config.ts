@@ -38,6 +38,18 @@ const schema = {
     REFRESH_TOKEN_EXPIRE_MINUTES: int(600, 1),
     RESET_TOKEN_EXPIRE_MINUTES: int(10, 1),
     PWD_RESET_URL: str('https://dm.com/reset_password'),
+    /** Comma-separated keys that still verify tokens (never sign them), for rotating SECRET_KEY. */
+    PREVIOUS_SECRET_KEYS: optional(),
+    /** At most one reset e-mail per address in this many seconds; later requests are skipped. */
+    PWD_RESET_COOLDOWN_SECONDS: int(60),
+    /** Per client address; 0 turns a limit off. */
+    RATE_LIMIT_PWD_RESET_PER_MINUTE: int(5),
+    RATE_LIMIT_LOGIN_PER_MINUTE: int(20),
+    /** Failed logins per username before it is refused for the window below (password guessing). */
+    LOGIN_FAILURES_PER_USERNAME: int(10),
+    LOGIN_FAILURE_WINDOW_SECONDS: int(900, 1),
+    /** Take the client address from X-Forwarded-For: only behind a proxy that sets it. */
+    TRUST_PROXY: bool(false),
   },
   email: {
     debug_mode: bool(true),
@@ -81,7 +93,11 @@ export type Settings = {
   readonly databaseUrl: string | undefined;
   /** Where development state lives: the embedded database and the generated secret key. */
   readonly dataDir: string;
-  readonly security: { readonly SECRET_KEY: string };
+  readonly security: {
+    readonly SECRET_KEY: string;
+    /** SECRET_KEY first, then PREVIOUS_SECRET_KEYS: every key a token may be signed with. */
+    readonly VERIFY_KEYS: readonly string[];
+  };
 };
 
 export class ConfigError extends Error {
@@ -178,6 +194,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   } else if (mode === 'production' && Buffer.byteLength(String(security.SECRET_KEY)) < MIN_SECRET_BYTES) {
     problems.push(`DUNDIE_SECURITY__SECRET_KEY must be at least ${MIN_SECRET_BYTES} bytes`);
   }
+  const previous = String(security.PREVIOUS_SECRET_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+  if (mode === 'production' && previous.some((k) => Buffer.byteLength(k) < MIN_SECRET_BYTES)) {
+    problems.push(`DUNDIE_SECURITY__PREVIOUS_SECRET_KEYS must each be at least ${MIN_SECRET_BYTES} bytes`);
+  }
+  security.VERIFY_KEYS = Object.freeze([security.SECRET_KEY, ...previous]);
   const dispatcher = sections.dispatcher!;
   if (!cron.validate(String(dispatcher.CRON))) {
     problems.push(`DUNDIE_DISPATCHER__CRON is not a cron expression: "${dispatcher.CRON}"`);

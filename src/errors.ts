@@ -31,5 +31,7 @@ export const conflict = (detail: string) => new HttpError(409, detail);
 export const payloadTooLarge = (detail = 'Request body is too large') => new HttpError(413, detail);
 export const unsupportedMediaType = (detail: string) => new HttpError(415, detail);
 export const validationFailed = (issues: ValidationIssue[]) => new HttpError(422, issues);
+export const tooManyRequests = (retryAfterSeconds: number) =>
+  new HttpError(429, 'Too many requests, try again later', { 'Retry-After': String(retryAfterSeconds) });
 
 export const userNotFound = () => notFound('User not found');

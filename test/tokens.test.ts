@@ -34,7 +34,7 @@ test('a fresh reset token changes the password once', async (t) => {
 
 test('an expired reset token is refused', async (t) => {
   const user = await makeUser(tdb.db);
-  const pwd = passwordFingerprint(config.security, user.password_hash);
+  const pwd = passwordFingerprint(config.security.SECRET_KEY, user);
   const token = createAccessToken(config.security, { sub: user.username, pwd, iat: now() - 120 }, 60, 'pwd_reset');
   t.is((await reset(user.username, token)).status, 403);
 });
@@ -53,7 +53,7 @@ test('a token with alg none is refused, as reset token and as bearer', async (t)
   const user = await makeUser(tdb.db);
   const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
   const claims = { sub: user.username, iat: now(), exp: now() + 600 };
-  const none = (scope: string) => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ ...claims, scope, pwd: passwordFingerprint(config.security, user.password_hash) })}.`;
+  const none = (scope: string) => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ ...claims, scope, pwd: passwordFingerprint(config.security.SECRET_KEY, user) })}.`;
   t.is((await reset(user.username, none('pwd_reset'))).status, 403);
   t.is((await api.request('PATCH', `/user/${user.username}/`, { json: { bio: 'x' }, token: none('access_token') })).status, 401);
 });
@@ -114,6 +114,6 @@ test('a token signed with the right key but without the password binding is refu
   const user = await makeUser(tdb.db);
   const token = createAccessToken(config.security, { sub: user.username }, undefined, 'pwd_reset');
   t.is((await reset(user.username, token)).status, 403);
-  const stale = createAccessToken(config.security, { sub: user.username, pwd: passwordFingerprint(config.security, 'scrypt$old') }, undefined, 'pwd_reset');
+  const stale = createAccessToken(config.security, { sub: user.username, pwd: passwordFingerprint(config.security.SECRET_KEY, { password_hash: 'scrypt$old', reset_nonce: null }) }, undefined, 'pwd_reset');
   t.is((await reset(user.username, stale)).status, 403);
 });

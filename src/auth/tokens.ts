@@ -14,12 +14,14 @@ export interface TokenClaims {
   iat: number;
   exp: number;
   fresh?: boolean;
-  /** pwd_reset only: fingerprint of the password hash the token was issued against. */
+  /** access and refresh tokens: the user's token_version when issued (a password change bumps it). */
+  ver?: number;
+  /** pwd_reset only: fingerprint of the password hash and reset nonce it was issued against. */
   pwd?: string;
 }
 
 /** What the caller puts in; `iat` may be given to make a token as of another time. */
-export type TokenData = { sub: string; iat?: number; fresh?: boolean; pwd?: string };
+export type TokenData = { sub: string; iat?: number; fresh?: boolean; ver?: number; pwd?: string };
 
 export class InvalidToken extends Error {
   constructor(reason: string) {
@@ -54,48 +56,79 @@ export function createAccessToken(
   return jwt.sign(claims, security.SECRET_KEY, { algorithm: security.ALGORITHM as Algorithm });
 }
 
-/** Signature, expiry and scope, or InvalidToken. The algorithm is pinned: no `none`, no swaps. */
+/**
+ * Signature, expiry and scope, or InvalidToken. The algorithm is pinned: no `none`, no swaps.
+ * SECRET_KEY is tried first, then PREVIOUS_SECRET_KEYS, so tokens outlive a key rotation.
+ */
 export function verifyToken(security: Security, token: string, scope: Scope): TokenClaims {
-  let claims: TokenClaims;
-  try {
-    claims = jwt.verify(token, security.SECRET_KEY, { algorithms: [security.ALGORITHM as Algorithm] }) as TokenClaims;
-  } catch (err) {
-    throw new InvalidToken((err as Error).message);
+  let claims: TokenClaims | undefined;
+  let failure: unknown;
+  for (const key of security.VERIFY_KEYS) {
+    try {
+      claims = jwt.verify(token, key, { algorithms: [security.ALGORITHM as Algorithm] }) as TokenClaims;
+      break;
+    } catch (err) {
+      failure = err;
+      // Only a wrong signature is worth trying the next key for; expiry or a bad shape are final.
+      if ((err as Error).message !== 'invalid signature') break;
+    }
   }
+  if (!claims) throw new InvalidToken((failure as Error).message);
   if (typeof claims !== 'object' || typeof claims.sub !== 'string') throw new InvalidToken('token has no subject');
   if (claims.scope !== scope) throw new InvalidToken(`token scope is ${String(claims.scope)}, not ${scope}`);
   return claims;
 }
 
+interface ResetBinding {
+  password_hash: string;
+  reset_nonce: string | null;
+}
+
 /**
- * Binds a reset token to one password: the token carries a keyed digest of the hash it was
- * issued against, so it stops matching (and so works once) as soon as the password changes.
+ * Binds a reset token to one password and one e-mail: a keyed digest of the password hash and
+ * of the nonce the e-mail renewed. A new password or a newer e-mail makes it stop matching.
  */
-export function passwordFingerprint(security: Security, passwordHash: string): string {
-  return createHmac('sha256', security.SECRET_KEY).update(`pwd_reset:${passwordHash}`).digest('base64url').slice(0, 22);
+export function passwordFingerprint(key: string, user: ResetBinding): string {
+  return createHmac('sha256', key)
+    .update(`pwd_reset:${user.password_hash}:${user.reset_nonce ?? ''}`)
+    .digest('base64url')
+    .slice(0, 22);
 }
 
-export function fingerprintMatches(security: Security, claims: TokenClaims, passwordHash: string): boolean {
-  const expected = Buffer.from(passwordFingerprint(security, passwordHash));
+/** Compared in constant time, against every key that may have signed the token. */
+export function fingerprintMatches(security: Security, claims: TokenClaims, user: ResetBinding): boolean {
   const given = Buffer.from(typeof claims.pwd === 'string' ? claims.pwd : '');
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  let match = false;
+  for (const key of security.VERIFY_KEYS) {
+    const expected = Buffer.from(passwordFingerprint(key, user));
+    if (given.length === expected.length && timingSafeEqual(given, expected)) match = true;
+  }
+  return match;
 }
 
-/** A pwd_reset token for a user, as the dispatcher e-mails it. */
-export function createPwdResetToken(security: Security, user: { username: string; password_hash: string }): string {
+/** A pwd_reset token for a user whose reset_nonce was just renewed, as the dispatcher e-mails it. */
+export function createPwdResetToken(security: Security, user: ResetBinding & { username: string }): string {
   return createAccessToken(
     security,
-    { sub: user.username, pwd: passwordFingerprint(security, user.password_hash) },
+    { sub: user.username, pwd: passwordFingerprint(security.SECRET_KEY, user) },
     undefined,
     'pwd_reset',
   );
 }
 
+/**
+ * True while no password change has happened since the token was issued. A token without `ver`
+ * predates versions and counts as version 0: it lives until the user's first password change.
+ */
+export const sessionIsCurrent = (claims: TokenClaims, user: { token_version: number }) =>
+  (claims.ver ?? 0) === user.token_version;
+
 /** The pair `POST /token` and `POST /refresh_token` answer with. */
-export function createTokenPair(security: Security, username: string, fresh: boolean) {
+export function createTokenPair(security: Security, user: { username: string; token_version: number }, fresh: boolean) {
+  const data = { sub: user.username, ver: user.token_version };
   return {
-    access_token: createAccessToken(security, { sub: username, fresh }),
-    refresh_token: createAccessToken(security, { sub: username }, undefined, 'refresh_token'),
+    access_token: createAccessToken(security, { ...data, fresh }),
+    refresh_token: createAccessToken(security, data, undefined, 'refresh_token'),
     token_type: 'bearer' as const,
   };
 }

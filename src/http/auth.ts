@@ -3,7 +3,7 @@
  * user it names. Only `access_token` is a bearer token here; the other scopes are refused.
  */
 import type { Context, Middleware } from 'koa';
-import { InvalidToken, verifyToken } from '../auth/tokens.ts';
+import { InvalidToken, sessionIsCurrent, verifyToken } from '../auth/tokens.ts';
 import type { Settings } from '../config.ts';
 import type { Db } from '../db.ts';
 import { forbidden, unauthorized } from '../errors.ts';
@@ -35,7 +35,8 @@ export async function optionalUser({ db, config }: Deps, ctx: Context): Promise<
   try {
     const claims = verifyToken(config.security, token, 'access_token');
     const user = await findUserByUsername(db, claims.sub);
-    if (!user) throw unauthorized();
+    // A password change since the token was issued ends the session.
+    if (!user || !sessionIsCurrent(claims, user)) throw unauthorized();
     return user;
   } catch (err) {
     if (err instanceof InvalidToken) throw unauthorized();

@@ -11,7 +11,9 @@ import type { Settings } from '../config.ts';
 import type { Db } from '../db.ts';
 import type { Logger } from '../log.ts';
 import type { Mailer } from './mailer.ts';
-import { PWD_RESET_EMAIL, tryToSendPwdResetEmail, type SendOutcome } from './pwdResetEmail.ts';
+import { PWD_CHANGED_EMAIL, sendPwdChangedEmail } from './pwdChangedEmail.ts';
+import { PWD_RESET_EMAIL, THROTTLED, tryToSendPwdResetEmail, type SendOutcome } from './pwdResetEmail.ts';
+import { takeResetSlot } from './throttle.ts';
 import { claimDue, markFailed, markSent, markSkipped, release, type OutboxRow } from './queries.ts';
 
 export interface DispatcherDeps {
@@ -35,7 +37,13 @@ export interface DispatchResult {
 type Handler = (deps: DispatcherDeps, row: OutboxRow) => Promise<SendOutcome>;
 
 const handlers: Record<string, Handler> = {
-  [PWD_RESET_EMAIL]: (deps, row) => tryToSendPwdResetEmail(deps, String(row.payload.email)),
+  async [PWD_RESET_EMAIL](deps, row) {
+    const email = String(row.payload.email);
+    const allowed = await takeResetSlot(deps.db, email, row.id, deps.config.security.PWD_RESET_COOLDOWN_SECONDS);
+    if (!allowed) return { sent: false, skipped: THROTTLED };
+    return tryToSendPwdResetEmail(deps, email);
+  },
+  [PWD_CHANGED_EMAIL]: (deps, row) => sendPwdChangedEmail(deps, row.payload),
 };
 
 export const newWorkerId = () => `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;

@@ -4,7 +4,10 @@
  *
  * A template starts with `From:`, `To:` and `Subject:` lines and a blank line, then the body,
  * so operators edit one file and see in `email.log` exactly what the SMTP path would send.
+ * Over SMTP a message also carries an HTML part when `<template>.html.liquid` exists; it is
+ * rendered with every value HTML-escaped.
  */
+import { existsSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Liquid } from 'liquidjs';
@@ -19,11 +22,13 @@ export interface Mail {
   text: string;
   /** The whole rendered template, headers included: what debug mode logs. */
   rendered: string;
+  /** The HTML part, when the template has one. */
+  html?: string;
 }
 
 export interface Mailer {
   send(template: string, vars: Record<string, unknown>): Promise<void>;
-  render(template: string, vars: Record<string, unknown>): Promise<Mail>;
+  render(template: string, vars: Record<string, unknown>, withHtml?: boolean): Promise<Mail>;
   close(): void;
 }
 
@@ -47,15 +52,22 @@ export function parseRendered(rendered: string): Mail {
 
 export function createMailer(email: Settings['email'], { templates = templatesDir } = {}): Mailer {
   const liquid = new Liquid({ root: templates, extname: '.liquid', cache: true, strictVariables: true });
-  const render = async (template: string, vars: Record<string, unknown>) =>
-    parseRendered(await liquid.renderFile(template, vars));
+  const htmlLiquid = new Liquid({ root: templates, extname: '.liquid', cache: true, strictVariables: true, outputEscape: 'escape' });
+  const hasHtml = new Map<string, boolean>();
+  const render = async (template: string, vars: Record<string, unknown>, withHtml = true): Promise<Mail> => {
+    const mail = parseRendered(await liquid.renderFile(template, vars));
+    if (!withHtml) return mail;
+    if (!hasHtml.has(template)) hasHtml.set(template, existsSync(path.join(templates, `${template}.html.liquid`)));
+    if (hasHtml.get(template)) mail.html = await htmlLiquid.renderFile(`${template}.html.liquid`, vars);
+    return mail;
+  };
 
   if (email.debug_mode) {
     const logFile = path.resolve(email.log_file);
     return {
       render,
       async send(template, vars) {
-        const mail = await render(template, vars);
+        const mail = await render(template, vars, false);
         await appendFile(logFile, `--- START EMAIL ${mail.to} ---\n${mail.rendered}\n--- END OF EMAIL ---\n`);
       },
       close() {},
@@ -78,8 +90,8 @@ export function createMailer(email: Settings['email'], { templates = templatesDi
   return {
     render,
     async send(template, vars) {
-      const { from, to, subject, text } = await render(template, vars);
-      await transport.sendMail({ from, to, subject, text });
+      const { from, to, subject, text, html } = await render(template, vars);
+      await transport.sendMail({ from, to, subject, text, html });
     },
     close: () => transport.close(),
   };

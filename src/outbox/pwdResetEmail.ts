@@ -2,16 +2,18 @@
  * The reset e-mail, both halves: the request only queues the address (no lookup, so its cost is
  * the same for every address); the dispatcher later looks the user up and sends the link.
  */
+import { randomBytes } from 'node:crypto';
 import { createPwdResetToken } from '../auth/tokens.ts';
 import type { Settings } from '../config.ts';
 import type { Db, Tx } from '../db.ts';
-import { findUserByEmail } from '../users/queries.ts';
+import { findUserByEmail, renewResetNonce } from '../users/queries.ts';
 import type { Mailer } from './mailer.ts';
 import { enqueue } from './queries.ts';
 
 export const PWD_RESET_EMAIL = 'pwd_reset_email';
 export const PWD_RESET_MESSAGE = 'If we found a user with that email, we sent a password reset token to it.';
 export const NO_SUCH_USER = 'no user with this email';
+export const THROTTLED = 'throttled';
 
 /** Queues a reset e-mail for `email`, whoever it belongs to. */
 export function requestPwdReset(db: Db | Tx, config: Settings, email: string): Promise<string> {
@@ -21,15 +23,17 @@ export function requestPwdReset(db: Db | Tx, config: Settings, email: string): P
 export type SendOutcome = { sent: true } | { sent: false; skipped: string };
 
 /**
- * The twin of the first API's `try_to_send_pwd_reset_email`: finds the user, makes a short-lived
- * `pwd_reset` token bound to the current password and sends the link. Throws when sending fails.
+ * The twin of the first API's `try_to_send_pwd_reset_email`: finds the user, renews the user's
+ * reset nonce (so every earlier link dies), makes a short-lived `pwd_reset` token bound to the
+ * current password and the new nonce, and sends the link. Throws when sending fails.
  */
 export async function tryToSendPwdResetEmail(
   { db, config, mailer }: { db: Db | Tx; config: Settings; mailer: Mailer },
   email: string,
 ): Promise<SendOutcome> {
-  const user = await findUserByEmail(db, email);
-  if (!user) return { sent: false, skipped: NO_SUCH_USER };
+  const found = await findUserByEmail(db, email);
+  if (!found) return { sent: false, skipped: NO_SUCH_USER };
+  const user = (await renewResetNonce(db, found.id, randomBytes(12).toString('base64url'))) ?? found;
   await mailer.send('pwd_reset_email', {
     sender: config.email.smtp_sender,
     to: user.email,

@@ -11,6 +11,8 @@ export interface UserRow {
   currency: string;
   avatar: string | null;
   bio: string | null;
+  token_version: number;
+  reset_nonce: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -38,15 +40,32 @@ export async function insertUser(db: Conn, row: NewUserRow): Promise<UserRow> {
   return user!;
 }
 
-export async function updateUser(
+export async function updateProfile(
   db: Conn,
   id: number,
-  changes: Partial<Pick<UserRow, 'avatar' | 'bio' | 'password_hash'>>,
-  expected: Partial<Pick<UserRow, 'password_hash'>> = {},
+  changes: Partial<Pick<UserRow, 'avatar' | 'bio'>>,
 ): Promise<UserRow | undefined> {
   const [user] = await db<UserRow>('users')
-    .where({ ...expected, id })
+    .where({ id })
     .update({ ...changes, updated_at: db.fn.now() as unknown as Date })
     .returning('*');
+  return user;
+}
+
+/**
+ * Replaces the password hash, only over the hash it was read with (`expectedHash`), and bumps
+ * token_version so every access and refresh token issued before stops working.
+ */
+export async function replacePasswordHash(db: Conn, id: number, expectedHash: string, hash: string): Promise<UserRow | undefined> {
+  const [user] = await db<UserRow>('users')
+    .where({ id, password_hash: expectedHash })
+    .update({ password_hash: hash, token_version: db.raw('token_version + 1'), updated_at: db.fn.now() as unknown as Date })
+    .returning('*');
+  return user;
+}
+
+/** A fresh reset nonce: every reset token made before it stops working. */
+export async function renewResetNonce(db: Conn, id: number, nonce: string): Promise<UserRow | undefined> {
+  const [user] = await db<UserRow>('users').where({ id }).update({ reset_nonce: nonce }).returning('*');
   return user;
 }

@@ -2,11 +2,13 @@
  * The user functions: what the API, the CLI and the shell do to users. Each takes the db (or a
  * transaction) first, so every caller runs the same code.
  */
+import type { Settings } from '../config.ts';
 import type { Db, Tx } from '../db.ts';
 import { conflict } from '../errors.ts';
+import { queuePwdChangedEmail } from '../outbox/pwdChangedEmail.ts';
 import { hashPassword, verifyAgainstNothing, verifyPassword } from './passwords.ts';
 import { assertPasswordAllowed } from './passwordPolicy.ts';
-import { findUserByUsername, insertUser, updateUser, type UserRow } from './queries.ts';
+import { findUserByUsername, insertUser, replacePasswordHash, updateProfile as updateProfileRow, type UserRow } from './queries.ts';
 
 type Conn = Db | Tx;
 
@@ -30,8 +32,8 @@ const isUniqueViolation = (err: unknown): err is { constraint?: string } =>
   (err as { code?: string }).code === '23505';
 
 export async function createUser(db: Conn, input: NewUser): Promise<UserRow> {
-  assertPasswordAllowed(input.password);
   const username = input.username ?? usernameFromName(input.name);
+  assertPasswordAllowed(input.password, { username, email: input.email });
   const row = {
     name: input.name,
     username,
@@ -60,14 +62,19 @@ export async function authenticate(db: Conn, username: string, password: string)
 }
 
 /**
- * Sets a new password; every reset token issued against the old one dies with it. The update
- * only applies over the hash `user` was read with, so two requests racing with one reset token
- * cannot both succeed: the loser gets undefined.
+ * Sets a new password. In one transaction: the hash is replaced (only over the hash `user` was
+ * read with, so two requests racing with one reset token cannot both succeed: the loser gets
+ * undefined), every earlier session and reset token dies with the old hash, and the "your
+ * password was changed" e-mail is queued.
  */
-export async function changePassword(db: Conn, user: UserRow, password: string): Promise<UserRow | undefined> {
-  assertPasswordAllowed(password);
+export async function changePassword(db: Db, config: Settings, user: UserRow, password: string): Promise<UserRow | undefined> {
+  assertPasswordAllowed(password, user);
   const hash = await hashPassword(password);
-  return updateUser(db, user.id, { password_hash: hash }, { password_hash: user.password_hash });
+  return db.transaction(async (tx) => {
+    const changed = await replacePasswordHash(tx, user.id, user.password_hash, hash);
+    if (changed) await queuePwdChangedEmail(tx, config, changed);
+    return changed;
+  });
 }
 
 export async function updateProfile(
@@ -75,5 +82,5 @@ export async function updateProfile(
   user: UserRow,
   changes: { avatar?: string | null; bio?: string | null },
 ): Promise<UserRow> {
-  return (await updateUser(db, user.id, changes)) ?? user;
+  return (await updateProfileRow(db, user.id, changes)) ?? user;
 }

@@ -15,6 +15,11 @@ export function testConfig(databaseUrl: string, env: Record<string, string> = {}
     DUNDIE_SECURITY__SECRET_KEY: TEST_SECRET,
     DUNDIE_EMAIL__LOG_FILE: path.join(dir, 'email.log'),
     DUNDIE_LOG__LEVEL: 'silent',
+    // Limits and throttles are off unless a test is about them (test/security.test.ts).
+    DUNDIE_SECURITY__RATE_LIMIT_PWD_RESET_PER_MINUTE: '0',
+    DUNDIE_SECURITY__RATE_LIMIT_LOGIN_PER_MINUTE: '0',
+    DUNDIE_SECURITY__LOGIN_FAILURES_PER_USERNAME: '0',
+    DUNDIE_SECURITY__PWD_RESET_COOLDOWN_SECONDS: '0',
     ...env,
   });
 }

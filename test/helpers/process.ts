@@ -13,6 +13,8 @@ export function cliEnv(databaseUrl: string, env: Record<string, string> = {}): R
     DUNDIE_SECURITY__SECRET_KEY: 'test-secret-key-that-is-long-enough-0123456789',
     DUNDIE_LOG__LEVEL: 'info',
     DUNDIE_LOG__FORMAT: 'json',
+    DUNDIE_SECURITY__RATE_LIMIT_PWD_RESET_PER_MINUTE: '0',
+    DUNDIE_SECURITY__PWD_RESET_COOLDOWN_SECONDS: '0',
     ...env,
   };
 }

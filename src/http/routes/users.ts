@@ -7,6 +7,7 @@ import { PWD_RESET_MESSAGE, requestPwdReset } from '../../outbox/pwdResetEmail.t
 import { isSuperuser, presentUser } from '../../users/presenter.ts';
 import { findUserByUsername, listUsers, type UserRow } from '../../users/queries.ts';
 import { changePassword, createUser, updateProfile } from '../../users/service.ts';
+import { limitPerClient } from '../rateLimit.ts';
 import { optionalUser, requireSuperuser, requireUser, type AuthState, type Deps } from '../auth.ts';
 import { email, nullable, optional, text, validate } from '../validate.ts';
 
@@ -52,7 +53,7 @@ function mayChangePassword(deps: Deps): Middleware<RouteState> {
     if (typeof resetToken === 'string') {
       try {
         const claims = verifyToken(security, resetToken, 'pwd_reset');
-        allowed = claims.sub === target.username && fingerprintMatches(security, claims, target.password_hash);
+        allowed = claims.sub === target.username && fingerprintMatches(security, claims, target);
       } catch (err) {
         if (!(err instanceof InvalidToken)) throw err;
       }
@@ -83,7 +84,7 @@ export function usersRouter(deps: Deps): Router {
   });
 
   // Registered before '/:username' routes so the literal path wins.
-  router.post('/pwd_reset_token', async (ctx) => {
+  router.post('/pwd_reset_token', limitPerClient(db, 'pwd-reset', config.security.RATE_LIMIT_PWD_RESET_PER_MINUTE), async (ctx) => {
     const input = validate(resetRequest, ctx.request.body);
     await requestPwdReset(db, config, input.email);
     ctx.body = { message: PWD_RESET_MESSAGE };
@@ -104,7 +105,7 @@ export function usersRouter(deps: Deps): Router {
     const { target } = ctx.state;
     const input = validate(newPassword, ctx.request.body);
     if (input.password !== input.password_confirm) throw badRequest('Passwords do not match');
-    const changed = await changePassword(db, target, input.password);
+    const changed = await changePassword(db, config, target, input.password);
     // Changed meanwhile by another request (the same reset token used twice at once).
     if (!changed) throw forbidden("You are not allowed to change this user's password");
     ctx.body = presentUser(changed);
