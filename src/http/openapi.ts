@@ -9,6 +9,10 @@ const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: object) => ({ 'application/json': { schema } });
 const error = (description: string) => ({ description, content: json(ref('Error')) });
 const validationError = { description: 'The request body does not validate', content: json(ref('ValidationError')) };
+const tooMany = {
+  ...error('Too many requests from this client (or failed logins for this username); the same detail whatever was sent'),
+  headers: { 'Retry-After': { description: 'Seconds until the limit resets', schema: { type: 'integer' } } },
+};
 const username = { name: 'username', in: 'path', required: true, schema: { type: 'string' } };
 const bearer = [{ bearer: [] }];
 
@@ -44,6 +48,7 @@ export const openApiDocument = {
           200: { description: 'An access and a refresh token', content: json(ref('TokenPair')) },
           401: error('Incorrect username or password (with `WWW-Authenticate: Bearer`)'),
           422: validationError,
+          429: tooMany,
         },
       },
     },
@@ -89,6 +94,7 @@ export const openApiDocument = {
         responses: {
           200: { description: 'Queued', content: json({ type: 'object', properties: { message: { const: PWD_RESET_MESSAGE } } }) },
           422: validationError,
+          429: tooMany,
         },
       },
     },

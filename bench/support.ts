@@ -1,0 +1,104 @@
+/**
+ * What the benchmarks share: a database of their own (a fresh one on DATABASE_URL, or a
+ * throwaway embedded PostgreSQL), statistics, and a line saying where the figures come from.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import process from 'node:process';
+import pg from 'pg';
+import { pino } from 'pino';
+import { startEmbeddedPostgres } from '../src/embeddedPostgres.ts';
+
+export interface BenchDatabase {
+  /** The benchmark's own database. */
+  url: string;
+  /** The server's maintenance database (for pgbench and the like). */
+  adminUrl: string;
+  serverVersion: string;
+  close(): Promise<void>;
+}
+
+export async function benchDatabase(): Promise<BenchDatabase> {
+  let adminUrl = process.env.DATABASE_URL;
+  let stopServer = async () => {};
+  if (!adminUrl) {
+    const parent = mkdtempSync(path.join(os.tmpdir(), 'dundie-bench-'));
+    chmodSync(parent, 0o755);
+    const server = await startEmbeddedPostgres(path.join(parent, 'pg'), pino({ level: 'warn' }), { persistent: false });
+    adminUrl = server.adminUrl;
+    stopServer = async () => {
+      await server.stop();
+      rmSync(parent, { recursive: true, force: true });
+    };
+  }
+  const name = `dundie_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const { rows } = await admin.query('SHOW server_version');
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    adminUrl,
+    serverVersion: rows[0].server_version,
+    async close() {
+      const c = new pg.Client({ connectionString: adminUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+      await stopServer();
+    },
+  };
+}
+
+export function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = (sorted.length - 1) * q;
+  const lo = Math.floor(i);
+  const hi = Math.ceil(i);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (i - lo);
+}
+
+export const median = (values: number[]) => quantile([...values].sort((a, b) => a - b), 0.5);
+
+/** Standard normal CDF (Abramowitz & Stegun 7.1.26 for erf). */
+function normalCdf(z: number): number {
+  const x = Math.abs(z) / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * x);
+  const erf = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+  return z >= 0 ? (1 + erf) / 2 : (1 - erf) / 2;
+}
+
+/** Mann–Whitney U test, two-sided, normal approximation with tie correction. */
+export function mannWhitney(a: number[], b: number[]): { u: number; z: number; p: number } {
+  const all = [...a.map((v) => ({ v, g: 0 })), ...b.map((v) => ({ v, g: 1 }))].sort((x, y) => x.v - y.v);
+  const ranks = new Array<number>(all.length);
+  let tieTerm = 0;
+  for (let i = 0; i < all.length; ) {
+    let j = i;
+    while (j + 1 < all.length && all[j + 1]!.v === all[i]!.v) j++;
+    const rank = (i + j) / 2 + 1;
+    for (let k = i; k <= j; k++) ranks[k] = rank;
+    const ties = j - i + 1;
+    tieTerm += ties ** 3 - ties;
+    i = j + 1;
+  }
+  const n1 = a.length;
+  const n2 = b.length;
+  const r1 = all.reduce((sum, x, i) => (x.g === 0 ? sum + ranks[i]! : sum), 0);
+  const u1 = r1 - (n1 * (n1 + 1)) / 2;
+  const n = n1 + n2;
+  const mean = (n1 * n2) / 2;
+  const sd = Math.sqrt(((n1 * n2) / 12) * (n + 1 - tieTerm / (n * (n - 1))));
+  const z = (u1 - mean) / sd;
+  return { u: u1, z, p: 2 * (1 - normalCdf(Math.abs(z))) };
+}
+
+export function machineLine(serverVersion: string): string {
+  const cpus = os.cpus();
+  return `${cpus.length} cores (${cpus[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, PostgreSQL ${serverVersion}`;
+}
