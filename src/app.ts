@@ -13,19 +13,21 @@ import { healthRouter } from './http/routes/health.ts';
 import { tokensRouter } from './http/routes/tokens.ts';
 import { usersRouter } from './http/routes/users.ts';
 import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
 
 export interface AppDeps {
   db: Db;
   config: Settings;
   log: Logger;
+  metrics?: Metrics;
 }
 
 /** Every router the app serves; the OpenAPI test reads their routes. */
-export function appRouters(deps: Pick<AppDeps, 'db' | 'config'>) {
-  return [healthRouter(), docsRouter(), tokensRouter(deps), usersRouter(deps)];
+export function appRouters(deps: Pick<AppDeps, 'db' | 'config' | 'metrics'>) {
+  return [healthRouter(deps), docsRouter(), tokensRouter(deps), usersRouter(deps)];
 }
 
-export function createApp({ db, config, log }: AppDeps): Koa {
+export function createApp({ db, config, log, metrics }: AppDeps): Koa {
   const app = new Koa();
   // Trust X-Forwarded-For (ctx.ip) only when told: otherwise any client could pick its own address.
   app.proxy = config.security.TRUST_PROXY;
@@ -46,9 +48,21 @@ export function createApp({ db, config, log }: AppDeps): Koa {
       },
     }),
   );
-  for (const router of appRouters({ db, config })) {
+  for (const router of appRouters({ db, config, metrics })) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }
+  return app;
+}
+
+/** Only /health, /ready and /metrics: what a dispatcher running alone shows on METRICS_PORT. */
+export function createOpsApp({ db, log, metrics }: Omit<AppDeps, 'config'>): Koa {
+  const app = new Koa();
+  app.silent = true;
+  app.use(requestLog(log));
+  app.use(errorHandler());
+  const router = healthRouter({ db, metrics });
+  app.use(router.routes());
+  app.use(router.allowedMethods());
   return app;
 }

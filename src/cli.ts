@@ -13,6 +13,7 @@ import { HttpError } from './errors.ts';
 import { email, optional, text, validate } from './http/validate.ts';
 import { createLogger, type Logger } from './log.ts';
 import { dispatchUntilIdle, newWorkerId } from './outbox/dispatcher.ts';
+import { listByStatus, retry, summary, type OutboxStatus } from './outbox/queries.ts';
 import { createMailer } from './outbox/mailer.ts';
 import { requestPwdReset, tryToSendPwdResetEmail } from './outbox/pwdResetEmail.ts';
 import { serve } from './main.ts';
@@ -27,6 +28,9 @@ const USAGE = `usage: dundie <command>
   create-user --name N --email E --password P --dept D [--username U] [--currency USD]
   user-list                      print the users as a table
   dispatch --once                work the outbox until nothing is due, then exit
+  outbox                         a summary of the outbox by status
+  outbox list --status S [--limit N]   the newest rows in one status
+  outbox retry <id> | --dead     put a row (or every dead row) back in line
   shell                          an interactive prompt with settings, db and the user functions`;
 
 class UsageError extends Error {}
@@ -101,12 +105,42 @@ const commands: Record<string, (args: string[], config: Settings, log: Logger) =
     const { values } = parseArgs({ args, options: { once: { type: 'boolean' } } });
     if (!values.once) throw new UsageError('dispatch needs --once (the continuous dispatcher is `dundie serve --dispatcher`)');
     await withDatabase(config, log, async ({ database }) => {
-      const mailer = createMailer(config.email);
+      const mailer = createMailer(config.email, { maxConnections: config.dispatcher.CONCURRENCY });
       try {
         const r = await dispatchUntilIdle({ db: database.db, config, mailer, log, workerId: newWorkerId() });
         console.log(`claimed ${r.claimed}: ${r.sent} sent, ${r.skipped} skipped, ${r.failed} failed`);
       } finally {
         mailer.close();
+      }
+    });
+  },
+
+  async outbox(args, config, log) {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { status: { type: 'string' }, limit: { type: 'string', default: '20' }, dead: { type: 'boolean' } },
+    });
+    const [action = 'summary', id] = positionals;
+    await withDatabase(config, log, async ({ database: { db } }) => {
+      if (action === 'summary') {
+        const rows = await summary(db);
+        console.log(rows.length ? table(rows as unknown as Record<string, unknown>[], ['status', 'count', 'oldest_created_at', 'next_run_after']) : 'the outbox is empty');
+      } else if (action === 'list') {
+        const status = values.status as OutboxStatus | undefined;
+        if (!status || !['pending', 'sending', 'sent', 'skipped', 'dead'].includes(status)) {
+          throw new UsageError('outbox list needs --status pending|sending|sent|skipped|dead');
+        }
+        const rows = (await listByStatus(db, status, Number(values.limit) || 20)).map((r) => ({ ...r, email: r.payload.email }));
+        console.log(table(rows as unknown as Record<string, unknown>[], ['id', 'kind', 'email', 'attempts', 'max_attempts', 'run_after', 'last_error']));
+      } else if (action === 'retry') {
+        if (values.dead === Boolean(id)) throw new UsageError('outbox retry takes a row id or --dead');
+        if (id && !/^\d+$/.test(id)) throw new UsageError(`not a row id: "${id}"`);
+        const n = await retry(db, id ? { id } : { status: 'dead' });
+        if (id && n === 0) throw new Error(`row ${id} is not dead, pending or skipped (or does not exist)`);
+        console.log(`${n} row${n === 1 ? '' : 's'} back in line`);
+      } else {
+        throw new UsageError(`unknown outbox action "${action}" (summary, list, retry)`);
       }
     });
   },

@@ -64,9 +64,19 @@ const schema = {
     timeout_seconds: int(30, 1),
   },
   dispatcher: {
-    /** node-cron expression (with seconds) of the claim tick. */
-    CRON: str('* * * * * *'),
+    /** node-cron expression (with seconds) of the safety-net claim; LISTEN/NOTIFY wakes it at once. */
+    CRON: str('*/5 * * * * *'),
+    /** node-cron expression of housekeeping (old rows, throttle and rate-limit entries). */
+    HOUSEKEEPING_CRON: str('17 * * * * *'),
+    /** Wake on PostgreSQL notifications; off, only the cron tick claims (for comparisons). */
+    LISTEN: bool(true),
     BATCH_SIZE: int(20, 1),
+    /** E-mails in flight at once per dispatcher process (also the SMTP pool's size). */
+    CONCURRENCY: int(8, 1),
+    /** How long shutdown waits for e-mails in flight before it leaves them to their leases. */
+    SHUTDOWN_GRACE_SECONDS: int(8, 0),
+    /** When the dispatcher runs without the API: serve /health and /metrics on this port (0: off). */
+    METRICS_PORT: int(0, 0),
     MAX_ATTEMPTS: int(8, 1),
     /** How long a claim is held; a row whose lease lapses is free for another dispatcher. */
     LEASE_SECONDS: int(120, 1),
@@ -75,6 +85,15 @@ const schema = {
   },
   api: {
     BODY_LIMIT_KB: int(100, 1),
+  },
+  outbox: {
+    /** `sent` and `skipped` rows older than this are deleted; `dead` rows stay for an operator. */
+    RETENTION_DAYS: int(7, 1),
+  },
+  database: {
+    POOL_MAX: int(10, 1),
+    /** Connecting or waiting for a pooled connection longer than this answers 503, not a hang. */
+    TIMEOUT_SECONDS: int(3, 1),
   },
   log: {
     LEVEL: str('info', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
@@ -200,8 +219,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   security.VERIFY_KEYS = Object.freeze([security.SECRET_KEY, ...previous]);
   const dispatcher = sections.dispatcher!;
-  if (!cron.validate(String(dispatcher.CRON))) {
-    problems.push(`DUNDIE_DISPATCHER__CRON is not a cron expression: "${dispatcher.CRON}"`);
+  for (const key of ['CRON', 'HOUSEKEEPING_CRON']) {
+    if (!cron.validate(String(dispatcher[key]))) {
+      problems.push(`DUNDIE_DISPATCHER__${key} is not a cron expression: "${dispatcher[key]}"`);
+    }
   }
   if ((dispatcher.BACKOFF_MAX_SECONDS as number) < (dispatcher.BACKOFF_BASE_SECONDS as number)) {
     problems.push('DUNDIE_DISPATCHER__BACKOFF_MAX_SECONDS must not be below DUNDIE_DISPATCHER__BACKOFF_BASE_SECONDS');

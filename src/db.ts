@@ -21,15 +21,21 @@ export const migrationConfig: Knex.MigratorConfig = {
   tableName: 'knex_migrations',
 };
 
-export function createDb(url: string, { poolMax = 10 }: { poolMax?: number } = {}): Db {
+/**
+ * A pool on `url`. Short timeouts on purpose: with PostgreSQL down, a request should get a 503
+ * in a few seconds rather than hang; the pool makes new connections once it is back.
+ */
+export function createDb(url: string, { poolMax = 10, timeoutSeconds = 3 } = {}): Db {
   return knex({
     client: 'pg',
-    connection: { connectionString: url },
+    connection: { connectionString: url, connectionTimeoutMillis: timeoutSeconds * 1000 },
     pool: { min: 0, max: poolMax },
     migrations: migrationConfig,
-    acquireConnectionTimeout: 10_000,
+    acquireConnectionTimeout: timeoutSeconds * 1000,
   });
 }
+
+const dbOptions = (config: Settings) => ({ poolMax: config.database.POOL_MAX, timeoutSeconds: config.database.TIMEOUT_SECONDS });
 
 /**
  * Brings the schema up to date. Several processes may start at once (the API and the dispatcher
@@ -58,13 +64,13 @@ export interface Database {
 /** The database the settings name, starting or joining the embedded server when none is named. */
 export async function openDatabase(config: Settings, log: Logger): Promise<Database> {
   if (config.databaseUrl) {
-    const db = createDb(config.databaseUrl);
+    const db = createDb(config.databaseUrl, dbOptions(config));
     return { db, url: config.databaseUrl, close: () => db.destroy() };
   }
   const server = await startEmbeddedPostgres(path.join(config.dataDir, 'pg'), log);
   try {
     const url = await ensureDatabase(server.adminUrl, 'dundie');
-    const db = createDb(url);
+    const db = createDb(url, dbOptions(config));
     return {
       db,
       url,

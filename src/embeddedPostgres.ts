@@ -106,7 +106,7 @@ function readOrCreatePassword(file: string): string {
 export async function startEmbeddedPostgres(
   dir: string,
   log: Logger,
-  { persistent = true }: { persistent?: boolean } = {},
+  { persistent = true, port: wantedPort }: { persistent?: boolean; port?: number } = {},
 ): Promise<EmbeddedServer> {
   const parent = path.dirname(dir);
   mkdirSync(parent, { recursive: true });
@@ -122,7 +122,7 @@ export async function startEmbeddedPostgres(
   }
 
   const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const newPort = await freePort();
+  const newPort = wantedPort ?? (await freePort());
   const server = new EmbeddedPostgres({
     databaseDir: dir,
     port: newPort,

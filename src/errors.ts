@@ -31,6 +31,8 @@ export const conflict = (detail: string) => new HttpError(409, detail);
 export const payloadTooLarge = (detail = 'Request body is too large') => new HttpError(413, detail);
 export const unsupportedMediaType = (detail: string) => new HttpError(415, detail);
 export const validationFailed = (issues: ValidationIssue[]) => new HttpError(422, issues);
+export const serviceUnavailable = () =>
+  new HttpError(503, 'Service temporarily unavailable, try again shortly', { 'Retry-After': '5' });
 export const tooManyRequests = (retryAfterSeconds: number) =>
   new HttpError(429, 'Too many requests, try again later', { 'Retry-After': String(retryAfterSeconds) });
 

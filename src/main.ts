@@ -9,7 +9,6 @@ import { createLogger } from './log.ts';
 import { isEntry } from './runtime.ts';
 import { startService, type Roles, type RunningService } from './service.ts';
 
-const SHUTDOWN_DEADLINE_MS = 10_000;
 
 export async function serve(roles: Roles = { api: true, dispatcher: true }): Promise<void> {
   let config;
@@ -35,10 +34,11 @@ export async function serve(roles: Roles = { api: true, dispatcher: true }): Pro
     }
     stoppingSince = Date.now();
     log.info({ signal }, 'shutting down');
+    // The dispatcher's grace for sends in flight, plus a little for closing pools and servers.
     setTimeout(() => {
       log.error('shutdown took too long: exiting');
       process.exit(1);
-    }, SHUTDOWN_DEADLINE_MS).unref();
+    }, (config.dispatcher.SHUTDOWN_GRACE_SECONDS + 5) * 1000).unref();
     const service = await starting;
     await service?.stop();
     log.info('stopped');

@@ -4,10 +4,11 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createApp } from './app.ts';
+import { createApp, createOpsApp } from './app.ts';
 import type { Settings } from './config.ts';
 import { migrateLatest, openDatabase } from './db.ts';
 import type { Logger } from './log.ts';
+import { createMetrics } from './metrics.ts';
 import { newWorkerId, startDispatcher } from './outbox/dispatcher.ts';
 import { createMailer } from './outbox/mailer.ts';
 
@@ -54,25 +55,31 @@ export async function startService(config: Settings, log: Logger, roles: Roles):
     const applied = await migrateLatest(database.db);
     if (applied.length > 0) log.info({ migrations: applied }, 'database migrated');
 
+    const metrics = createMetrics(database.db);
     let port: number | undefined;
     if (roles.api) {
       const apiLog = log.child({ role: 'api' });
-      const server = createServer(createApp({ db: database.db, config, log: apiLog }).callback());
+      const server = createServer(createApp({ db: database.db, config, log: apiLog, metrics }).callback());
       port = await listen(server, config.port);
       cleanups.push(() => closeServer(server));
       apiLog.info({ port }, `API listening on http://localhost:${port}`);
     }
     if (roles.dispatcher) {
-      const mailer = createMailer(config.email);
+      const mailer = createMailer(config.email, { maxConnections: config.dispatcher.CONCURRENCY });
       cleanups.push(() => mailer.close());
-      const dispatcher = startDispatcher({
-        db: database.db,
-        config,
-        mailer,
-        log: log.child({ role: 'dispatcher' }),
-        workerId: newWorkerId(),
-      });
+      const dispatcherLog = log.child({ role: 'dispatcher' });
+      const dispatcher = startDispatcher(
+        { db: database.db, config, mailer, log: dispatcherLog, workerId: newWorkerId(), metrics },
+        { listenUrl: database.url },
+      );
       cleanups.push(() => dispatcher.stop());
+      if (!roles.api && config.dispatcher.METRICS_PORT > 0) {
+        // A dispatcher on its own still shows its health and figures to the scraper.
+        const server = createServer(createOpsApp({ db: database.db, log: dispatcherLog, metrics }).callback());
+        const metricsPort = await listen(server, config.dispatcher.METRICS_PORT);
+        cleanups.push(() => closeServer(server));
+        dispatcherLog.info({ port: metricsPort }, 'metrics on /metrics');
+      }
     }
     return { port, stop };
   } catch (err) {

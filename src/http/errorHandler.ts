@@ -4,7 +4,7 @@
  * answer says nothing about the inside.
  */
 import type { Middleware } from 'koa';
-import { HttpError } from '../errors.ts';
+import { HttpError, serviceUnavailable } from '../errors.ts';
 import type { Logger } from '../log.ts';
 
 const clientErrorDetail: Record<number, string> = {
@@ -25,8 +25,22 @@ export function bodyParseError(err: unknown): HttpError {
   throw err;
 }
 
+// Connection refused or reset, pool wait timed out, server shutting down or starting up.
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006']);
+
+/** The database is out of reach: a client should retry soon, and nothing of theirs was half-done. */
+function isDatabaseUnavailable(err: unknown): boolean {
+  const { name, code, message } = err as { name?: string; code?: string; message?: string };
+  return (
+    name === 'KnexTimeoutError' ||
+    (code !== undefined && UNAVAILABLE_CODES.has(code)) ||
+    /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message ?? '')
+  );
+}
+
 function asHttpError(err: unknown): HttpError | undefined {
   if (err instanceof HttpError) return err;
+  if (isDatabaseUnavailable(err)) return serviceUnavailable();
   // Koa's own client errors (ctx.throw, http-errors) are marked `expose`.
   const { status, expose } = err as { status?: number; expose?: boolean };
   if (typeof status === 'number' && status >= 400 && status < 500 && expose) {
@@ -48,6 +62,7 @@ export function errorHandler(): Middleware<{ log: Logger }> {
       }
     } catch (err) {
       const known = asHttpError(err);
+      if (known?.status === 503) ctx.state.log.warn({ err: (err as Error).message }, 'database unavailable');
       if (known) {
         ctx.status = known.status;
         ctx.set(known.headers);

@@ -34,6 +34,21 @@ export const openApiDocument = {
         responses: { 200: { description: 'Serving', content: json({ type: 'object', properties: { status: { const: 'ok' } } }) } },
       },
     },
+    '/ready': {
+      get: {
+        summary: 'The database answers (for load balancers)',
+        responses: {
+          200: { description: 'Ready', content: json({ type: 'object', properties: { status: { const: 'ready' } } }) },
+          503: error('The database does not answer'),
+        },
+      },
+    },
+    '/metrics': {
+      get: {
+        summary: 'Prometheus metrics: outbox rows by status, sends, failures, send time, enqueue-to-sent delay',
+        responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } },
+      },
+    },
     '/token': {
       post: {
         summary: 'Log in (OAuth2 password flow)',

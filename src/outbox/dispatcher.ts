@@ -1,7 +1,9 @@
 /**
- * Works the outbox. `dispatchOnce()` is a plain function: claim a batch of due rows, send each,
- * record how it ended. node-cron, the CLI (`dispatch --once`) and the tests all call it; the
- * scheduler only decides when.
+ * Works the outbox. `processRow` sends one claimed row and records how it ended;
+ * `dispatchOnce()` claims a batch and works it, a plain function that the CLI (`dispatch
+ * --once`) and the tests call. `startDispatcher()` is the long-running role: it keeps up to
+ * CONCURRENCY rows in flight, wakes on LISTEN/NOTIFY, and node-cron only triggers it as a safety
+ * net and runs housekeeping.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -10,11 +12,14 @@ import cron from 'node-cron';
 import type { Settings } from '../config.ts';
 import type { Db } from '../db.ts';
 import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import { pruneRateLimits } from '../security/rateLimits.ts';
+import { listenForOutbox, type Listener } from './listener.ts';
 import type { Mailer } from './mailer.ts';
 import { PWD_CHANGED_EMAIL, sendPwdChangedEmail } from './pwdChangedEmail.ts';
 import { PWD_RESET_EMAIL, THROTTLED, tryToSendPwdResetEmail, type SendOutcome } from './pwdResetEmail.ts';
-import { takeResetSlot } from './throttle.ts';
-import { claimDue, markFailed, markSent, markSkipped, release, type OutboxRow } from './queries.ts';
+import { claimDue, deleteFinished, markFailed, markSent, markSkipped, release, renewLeases, type OutboxRow } from './queries.ts';
+import { pruneResetSlots, takeResetSlot } from './throttle.ts';
 
 export interface DispatcherDeps {
   db: Db;
@@ -23,6 +28,7 @@ export interface DispatcherDeps {
   log: Logger;
   /** Written to `locked_by`, so operators can tell which process holds a row. */
   workerId: string;
+  metrics?: Metrics;
 }
 
 export interface DispatchResult {
@@ -34,6 +40,7 @@ export interface DispatchResult {
   released: number;
 }
 
+type Outcome = 'sent' | 'skipped' | 'failed';
 type Handler = (deps: DispatcherDeps, row: OutboxRow) => Promise<SendOutcome>;
 
 const handlers: Record<string, Handler> = {
@@ -55,51 +62,62 @@ export function backoffSeconds(dispatcher: Settings['dispatcher'], attempts: num
 
 const errorText = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.message}` : String(err));
 
-async function processRow(deps: DispatcherDeps, row: OutboxRow, result: DispatchResult): Promise<void> {
-  const { db, workerId, log, config } = deps;
+/** Sends one claimed row and records the outcome. Never throws: a failure is recorded or left to the lease. */
+export async function processRow(deps: DispatcherDeps, row: OutboxRow): Promise<Outcome> {
+  const { db, workerId, log, config, metrics } = deps;
   const rowLog = log.child({ outboxId: row.id, kind: row.kind, attempt: row.attempts + 1 });
+  const started = performance.now();
   try {
     const handler = handlers[row.kind];
     // An unknown kind may come from a newer release during a rolling deploy: retry, don't drop.
     if (!handler) throw new Error(`no handler for kind "${row.kind}"`);
     const outcome = await handler(deps, row);
     if (outcome.sent) {
+      metrics?.sendSeconds.observe({ kind: row.kind }, (performance.now() - started) / 1000);
       await markSent(db, row.id, workerId);
-      result.sent++;
+      metrics?.sent.inc({ kind: row.kind });
+      metrics?.delaySeconds.observe({ kind: row.kind }, (Date.now() - new Date(row.created_at).getTime()) / 1000);
       rowLog.info('sent');
-    } else {
-      await markSkipped(db, row.id, workerId, outcome.skipped);
-      result.skipped++;
-      rowLog.info({ reason: outcome.skipped }, 'skipped');
+      return 'sent';
     }
+    await markSkipped(db, row.id, workerId, outcome.skipped);
+    metrics?.skipped.inc({ kind: row.kind, reason: outcome.skipped });
+    rowLog.info({ reason: outcome.skipped }, 'skipped');
+    return 'skipped';
   } catch (err) {
-    result.failed++;
+    metrics?.failures.inc({ kind: row.kind });
     const retryIn = backoffSeconds(config.dispatcher, row.attempts + 1);
     try {
       const status = await markFailed(db, row.id, workerId, errorText(err), retryIn);
       rowLog.warn({ err: errorText(err), status, retryInSeconds: status === 'pending' ? retryIn : undefined }, 'send failed');
     } catch (dbErr) {
       // The lease will lapse and the row will be tried again: nothing is lost.
-      rowLog.error({ err: errorText(dbErr) }, 'could not record the failure');
+      rowLog.error({ err: errorText(dbErr) }, 'could not record the failure; the lease will hand the row on');
     }
+    return 'failed';
   }
 }
 
+/** Runs `work` over `items` with at most `limit` at once; unstarted items are returned when `shouldStop()`. */
+async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>, shouldStop: () => boolean): Promise<T[]> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length && !shouldStop()) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return items.slice(next);
+}
+
 /**
- * Claims one batch and works it. Rows still unstarted when `shouldStop()` turns true are handed
- * back so that another dispatcher can take them at once.
+ * Claims one batch and works it, CONCURRENCY rows at a time. Rows still unstarted when
+ * `shouldStop()` turns true are handed back so that another dispatcher can take them at once.
  */
 export async function dispatchOnce(deps: DispatcherDeps, shouldStop: () => boolean = () => false): Promise<DispatchResult> {
-  const { BATCH_SIZE, LEASE_SECONDS } = deps.config.dispatcher;
+  const { BATCH_SIZE, LEASE_SECONDS, CONCURRENCY } = deps.config.dispatcher;
   const rows = await claimDue(deps.db, deps.workerId, BATCH_SIZE, LEASE_SECONDS);
   const result: DispatchResult = { claimed: rows.length, sent: 0, skipped: 0, failed: 0, released: 0 };
-  for (const [i, row] of rows.entries()) {
-    if (shouldStop()) {
-      result.released = await release(deps.db, rows.slice(i).map((r) => r.id), deps.workerId);
-      break;
-    }
-    await processRow(deps, row, result);
-  }
+  const unstarted = await eachLimited(rows, CONCURRENCY, async (row) => void result[await processRow(deps, row)]++, shouldStop);
+  if (unstarted.length > 0) result.released = await release(deps.db, unstarted.map((r) => r.id), deps.workerId);
   return result;
 }
 
@@ -113,32 +131,116 @@ export async function dispatchUntilIdle(deps: DispatcherDeps, shouldStop: () => 
   }
 }
 
+/** Old finished rows, spent throttle slots and rate-limit windows: deleted in small batches. */
+export async function housekeeping({ db, config }: Pick<DispatcherDeps, 'db' | 'config'>) {
+  const day = 24 * 3600;
+  return {
+    outboxRows: await deleteFinished(db, config.outbox.RETENTION_DAYS),
+    throttleSlots: await pruneResetSlots(db, Math.max(config.security.PWD_RESET_COOLDOWN_SECONDS, 3600)),
+    rateLimitWindows: await pruneRateLimits(db, Math.max(config.security.LOGIN_FAILURE_WINDOW_SECONDS, day / 24)),
+  };
+}
+
 export interface RunningDispatcher {
-  /** Stops the schedule, lets the row in hand finish, hands back the rest of the batch. */
+  /** Claims now instead of at the next tick (a notification, a test). */
+  wake(): void;
+  /** Stops claiming, waits for the sends in flight up to SHUTDOWN_GRACE_SECONDS. */
   stop(): Promise<void>;
 }
 
-/** The dispatcher role: node-cron triggers `dispatchUntilIdle`; ticks never overlap. */
-export function startDispatcher(deps: DispatcherDeps): RunningDispatcher {
+/**
+ * The dispatcher role. Up to CONCURRENCY rows are in flight at once, each on its own: a slow or
+ * failing row holds no other up. Claims come in batches (up to BATCH_SIZE or the free slots)
+ * when woken by a notification, by the cron safety net, or by a slot falling free while the
+ * last claim found more work. Leases of rows in flight are renewed while they run.
+ */
+export function startDispatcher(deps: DispatcherDeps, { listenUrl }: { listenUrl?: string } = {}): RunningDispatcher {
+  const { config, log } = deps;
+  const { BATCH_SIZE, CONCURRENCY, LEASE_SECONDS, SHUTDOWN_GRACE_SECONDS } = config.dispatcher;
+  const inFlight = new Map<string, Promise<void>>();
   let stopping = false;
-  let inFlight: Promise<unknown> | undefined;
-  const tick = () => {
-    if (inFlight || stopping) return;
-    inFlight = dispatchUntilIdle(deps, () => stopping)
-      .catch((err) => deps.log.error({ err: errorText(err) }, 'dispatch tick failed'))
-      .finally(() => {
-        inFlight = undefined;
-      });
-    return inFlight;
+  let filling = false;
+  let wokenWhileFilling = false;
+  // True once a claim came back short: slots falling free need not claim again until woken.
+  let drained = false;
+
+  const fill = async () => {
+    if (stopping) return;
+    if (filling) {
+      wokenWhileFilling = true;
+      return;
+    }
+    filling = true;
+    try {
+      do {
+        wokenWhileFilling = false;
+        while (!stopping && inFlight.size < CONCURRENCY) {
+          const want = Math.min(BATCH_SIZE, CONCURRENCY - inFlight.size);
+          const rows = await claimDue(deps.db, deps.workerId, want, LEASE_SECONDS);
+          for (const row of rows) start(row);
+          drained = rows.length < want;
+          if (drained) break;
+        }
+      } while (wokenWhileFilling && !stopping);
+    } catch (err) {
+      log.warn({ err: errorText(err) }, 'could not claim rows; will try again');
+    } finally {
+      filling = false;
+    }
   };
-  const task = cron.schedule(deps.config.dispatcher.CRON, tick, { name: 'outbox-dispatcher', noOverlap: true });
-  deps.log.info({ workerId: deps.workerId, cron: deps.config.dispatcher.CRON }, 'dispatcher started');
+
+  const start = (row: OutboxRow) => {
+    const done = processRow(deps, row).then(() => {
+      inFlight.delete(row.id);
+      if (!drained && !stopping) void fill();
+    });
+    inFlight.set(row.id, done);
+  };
+
+  const wake = () => {
+    drained = false;
+    void fill();
+  };
+
+  const renewal = setInterval(() => {
+    if (inFlight.size === 0) return;
+    renewLeases(deps.db, [...inFlight.keys()], deps.workerId, LEASE_SECONDS).catch((err) =>
+      log.warn({ err: errorText(err) }, 'could not renew leases'),
+    );
+  }, (LEASE_SECONDS * 1000) / 3);
+  renewal.unref();
+
+  const safetyNet = cron.schedule(config.dispatcher.CRON, wake, { name: 'outbox-safety-net' });
+  const cleanup = cron.schedule(
+    config.dispatcher.HOUSEKEEPING_CRON,
+    async () => {
+      try {
+        const removed = await housekeeping(deps);
+        if (Object.values(removed).some((n) => n > 0)) log.info(removed, 'housekeeping');
+      } catch (err) {
+        log.warn({ err: errorText(err) }, 'housekeeping failed');
+      }
+    },
+    { name: 'outbox-housekeeping', noOverlap: true },
+  );
+  const listener: Listener | undefined =
+    listenUrl && config.dispatcher.LISTEN ? listenForOutbox(listenUrl, wake, log) : undefined;
+  log.info({ workerId: deps.workerId, cron: config.dispatcher.CRON, listen: Boolean(listener), concurrency: CONCURRENCY }, 'dispatcher started');
+  // Whatever is due already (rows queued while no dispatcher ran).
+  wake();
+
   return {
+    wake,
     async stop() {
       stopping = true;
-      await task.destroy();
-      await inFlight;
-      deps.log.info('dispatcher stopped');
+      await safetyNet.destroy();
+      await cleanup.destroy();
+      await listener?.close();
+      const settled = Promise.all(inFlight.values()).then(() => true);
+      const inTime = await Promise.race([settled, new Promise<false>((r) => setTimeout(() => r(false), SHUTDOWN_GRACE_SECONDS * 1000).unref())]);
+      clearInterval(renewal);
+      if (!inTime) log.warn({ rows: [...inFlight.keys()] }, 'shutdown grace over: rows still in flight are left to their leases');
+      log.info('dispatcher stopped');
     },
   };
 }

@@ -50,7 +50,7 @@ export function parseRendered(rendered: string): Mail {
   return { from, to, subject, text: normalized.slice(split + 2), rendered: normalized.replace(/\n+$/, '') };
 }
 
-export function createMailer(email: Settings['email'], { templates = templatesDir } = {}): Mailer {
+export function createMailer(email: Settings['email'], { templates = templatesDir, maxConnections = 5 } = {}): Mailer {
   const liquid = new Liquid({ root: templates, extname: '.liquid', cache: true, strictVariables: true });
   const htmlLiquid = new Liquid({ root: templates, extname: '.liquid', cache: true, strictVariables: true, outputEscape: 'escape' });
   const hasHtml = new Map<string, boolean>();
@@ -78,7 +78,7 @@ export function createMailer(email: Settings['email'], { templates = templatesDi
   // Pooled: a connection (TLS and login included) is reused across messages instead of paid per e-mail.
   const transport = nodemailer.createTransport({
     pool: true,
-    maxConnections: 5,
+    maxConnections,
     host: email.smtp_server,
     port: email.smtp_port,
     secure: email.smtp_port === 465,

@@ -125,3 +125,61 @@ export async function release(db: Conn, ids: string[], workerId: string): Promis
     .where({ status: 'sending', locked_by: workerId })
     .update({ ...released, status: 'pending', run_after: db.fn.now(), updated_at: db.fn.now() });
 }
+
+/** Pushes the lease of rows still being worked on further out, so a long batch keeps them. */
+export async function renewLeases(db: Conn, ids: string[], workerId: string, leaseSeconds: number): Promise<number> {
+  if (ids.length === 0) return 0;
+  return db('outbox')
+    .whereIn('id', ids)
+    .where({ status: 'sending', locked_by: workerId })
+    .update({
+      locked_until: db.raw('now() + make_interval(secs => ?)', [leaseSeconds]),
+      run_after: db.raw('now() + make_interval(secs => ?)', [leaseSeconds]),
+    });
+}
+
+/** Deletes `sent` and `skipped` rows older than `days`, `batch` rows at a time (short locks). */
+export async function deleteFinished(db: Db, days: number, batch = 500): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const { rowCount } = await db.raw(
+      `
+      DELETE FROM outbox WHERE id IN (
+        SELECT id FROM outbox
+        WHERE status IN ('sent', 'skipped') AND processed_at < now() - make_interval(days => ?)
+        LIMIT ?
+      )
+      `,
+      [days, batch],
+    );
+    total += rowCount ?? 0;
+    if ((rowCount ?? 0) < batch) return total;
+  }
+}
+
+export interface OutboxSummaryRow {
+  status: OutboxStatus;
+  count: number;
+  oldest_created_at: Date | null;
+  next_run_after: Date | null;
+}
+
+export async function summary(db: Conn): Promise<OutboxSummaryRow[]> {
+  const rows = await db('outbox_summary').orderBy('status');
+  return rows.map((r) => ({ ...r, count: Number(r.count) }));
+}
+
+export function listByStatus(db: Conn, status: OutboxStatus, limit: number): Promise<OutboxRow[]> {
+  return db<OutboxRow>('outbox').where({ status }).orderBy('id', 'desc').limit(limit);
+}
+
+/**
+ * Puts rows back in line: due now, attempts counted afresh, the last error kept for the record.
+ * Only finished-badly or waiting rows: a row being sent is left to its dispatcher.
+ */
+export function retry(db: Conn, where: { id: string } | { status: 'dead' }): Promise<number> {
+  return db('outbox')
+    .where(where)
+    .whereIn('status', ['dead', 'pending', 'skipped'])
+    .update({ status: 'pending', attempts: 0, run_after: db.fn.now(), processed_at: null, ...released, updated_at: db.fn.now() });
+}

@@ -12,13 +12,17 @@ export interface SmtpSink {
   attempts: number;
   /** Return true to refuse the nth (1-based) message offered. */
   refuse: (n: number) => boolean;
-  /** Milliseconds to hold each message before answering: a slow server. */
-  delayMs: number;
+  /** Milliseconds to hold each message before answering (a slow server), or per recipient. */
+  delayMs: number | ((to: string) => number);
   waitFor(count: number, timeoutMs?: number): Promise<ParsedMail[]>;
   close(): Promise<void>;
 }
 
-export async function startSmtpSink(refuse: (n: number) => boolean = () => false, delayMs = 0): Promise<SmtpSink> {
+export async function startSmtpSink(
+  refuse: (n: number) => boolean = () => false,
+  delayMs: SmtpSink['delayMs'] = 0,
+  port = 0,
+): Promise<SmtpSink> {
   const sink: SmtpSink = {
     port: 0,
     messages: [],
@@ -41,12 +45,14 @@ export async function startSmtpSink(refuse: (n: number) => boolean = () => false
     logger: false,
     // No reverse DNS for 127.0.0.1 on a machine without a network: it would stall every connection.
     disableReverseLookup: true,
-    onData(stream, _session, callback) {
+    onData(stream, session, callback) {
       const n = ++sink.attempts;
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', async () => {
-        if (sink.delayMs) await new Promise((r) => setTimeout(r, sink.delayMs));
+        const to = session.envelope.rcptTo[0]?.address ?? '';
+        const delay = typeof sink.delayMs === 'function' ? sink.delayMs(to) : sink.delayMs;
+        if (delay) await new Promise((r) => setTimeout(r, delay));
         if (sink.refuse(n)) {
           callback(Object.assign(new Error('mailbox unavailable (test refusal)'), { responseCode: 451 }));
           return;
@@ -56,7 +62,10 @@ export async function startSmtpSink(refuse: (n: number) => boolean = () => false
       });
     },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    server.on('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
   sink.port = (server.server.address() as { port: number }).port;
   return sink;
 }

@@ -1,10 +1,31 @@
-/** `GET /health`: the process is up and serving (for container health checks). */
+/**
+ * `GET /health`: the process is up (container health checks). `GET /ready`: the database
+ * answers too (load balancers: take the instance out while it does not). `GET /metrics`:
+ * Prometheus text.
+ */
 import Router from '@koa/router';
+import type { Db } from '../../db.ts';
+import type { Metrics } from '../../metrics.ts';
 
-export function healthRouter(): Router {
+export function healthRouter({ db, metrics }: { db: Db; metrics?: Metrics }): Router {
   const router = new Router();
   router.get('/health', (ctx) => {
     ctx.body = { status: 'ok' };
   });
+  router.get('/ready', async (ctx) => {
+    try {
+      await db.raw('SELECT 1');
+      ctx.body = { status: 'ready' };
+    } catch {
+      ctx.status = 503;
+      ctx.body = { detail: 'The database does not answer' };
+    }
+  });
+  if (metrics) {
+    router.get('/metrics', async (ctx) => {
+      ctx.type = metrics.registry.contentType;
+      ctx.body = await metrics.registry.metrics();
+    });
+  }
   return router;
 }

@@ -1,0 +1,58 @@
+/**
+ * Prometheus metrics (prom-client), one registry per service process: outbox rows by status
+ * (read from the `outbox_summary` view at scrape time, so every instance reports the same
+ * table), and this process's sends, failures, send durations and enqueue-to-sent delays.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Db } from './db.ts';
+import { summary } from './outbox/queries.ts';
+
+export interface Metrics {
+  registry: Registry;
+  sent: Counter<'kind'>;
+  skipped: Counter<'kind' | 'reason'>;
+  failures: Counter<'kind'>;
+  sendSeconds: Histogram<'kind'>;
+  delaySeconds: Histogram<'kind'>;
+}
+
+const STATUSES = ['pending', 'sending', 'sent', 'skipped', 'dead'] as const;
+
+export function createMetrics(db: Db): Metrics {
+  const registry = new Registry();
+  new Gauge({
+    name: 'dundie_outbox_rows',
+    help: 'Rows in the outbox by status',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      const counts = new Map((await summary(db)).map((r) => [r.status, r.count]));
+      for (const status of STATUSES) this.set({ status }, counts.get(status) ?? 0);
+    },
+  });
+  return {
+    registry,
+    sent: new Counter({ name: 'dundie_emails_sent_total', help: 'E-mails sent', labelNames: ['kind'], registers: [registry] }),
+    skipped: new Counter({
+      name: 'dundie_emails_skipped_total',
+      help: 'Outbox rows finished without sending (no such user, throttled)',
+      labelNames: ['kind', 'reason'],
+      registers: [registry],
+    }),
+    failures: new Counter({ name: 'dundie_email_failures_total', help: 'Failed send attempts', labelNames: ['kind'], registers: [registry] }),
+    sendSeconds: new Histogram({
+      name: 'dundie_email_send_seconds',
+      help: 'Time to render and hand one e-mail to the transport',
+      labelNames: ['kind'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    delaySeconds: new Histogram({
+      name: 'dundie_outbox_delay_seconds',
+      help: 'From the request (row created) to the e-mail sent',
+      labelNames: ['kind'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600],
+      registers: [registry],
+    }),
+  };
+}

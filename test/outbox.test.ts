@@ -1,0 +1,153 @@
+import test from 'ava';
+import { createLogger } from '../src/log.ts';
+import { createMetrics } from '../src/metrics.ts';
+import { dispatchOnce, housekeeping, newWorkerId, startDispatcher } from '../src/outbox/dispatcher.ts';
+import { createMailer } from '../src/outbox/mailer.ts';
+import { requestPwdReset } from '../src/outbox/pwdResetEmail.ts';
+import { summary } from '../src/outbox/queries.ts';
+import { testConfig } from './helpers/config.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+import { makeUsers } from './helpers/factories.ts';
+import { startApi } from './helpers/service.ts';
+import { startSmtpSink, type SmtpSink } from './helpers/smtp.ts';
+
+let tdb: TestDatabase;
+test.before(async () => {
+  tdb = await createTestDatabase('outbox');
+});
+test.beforeEach(async () => {
+  await tdb.db('outbox').del();
+});
+test.after.always(async () => {
+  await tdb?.drop();
+});
+
+const NEVER = '0 0 0 1 1 *'; // midnight on January 1st: the safety net stays out of the way
+const smtpEnv = (smtp: SmtpSink) => ({
+  DUNDIE_EMAIL__DEBUG_MODE: 'false',
+  DUNDIE_EMAIL__SMTP_SERVER: '127.0.0.1',
+  DUNDIE_EMAIL__SMTP_PORT: String(smtp.port),
+});
+
+function runDispatcher(config: ReturnType<typeof testConfig>, listen = true) {
+  const mailer = createMailer(config.email, { maxConnections: config.dispatcher.CONCURRENCY });
+  const metrics = createMetrics(tdb.db);
+  const dispatcher = startDispatcher(
+    { db: tdb.db, config, mailer, log: createLogger(config), workerId: newWorkerId(), metrics },
+    { listenUrl: listen ? tdb.url : undefined },
+  );
+  return { dispatcher, metrics, stop: async () => { await dispatcher.stop(); mailer.close(); } };
+}
+
+test.serial('a request wakes the dispatcher through NOTIFY, with no cron tick', async (t) => {
+  const smtp = await startSmtpSink();
+  t.teardown(() => smtp.close());
+  const config = testConfig(tdb.url, { ...smtpEnv(smtp), DUNDIE_DISPATCHER__CRON: NEVER });
+  const [user] = await makeUsers(tdb.db, 1);
+  const { stop } = runDispatcher(config);
+  t.teardown(stop);
+  await new Promise((r) => setTimeout(r, 300)); // LISTEN is in place
+  const started = Date.now();
+  await requestPwdReset(tdb.db, config, user!.email);
+  await smtp.waitFor(1, 3000);
+  t.log(`enqueue to received: ${Date.now() - started} ms`);
+  t.pass();
+});
+
+test.serial('without LISTEN only the cron net claims', async (t) => {
+  const smtp = await startSmtpSink();
+  t.teardown(() => smtp.close());
+  const config = testConfig(tdb.url, { ...smtpEnv(smtp), DUNDIE_DISPATCHER__CRON: NEVER });
+  const [user] = await makeUsers(tdb.db, 1);
+  const { dispatcher, stop } = runDispatcher(config, false);
+  t.teardown(stop);
+  await requestPwdReset(tdb.db, config, user!.email);
+  await new Promise((r) => setTimeout(r, 700));
+  t.is(smtp.messages.length, 0, 'no notification, no tick: nothing yet');
+  dispatcher.wake(); // what the cron tick does
+  await smtp.waitFor(1, 3000);
+  t.pass();
+});
+
+test.serial('one slow row holds up no other', async (t) => {
+  const slow = 'slow@dm.com';
+  const smtp = await startSmtpSink(() => false, (to) => (to === slow ? 3000 : 0));
+  t.teardown(() => smtp.close());
+  const config = testConfig(tdb.url, { ...smtpEnv(smtp), DUNDIE_DISPATCHER__CRON: NEVER, DUNDIE_DISPATCHER__CONCURRENCY: '4' });
+  const users = await makeUsers(tdb.db, 20);
+  await tdb.db('users').where({ id: users[0]!.id }).update({ email: slow });
+  const { stop } = runDispatcher(config);
+  t.teardown(stop);
+  await new Promise((r) => setTimeout(r, 300));
+  const started = Date.now();
+  await requestPwdReset(tdb.db, config, slow);
+  for (const u of users.slice(1)) await requestPwdReset(tdb.db, config, u.email);
+  await smtp.waitFor(19, 2500);
+  t.true(Date.now() - started < 2500, 'the other 19 went out while the slow one was still in flight');
+  t.false(smtp.messages.some((m) => m.subject && (Array.isArray(m.to) ? false : m.to?.text === slow)));
+  await smtp.waitFor(20, 5000);
+});
+
+test.serial('stop waits for the sends in flight; rows claimed but not started are handed back', async (t) => {
+  const smtp = await startSmtpSink(() => false, 500);
+  t.teardown(() => smtp.close());
+  const config = testConfig(tdb.url, { ...smtpEnv(smtp), DUNDIE_DISPATCHER__BATCH_SIZE: '10', DUNDIE_DISPATCHER__CONCURRENCY: '2' });
+  const users = await makeUsers(tdb.db, 10);
+  for (const u of users) await requestPwdReset(tdb.db, config, u.email);
+  const mailer = createMailer(config.email, { maxConnections: 2 });
+  t.teardown(() => mailer.close());
+  let stop = false;
+  setTimeout(() => (stop = true), 200);
+  const result = await dispatchOnce({ db: tdb.db, config, mailer, log: createLogger(config), workerId: 'stopping' }, () => stop);
+  t.is(result.claimed, 10);
+  t.is(result.sent, 2, 'the two in flight finished');
+  t.is(result.released, 8);
+  const pending = await tdb.db('outbox').where({ status: 'pending' }).whereNull('locked_by');
+  t.is(pending.length, 8, 'handed back: pending, unlocked, due now');
+});
+
+test.serial('housekeeping deletes old sent and skipped rows, keeps dead ones and recent ones', async (t) => {
+  const config = testConfig(tdb.url, { DUNDIE_OUTBOX__RETENTION_DAYS: '7' });
+  const old = tdb.db.raw("now() - interval '8 days'");
+  await tdb.db('outbox').insert([
+    { kind: 'pwd_reset_email', payload: { email: 'a@dm.com' }, status: 'sent', processed_at: old },
+    { kind: 'pwd_reset_email', payload: { email: 'b@dm.com' }, status: 'skipped', processed_at: old },
+    { kind: 'pwd_reset_email', payload: { email: 'c@dm.com' }, status: 'dead', processed_at: old },
+    { kind: 'pwd_reset_email', payload: { email: 'd@dm.com' }, status: 'sent', processed_at: tdb.db.fn.now() },
+    { kind: 'pwd_reset_email', payload: { email: 'e@dm.com' }, status: 'pending' },
+  ]);
+  const removed = await housekeeping({ db: tdb.db, config });
+  t.is(removed.outboxRows, 2);
+  const left = (await tdb.db('outbox').orderBy('id').select('payload')).map((r) => r.payload.email);
+  t.deepEqual(left, ['c@dm.com', 'd@dm.com', 'e@dm.com']);
+});
+
+test.serial('outbox_summary gives count, oldest and next due per status', async (t) => {
+  await tdb.db('outbox').insert([
+    { kind: 'pwd_reset_email', payload: { email: 'a@dm.com' }, status: 'pending', created_at: tdb.db.raw("now() - interval '1 hour'") },
+    { kind: 'pwd_reset_email', payload: { email: 'b@dm.com' }, status: 'pending' },
+    { kind: 'pwd_reset_email', payload: { email: 'c@dm.com' }, status: 'dead' },
+  ]);
+  const rows = await summary(tdb.db);
+  t.deepEqual(rows.map((r) => [r.status, r.count]), [['dead', 1], ['pending', 2]]);
+  t.truthy(rows.find((r) => r.status === 'pending')!.next_run_after);
+  t.is(rows.find((r) => r.status === 'dead')!.next_run_after, null);
+});
+
+test.serial('/ready answers while the database does; /metrics shows rows by status and sends', async (t) => {
+  const smtp = await startSmtpSink();
+  t.teardown(() => smtp.close());
+  const config = testConfig(tdb.url, { ...smtpEnv(smtp) });
+  const api = await startApi(config, { api: true, dispatcher: true });
+  t.teardown(() => api.service.stop());
+  t.deepEqual((await api.request('GET', '/ready')).body, { status: 'ready' });
+  const [user] = await makeUsers(tdb.db, 1);
+  await api.request('POST', '/user/pwd_reset_token/', { json: { email: user!.email } });
+  await smtp.waitFor(1, 5000);
+  await new Promise((r) => setTimeout(r, 200));
+  const metrics = await fetch(`${api.base}/metrics`).then((r) => r.text());
+  t.regex(metrics, /dundie_outbox_rows\{status="sent"\} 1/);
+  t.regex(metrics, /dundie_emails_sent_total\{kind="pwd_reset_email"\} 1/);
+  t.regex(metrics, /dundie_outbox_delay_seconds_count\{kind="pwd_reset_email"\} 1/);
+  t.regex(metrics, /dundie_email_send_seconds_bucket/);
+});
