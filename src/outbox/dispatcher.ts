@@ -62,6 +62,22 @@ export function backoffSeconds(dispatcher: Settings['dispatcher'], attempts: num
 
 const errorText = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.message}` : String(err));
 
+/**
+ * Records an outcome, retrying while the database is away (a restart, a failover) for up to half
+ * the lease: an e-mail that went out should not go out again just because its `sent` was lost.
+ */
+async function record<T>(deps: DispatcherDeps, write: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + (deps.config.dispatcher.LEASE_SECONDS * 1000) / 2;
+  for (let pause = 100; ; pause = Math.min(pause * 2, 2000)) {
+    try {
+      return await write();
+    } catch (err) {
+      if (Date.now() + pause > deadline) throw err;
+      await new Promise((r) => setTimeout(r, pause));
+    }
+  }
+}
+
 /** Sends one claimed row and records the outcome. Never throws: a failure is recorded or left to the lease. */
 export async function processRow(deps: DispatcherDeps, row: OutboxRow): Promise<Outcome> {
   const { db, workerId, log, config, metrics } = deps;
@@ -74,13 +90,13 @@ export async function processRow(deps: DispatcherDeps, row: OutboxRow): Promise<
     const outcome = await handler(deps, row);
     if (outcome.sent) {
       metrics?.sendSeconds.observe({ kind: row.kind }, (performance.now() - started) / 1000);
-      await markSent(db, row.id, workerId);
+      await record(deps, () => markSent(db, row.id, workerId));
       metrics?.sent.inc({ kind: row.kind });
       metrics?.delaySeconds.observe({ kind: row.kind }, (Date.now() - new Date(row.created_at).getTime()) / 1000);
       rowLog.info('sent');
       return 'sent';
     }
-    await markSkipped(db, row.id, workerId, outcome.skipped);
+    await record(deps, () => markSkipped(db, row.id, workerId, outcome.skipped));
     metrics?.skipped.inc({ kind: row.kind, reason: outcome.skipped });
     rowLog.info({ reason: outcome.skipped }, 'skipped');
     return 'skipped';
@@ -88,7 +104,7 @@ export async function processRow(deps: DispatcherDeps, row: OutboxRow): Promise<
     metrics?.failures.inc({ kind: row.kind });
     const retryIn = backoffSeconds(config.dispatcher, row.attempts + 1);
     try {
-      const status = await markFailed(db, row.id, workerId, errorText(err), retryIn);
+      const status = await record(deps, () => markFailed(db, row.id, workerId, errorText(err), retryIn));
       rowLog.warn({ err: errorText(err), status, retryInSeconds: status === 'pending' ? retryIn : undefined }, 'send failed');
     } catch (dbErr) {
       // The lease will lapse and the row will be tried again: nothing is lost.

@@ -28,3 +28,15 @@ export async function makeUsers(db: Db, count: number): Promise<UserRow[]> {
   }
   return users;
 }
+
+/** Users and one reset row each, inserted in bulk (thousands in a second): for the fault tests. */
+export async function seedResetRequests(db: Db, count: number, label: string): Promise<string[]> {
+  const password_hash = await hashPassword(PASSWORD);
+  const emails = Array.from({ length: count }, (_, i) => `${label}-${i}@dm.com`);
+  for (let i = 0; i < count; i += 1000) {
+    const chunk = emails.slice(i, i + 1000);
+    await db('users').insert(chunk.map((email) => ({ name: email, username: email.split('@')[0], email, dept: 'sales', password_hash })));
+    await db('outbox').insert(chunk.map((email) => ({ kind: 'pwd_reset_email', payload: { email }, max_attempts: 50 })));
+  }
+  return emails;
+}

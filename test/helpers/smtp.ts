@@ -8,6 +8,8 @@ import { SMTPServer } from 'smtp-server';
 export interface SmtpSink {
   port: number;
   messages: ParsedMail[];
+  /** The envelope recipient of every accepted message, parsed or not. */
+  recipients: string[];
   /** How many messages were offered, accepted or not. */
   attempts: number;
   /** Return true to refuse the nth (1-based) message offered. */
@@ -22,17 +24,19 @@ export async function startSmtpSink(
   refuse: (n: number) => boolean = () => false,
   delayMs: SmtpSink['delayMs'] = 0,
   port = 0,
+  { parse = true } = {},
 ): Promise<SmtpSink> {
   const sink: SmtpSink = {
     port: 0,
     messages: [],
+    recipients: [],
     attempts: 0,
     refuse,
     delayMs,
     async waitFor(count, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
-      while (sink.messages.length < count) {
-        if (Date.now() > deadline) throw new Error(`SMTP sink: ${sink.messages.length} of ${count} messages after ${timeoutMs} ms`);
+      while (sink.recipients.length < count) {
+        if (Date.now() > deadline) throw new Error(`SMTP sink: ${sink.recipients.length} of ${count} messages after ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 20));
       }
       return sink.messages;
@@ -57,7 +61,8 @@ export async function startSmtpSink(
           callback(Object.assign(new Error('mailbox unavailable (test refusal)'), { responseCode: 451 }));
           return;
         }
-        sink.messages.push(await simpleParser(Buffer.concat(chunks)));
+        sink.recipients.push(to);
+        if (parse) sink.messages.push(await simpleParser(Buffer.concat(chunks)));
         callback();
       });
     },
