@@ -82,3 +82,36 @@ test('an unknown command or option fails with usage, non-zero', async (t) => {
   const noOnce = await runCli(['dispatch'], env);
   t.is(noOnce.code, 2);
 });
+
+test.serial('outbox: summary, list by status, retry one row and every dead row', async (t) => {
+  await tdb.db('outbox').del();
+  const [dead1, dead2] = await tdb.db('outbox')
+    .insert([
+      { kind: 'pwd_reset_email', payload: { email: 'd1@dm.com' }, status: 'dead', attempts: 8, last_error: 'Error: 550 no such mailbox' },
+      { kind: 'pwd_reset_email', payload: { email: 'd2@dm.com' }, status: 'dead', attempts: 8, last_error: 'Error: 451 try later' },
+      { kind: 'pwd_reset_email', payload: { email: 'p@dm.com' }, status: 'pending' },
+    ])
+    .returning('id');
+  const summary = await runCli(['outbox'], env);
+  t.is(summary.code, 0, summary.stderr);
+  t.regex(summary.stdout, /^status\s+count\s+oldest_created_at\s+next_run_after$/m);
+  t.regex(summary.stdout, /^dead\s+2\s/m);
+  t.regex(summary.stdout, /^pending\s+1\s/m);
+
+  const list = await runCli(['outbox', 'list', '--status', 'dead'], env);
+  t.is(list.code, 0, list.stderr);
+  t.regex(list.stdout, /d1@dm\.com.*550 no such mailbox/);
+
+  const one = await runCli(['outbox', 'retry', String(dead1.id)], env);
+  t.is(one.stdout.trim(), '1 row back in line');
+  t.like(await tdb.db('outbox').where({ id: dead1.id }).first(), { status: 'pending', attempts: 0 });
+  const all = await runCli(['outbox', 'retry', '--dead'], env);
+  t.is(all.stdout.trim(), '1 row back in line');
+  t.like(await tdb.db('outbox').where({ id: dead2.id }).first(), { status: 'pending', attempts: 0, last_error: 'Error: 451 try later' });
+
+  const missing = await runCli(['outbox', 'retry', '999999'], env);
+  t.is(missing.code, 1);
+  t.regex(missing.stderr, /row 999999 is not dead/);
+  const bad = await runCli(['outbox', 'list'], env);
+  t.is(bad.code, 2);
+});
