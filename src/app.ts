@@ -19,7 +19,7 @@ export interface AppDeps {
   db: Db;
   config: Settings;
   log: Logger;
-  metrics?: Metrics;
+  metrics: Metrics;
 }
 
 /** Every router the app serves; the OpenAPI test reads their routes. */

@@ -2,6 +2,7 @@ import SwaggerParser from '@apidevtools/swagger-parser';
 import test from 'ava';
 import { appRouters } from '../src/app.ts';
 import { openApiDocument } from '../src/http/openapi.ts';
+import { createMetrics } from '../src/metrics.ts';
 import { testConfig } from './helpers/config.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { startApi, type Api } from './helpers/service.ts';
@@ -20,7 +21,7 @@ test.after.always(async () => {
 /** "GET /user/{username}" for every route the app serves, except the docs themselves. */
 function servedRoutes(): string[] {
   const routes = new Set<string>();
-  for (const router of appRouters({ db: tdb.db, config: testConfig(tdb.url) })) {
+  for (const router of appRouters({ db: tdb.db, config: testConfig(tdb.url), metrics: createMetrics(tdb.db) })) {
     for (const layer of router.stack) {
       const path = String(layer.path).replace(/:(\w+)/g, '{$1}').replace(/(.)\/$/, '$1');
       if (path === '/openapi.json' || path.startsWith('/docs')) continue;

@@ -7,7 +7,7 @@ import Router from '@koa/router';
 import type { Db } from '../../db.ts';
 import type { Metrics } from '../../metrics.ts';
 
-export function healthRouter({ db, metrics }: { db: Db; metrics?: Metrics }): Router {
+export function healthRouter({ db, metrics }: { db: Db; metrics: Metrics }): Router {
   const router = new Router();
   router.get('/health', (ctx) => {
     ctx.body = { status: 'ok' };
@@ -21,11 +21,9 @@ export function healthRouter({ db, metrics }: { db: Db; metrics?: Metrics }): Ro
       ctx.body = { detail: 'The database does not answer' };
     }
   });
-  if (metrics) {
-    router.get('/metrics', async (ctx) => {
-      ctx.type = metrics.registry.contentType;
-      ctx.body = await metrics.registry.metrics();
-    });
-  }
+  router.get('/metrics', async (ctx) => {
+    ctx.type = metrics.registry.contentType;
+    ctx.body = await metrics.registry.metrics();
+  });
   return router;
 }
