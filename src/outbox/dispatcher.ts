@@ -17,9 +17,9 @@ import { pruneRateLimits } from '../security/rateLimits.ts';
 import { listenForOutbox, type Listener } from './listener.ts';
 import type { Mailer } from './mailer.ts';
 import { PWD_CHANGED_EMAIL, sendPwdChangedEmail } from './pwdChangedEmail.ts';
-import { PWD_RESET_EMAIL, THROTTLED, tryToSendPwdResetEmail, type SendOutcome } from './pwdResetEmail.ts';
+import { newResetNonce, NO_SUCH_USER, PWD_RESET_EMAIL, sendPwdResetEmail, THROTTLED, type SendOutcome } from './pwdResetEmail.ts';
 import { claimDue, deleteFinished, markFailed, markSent, markSkipped, release, renewLeases, type OutboxRow } from './queries.ts';
-import { pruneResetSlots, takeResetSlot } from './throttle.ts';
+import { pruneResetSlots, takeResetSlotAndRenewNonce } from './throttle.ts';
 
 export interface DispatcherDeps {
   db: Db;
@@ -46,9 +46,12 @@ type Handler = (deps: DispatcherDeps, row: OutboxRow) => Promise<SendOutcome>;
 const handlers: Record<string, Handler> = {
   async [PWD_RESET_EMAIL](deps, row) {
     const email = String(row.payload.email);
-    const allowed = await takeResetSlot(deps.db, email, row.id, deps.config.security.PWD_RESET_COOLDOWN_SECONDS);
+    const cooldown = deps.config.security.PWD_RESET_COOLDOWN_SECONDS;
+    const { allowed, user } = await takeResetSlotAndRenewNonce(deps.db, email, row.id, cooldown, newResetNonce());
     if (!allowed) return { sent: false, skipped: THROTTLED };
-    return tryToSendPwdResetEmail(deps, email);
+    if (!user) return { sent: false, skipped: NO_SUCH_USER };
+    await sendPwdResetEmail(deps, user);
+    return { sent: true };
   },
   [PWD_CHANGED_EMAIL]: (deps, row) => sendPwdChangedEmail(deps, row.payload),
 };

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { createPwdResetToken } from '../auth/tokens.ts';
 import type { Settings } from '../config.ts';
 import type { Db, Tx } from '../db.ts';
-import { findUserByEmail, renewResetNonce } from '../users/queries.ts';
+import { renewResetNonceByEmail, type UserRow } from '../users/queries.ts';
 import type { Mailer } from './mailer.ts';
 import { enqueue } from './queries.ts';
 
@@ -22,18 +22,15 @@ export function requestPwdReset(db: Db | Tx, config: Settings, email: string): P
 
 export type SendOutcome = { sent: true } | { sent: false; skipped: string };
 
-/**
- * The twin of the first API's `try_to_send_pwd_reset_email`: finds the user, renews the user's
- * reset nonce (so every earlier link dies), makes a short-lived `pwd_reset` token bound to the
- * current password and the new nonce, and sends the link. Throws when sending fails.
- */
-export async function tryToSendPwdResetEmail(
-  { db, config, mailer }: { db: Db | Tx; config: Settings; mailer: Mailer },
-  email: string,
-): Promise<SendOutcome> {
-  const found = await findUserByEmail(db, email);
-  if (!found) return { sent: false, skipped: NO_SUCH_USER };
-  const user = (await renewResetNonce(db, found.id, randomBytes(12).toString('base64url'))) ?? found;
+export const newResetNonce = () => randomBytes(12).toString('base64url');
+
+type Deps = { db: Db | Tx; config: Settings; mailer: Mailer };
+
+/** Makes the token (bound to the password and the nonce just renewed) and sends the link. */
+export async function sendPwdResetEmail(
+  { config, mailer }: Deps,
+  user: Pick<UserRow, 'username' | 'email' | 'password_hash' | 'reset_nonce'>,
+): Promise<void> {
   await mailer.send('pwd_reset_email', {
     sender: config.email.smtp_sender,
     to: user.email,
@@ -41,5 +38,16 @@ export async function tryToSendPwdResetEmail(
     pwd_reset_token: createPwdResetToken(config.security, user),
     expire: config.security.RESET_TOKEN_EXPIRE_MINUTES,
   });
+}
+
+/**
+ * The twin of the first API's `try_to_send_pwd_reset_email`: finds the user and renews the reset
+ * nonce (so every earlier link dies) in one statement, makes a short-lived `pwd_reset` token
+ * bound to the current password and the new nonce, and sends the link. Throws when sending fails.
+ */
+export async function tryToSendPwdResetEmail(deps: Deps, email: string): Promise<SendOutcome> {
+  const user = await renewResetNonceByEmail(deps.db, email, newResetNonce());
+  if (!user) return { sent: false, skipped: NO_SUCH_USER };
+  await sendPwdResetEmail(deps, user);
   return { sent: true };
 }

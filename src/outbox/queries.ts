@@ -25,14 +25,19 @@ export interface OutboxRow {
 
 type Conn = Db | Tx;
 
+/** One row, one statement: this is the API's whole hot path, so no query builder in the way. */
 export async function enqueue(
   db: Conn,
   kind: string,
   payload: Record<string, unknown>,
   maxAttempts: number,
 ): Promise<string> {
-  const [row] = await db('outbox').insert({ kind, payload, max_attempts: maxAttempts }).returning('id');
-  return String(row.id);
+  const { rows } = await db.raw('INSERT INTO outbox (kind, payload, max_attempts) VALUES (?, ?, ?) RETURNING id', [
+    kind,
+    JSON.stringify(payload),
+    maxAttempts,
+  ]);
+  return String(rows[0].id);
 }
 
 /**

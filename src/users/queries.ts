@@ -64,8 +64,11 @@ export async function replacePasswordHash(db: Conn, id: number, expectedHash: st
   return user;
 }
 
-/** A fresh reset nonce: every reset token made before it stops working. */
-export async function renewResetNonce(db: Conn, id: number, nonce: string): Promise<UserRow | undefined> {
-  const [user] = await db<UserRow>('users').where({ id }).update({ reset_nonce: nonce }).returning('*');
+/**
+ * A fresh reset nonce for the user with this e-mail (case-insensitive), found and renewed in one
+ * round trip: every reset token made before it stops working. Undefined when no user has it.
+ */
+export async function renewResetNonceByEmail(db: Conn, email: string, nonce: string): Promise<UserRow | undefined> {
+  const [user] = await db<UserRow>('users').whereRaw('lower(email) = lower(?)', [email]).update({ reset_nonce: nonce }).returning('*');
   return user;
 }
