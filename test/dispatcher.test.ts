@@ -4,7 +4,7 @@ import { testConfig } from './helpers/config.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { makeUser, makeUsers } from './helpers/factories.ts';
 import { dispatch } from './helpers/flow.ts';
-import { startSmtpSink, type SmtpSink } from './helpers/smtp.ts';
+import { smtpEnv, startSmtpSink, type SmtpSink } from './helpers/smtp.ts';
 
 let tdb: TestDatabase;
 test.before(async () => {
@@ -19,9 +19,7 @@ test.after.always(async () => {
 
 const smtpConfig = (smtp: SmtpSink, env: Record<string, string> = {}) =>
   testConfig(tdb.url, {
-    DUNDIE_EMAIL__DEBUG_MODE: 'false',
-    DUNDIE_EMAIL__SMTP_SERVER: '127.0.0.1',
-    DUNDIE_EMAIL__SMTP_PORT: String(smtp.port),
+    ...smtpEnv(smtp),
     DUNDIE_DISPATCHER__BACKOFF_BASE_SECONDS: '1',
     ...env,
   });

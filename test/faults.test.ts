@@ -12,7 +12,7 @@ import { createDb } from '../src/db.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { makeUsers, seedResetRequests } from './helpers/factories.ts';
 import { cliEnv, startServe, type ServiceProcess } from './helpers/process.ts';
-import { startSmtpSink, type SmtpSink } from './helpers/smtp.ts';
+import { smtpEnv, startSmtpSink, type SmtpSink } from './helpers/smtp.ts';
 
 let tdb: TestDatabase;
 test.before(async () => {
@@ -41,9 +41,7 @@ const count = async (where: Record<string, unknown> = {}) => Number((await tdb.d
 function dispatcherEnv(smtp: SmtpSink, extra: Record<string, string> = {}) {
   return cliEnv(tdb.url, {
     DUNDIE_LOG__LEVEL: 'warn',
-    DUNDIE_EMAIL__DEBUG_MODE: 'false',
-    DUNDIE_EMAIL__SMTP_SERVER: '127.0.0.1',
-    DUNDIE_EMAIL__SMTP_PORT: String(smtp.port),
+    ...smtpEnv(smtp),
     DUNDIE_DISPATCHER__CRON: '* * * * * *',
     ...extra,
   });

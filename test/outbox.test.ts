@@ -9,7 +9,7 @@ import { testConfig } from './helpers/config.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { makeUsers } from './helpers/factories.ts';
 import { startApi } from './helpers/service.ts';
-import { startSmtpSink, type SmtpSink } from './helpers/smtp.ts';
+import { smtpEnv, startSmtpSink } from './helpers/smtp.ts';
 
 let tdb: TestDatabase;
 test.before(async () => {
@@ -23,11 +23,6 @@ test.after.always(async () => {
 });
 
 const NEVER = '0 0 0 1 1 *'; // midnight on January 1st: the safety net stays out of the way
-const smtpEnv = (smtp: SmtpSink) => ({
-  DUNDIE_EMAIL__DEBUG_MODE: 'false',
-  DUNDIE_EMAIL__SMTP_SERVER: '127.0.0.1',
-  DUNDIE_EMAIL__SMTP_PORT: String(smtp.port),
-});
 
 function runDispatcher(config: ReturnType<typeof testConfig>, listen = true) {
   const mailer = createMailer(config.email, { maxConnections: config.dispatcher.CONCURRENCY });
@@ -137,7 +132,7 @@ test.serial('outbox_summary gives count, oldest and next due per status', async 
 test.serial('/ready answers while the database does; /metrics shows rows by status and sends', async (t) => {
   const smtp = await startSmtpSink();
   t.teardown(() => smtp.close());
-  const config = testConfig(tdb.url, { ...smtpEnv(smtp) });
+  const config = testConfig(tdb.url, smtpEnv(smtp));
   const api = await startApi(config, { api: true, dispatcher: true });
   t.teardown(() => api.service.stop());
   t.deepEqual((await api.request('GET', '/ready')).body, { status: 'ready' });

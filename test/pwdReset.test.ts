@@ -5,7 +5,7 @@ import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { makeUser, PASSWORD } from './helpers/factories.ts';
 import { dispatch, readEmailLog, tokenFromText } from './helpers/flow.ts';
 import { startApi, type Api } from './helpers/service.ts';
-import { startSmtpSink } from './helpers/smtp.ts';
+import { smtpEnv, startSmtpSink } from './helpers/smtp.ts';
 
 let tdb: TestDatabase;
 test.before(async () => {
@@ -75,9 +75,7 @@ test.serial('SMTP mode: the server receives from, to, subject and the link', asy
   const smtp = await startSmtpSink();
   t.teardown(() => smtp.close());
   const config = testConfig(tdb.url, {
-    DUNDIE_EMAIL__DEBUG_MODE: 'false',
-    DUNDIE_EMAIL__SMTP_SERVER: '127.0.0.1',
-    DUNDIE_EMAIL__SMTP_PORT: String(smtp.port),
+    ...smtpEnv(smtp),
     DUNDIE_EMAIL__SMTP_SENDER: 'rewards@dm.com',
     DUNDIE_SECURITY__PWD_RESET_URL: 'https://rewards.dm.com/reset',
   });
@@ -116,9 +114,7 @@ test.serial('an unknown address ends skipped with the reason and sends nothing',
   const smtp = await startSmtpSink();
   t.teardown(() => smtp.close());
   const config = testConfig(tdb.url, {
-    DUNDIE_EMAIL__DEBUG_MODE: 'false',
-    DUNDIE_EMAIL__SMTP_SERVER: '127.0.0.1',
-    DUNDIE_EMAIL__SMTP_PORT: String(smtp.port),
+    ...smtpEnv(smtp),
   });
   const api = await startApi(config);
   t.teardown(() => api.service.stop());

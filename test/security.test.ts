@@ -7,7 +7,7 @@ import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { makeUser, PASSWORD } from './helpers/factories.ts';
 import { dispatch, readEmailLog, tokenFromText } from './helpers/flow.ts';
 import { startApi } from './helpers/service.ts';
-import { startSmtpSink } from './helpers/smtp.ts';
+import { smtpEnv, startSmtpSink } from './helpers/smtp.ts';
 
 let tdb: TestDatabase;
 test.before(async () => {
@@ -136,9 +136,7 @@ test.serial('"your password was changed" goes out over SMTP with text and escape
   const smtp = await startSmtpSink();
   t.teardown(() => smtp.close());
   const config = testConfig(tdb.url, {
-    DUNDIE_EMAIL__DEBUG_MODE: 'false',
-    DUNDIE_EMAIL__SMTP_SERVER: '127.0.0.1',
-    DUNDIE_EMAIL__SMTP_PORT: String(smtp.port),
+    ...smtpEnv(smtp),
     DUNDIE_SECURITY__PWD_RESET_URL: 'https://dm.com/reset?from=mail&x="<b>"',
     DUNDIE_SECURITY__PWD_RESET_COOLDOWN_SECONDS: '60',
   });

@@ -2,7 +2,7 @@ import test from 'ava';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { makeUser } from './helpers/factories.ts';
 import { cliEnv, startServe } from './helpers/process.ts';
-import { startSmtpSink } from './helpers/smtp.ts';
+import { smtpEnv, startSmtpSink } from './helpers/smtp.ts';
 
 let tdb: TestDatabase;
 test.before(async () => {
@@ -20,9 +20,7 @@ test.serial('SIGTERM stops intake, finishes the row in hand and exits 0', async 
   t.teardown(() => smtp.close());
   const user = await makeUser(tdb.db);
   const service = await startServe([], cliEnv(tdb.url, {
-    DUNDIE_EMAIL__DEBUG_MODE: 'false',
-    DUNDIE_EMAIL__SMTP_SERVER: '127.0.0.1',
-    DUNDIE_EMAIL__SMTP_PORT: String(smtp.port),
+    ...smtpEnv(smtp),
   }));
   t.teardown(() => service.child.kill('SIGKILL'));
 

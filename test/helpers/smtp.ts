@@ -74,3 +74,12 @@ export async function startSmtpSink(
   sink.port = (server.server.address() as { port: number }).port;
   return sink;
 }
+
+/** The settings that point the mailer at `sink` (SMTP mode, debug off). */
+export function smtpEnv(sink: Pick<SmtpSink, 'port'>): Record<string, string> {
+  return {
+    DUNDIE_EMAIL__DEBUG_MODE: 'false',
+    DUNDIE_EMAIL__SMTP_SERVER: '127.0.0.1',
+    DUNDIE_EMAIL__SMTP_PORT: String(sink.port),
+  };
+}
