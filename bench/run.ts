@@ -113,6 +113,10 @@ const api = await startNode(dundie(['serve', '--api']), { ...baseEnv, PORT: Stri
 const pgbenchScript = path.join(work, 'insert.sql');
 writeFileSync(pgbenchScript, `INSERT INTO outbox (kind, payload, max_attempts) VALUES ('pwd_reset_email', '{"email": "bench-1@dm.com"}', 8);\n`);
 const enqueue: { c: number; rps: number; p50: number; p99: number; pgbench: number }[] = [];
+// pgbench holds one connection per client: at 128 it can exceed the server's max_connections
+// (the API needs only its pool of 20 for any number of HTTP clients), so it is capped below that.
+const maxConnections = Number((await db.raw('SHOW max_connections')).rows[0].max_connections);
+const pgbenchClients = (c: number) => Math.min(c, maxConnections - 40);
 let pgbenchMissing = false;
 for (const c of CONCURRENCIES) {
   await db('outbox').truncate();
@@ -125,7 +129,7 @@ for (const c of CONCURRENCIES) {
   await db('outbox').truncate();
   let pgbench = NaN;
   try {
-    const pg = await run('pgbench', ['-n', '-c', String(c), '-j', '2', '-T', String(ENQUEUE_SECONDS), '-f', pgbenchScript, database.url]);
+    const pg = await run('pgbench', ['-n', '-c', String(pgbenchClients(c)), '-j', '2', '-T', String(ENQUEUE_SECONDS), '-f', pgbenchScript, database.url]);
     pgbench = Number(/tps = ([\d.]+)/.exec(pg)?.[1]);
   } catch (err) {
     pgbenchMissing = true;
@@ -133,7 +137,8 @@ for (const c of CONCURRENCIES) {
   }
   const row = { c, rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, pgbench };
   enqueue.push(row);
-  say(`| ${c} | ${fmt(row.rps)} | ${fmt(row.p50, 1)} | ${fmt(row.p99, 1)} | ${pgbenchMissing ? 'no pgbench' : fmt(pgbench)} | ${pgbenchMissing ? '–' : fmt(row.rps / pgbench, 2)} |`);
+  const capped = pgbenchClients(c) < c ? ` (${pgbenchClients(c)} clients: max_connections ${maxConnections})` : '';
+  say(`| ${c} | ${fmt(row.rps)} | ${fmt(row.p50, 1)} | ${fmt(row.p99, 1)} | ${pgbenchMissing ? 'no pgbench' : fmt(pgbench) + capped} | ${pgbenchMissing ? '–' : fmt(row.rps / pgbench, 2)} |`);
 }
 const rss = peakRss(api.child.pid!);
 await stopChild(api.child);
