@@ -135,7 +135,15 @@ export async function dispatchOnce(deps: DispatcherDeps, shouldStop: () => boole
   const { BATCH_SIZE, LEASE_SECONDS, CONCURRENCY } = deps.config.dispatcher;
   const rows = await claimDue(deps.db, deps.workerId, BATCH_SIZE, LEASE_SECONDS);
   const result: DispatchResult = { claimed: rows.length, sent: 0, skipped: 0, failed: 0, released: 0 };
-  const unstarted = await eachLimited(rows, CONCURRENCY, async (row) => void result[await processRow(deps, row)]++, shouldStop);
+  const unstarted = await eachLimited(
+    rows,
+    CONCURRENCY,
+    async (row) => {
+      const outcome = await processRow(deps, row);
+      result[outcome]++;
+    },
+    shouldStop,
+  );
   if (unstarted.length > 0) result.released = await release(deps.db, unstarted.map((r) => r.id), deps.workerId);
   return result;
 }

@@ -2,7 +2,7 @@
 import Router, { type RouterContext } from '@koa/router';
 import type { Middleware } from 'koa';
 import { fingerprintMatches, InvalidToken, verifyToken } from '../../auth/tokens.ts';
-import { badRequest, forbidden, userNotFound } from '../../errors.ts';
+import { badRequest, forbidden, HttpError, userNotFound } from '../../errors.ts';
 import { PWD_RESET_MESSAGE, requestPwdReset } from '../../outbox/pwdResetEmail.ts';
 import { isSuperuser, presentUser } from '../../users/presenter.ts';
 import { findUserByUsername, listUsers, type UserRow } from '../../users/queries.ts';
@@ -58,7 +58,12 @@ function mayChangePassword(deps: Deps): Middleware<RouteState> {
         if (!(err instanceof InvalidToken)) throw err;
       }
     } else {
-      const caller = await optionalUser(deps, ctx).catch(() => undefined);
+      // An invalid bearer token is simply no permission here (403, as the first API answered);
+      // anything else, a database outage say, is not.
+      const caller = await optionalUser(deps, ctx).catch((err) => {
+        if (err instanceof HttpError && err.status === 401) return undefined;
+        throw err;
+      });
       allowed = caller !== undefined && (caller.id === target.id || isSuperuser(caller));
     }
     if (!allowed) throw forbidden("You are not allowed to change this user's password");
