@@ -9,7 +9,6 @@ import { createLogger } from './log.ts';
 import { isEntry } from './runtime.ts';
 import { startService, type Roles, type RunningService } from './service.ts';
 
-
 export async function serve(roles: Roles = { api: true, dispatcher: true }): Promise<void> {
   let config;
   try {
