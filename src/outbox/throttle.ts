@@ -8,7 +8,8 @@ import type { UserRow } from '../users/queries.ts';
 /**
  * Takes the address's slot for outbox row `outboxId` if the cooldown since the last one has run
  * out (or the slot is already this row's, on a retry). One atomic statement, so two dispatchers
- * working two requests for one address cannot both win.
+ * working two requests for one address cannot both win. A cooldown of 0 is off: `now()` is the
+ * transaction's start, so a later transaction's slot could otherwise look newer than "now".
  */
 export async function takeResetSlot(db: Db | Tx, email: string, outboxId: string, cooldownSeconds: number): Promise<boolean> {
   const { rows } = await db.raw(TAKE_SLOT, { email, outboxId, cooldown: cooldownSeconds });
@@ -18,7 +19,7 @@ export async function takeResetSlot(db: Db | Tx, email: string, outboxId: string
 const TAKE_SLOT = `
   INSERT INTO pwd_reset_throttle AS t (email_key, outbox_id, sent_at) VALUES (lower(:email), :outboxId, now())
   ON CONFLICT (email_key) DO UPDATE SET outbox_id = excluded.outbox_id, sent_at = now()
-    WHERE t.sent_at <= now() - make_interval(secs => :cooldown) OR t.outbox_id = excluded.outbox_id
+    WHERE :cooldown <= 0 OR t.sent_at <= now() - make_interval(secs => :cooldown) OR t.outbox_id = excluded.outbox_id
   RETURNING 1`;
 
 /**
