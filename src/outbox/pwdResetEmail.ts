@@ -7,6 +7,7 @@ import { createPwdResetToken } from '../auth/tokens.ts';
 import type { Settings } from '../config.ts';
 import type { Db, Tx } from '../db.ts';
 import { renewResetNonceByEmail, type UserRow } from '../users/queries.ts';
+import { EnqueueBatcher } from './enqueueBatcher.ts';
 import type { Mailer } from './mailer.ts';
 import { enqueue } from './queries.ts';
 
@@ -15,9 +16,13 @@ export const PWD_RESET_MESSAGE = 'If we found a user with that email, we sent a 
 export const NO_SUCH_USER = 'no user with this email';
 export const THROTTLED = 'throttled';
 
-/** Queues a reset e-mail for `email`, whoever it belongs to. */
-export function requestPwdReset(db: Db | Tx, config: Settings, email: string): Promise<string> {
-  return enqueue(db, PWD_RESET_EMAIL, { email }, config.dispatcher.MAX_ATTEMPTS);
+/**
+ * Queues a reset e-mail for `email`, whoever it belongs to: through `db` (or a transaction), or
+ * through the API's batcher, which shares one INSERT among the requests that arrive together.
+ */
+export function requestPwdReset(db: Db | Tx | EnqueueBatcher, config: Settings, email: string): Promise<string> {
+  const row = { kind: PWD_RESET_EMAIL, payload: { email }, maxAttempts: config.dispatcher.MAX_ATTEMPTS };
+  return db instanceof EnqueueBatcher ? db.enqueue(row) : enqueue(db, row.kind, row.payload, row.maxAttempts);
 }
 
 export type SendOutcome = { sent: true } | { sent: false; skipped: string };

@@ -40,6 +40,25 @@ export async function enqueue(
   return String(rows[0].id);
 }
 
+export interface NewOutboxRow {
+  kind: string;
+  payload: Record<string, unknown>;
+  maxAttempts: number;
+}
+
+/**
+ * Inserts `rows` in one statement and one commit; their ids in the order given. The statement's
+ * text is the same for any number of rows (arrays, not a VALUES list), so the server plans it once.
+ */
+export async function enqueueMany(db: Conn, rows: readonly NewOutboxRow[]): Promise<string[]> {
+  const { rows: inserted } = await db.raw<{ rows: { id: string }[] }>(
+    'INSERT INTO outbox (kind, payload, max_attempts) SELECT * FROM unnest(?::text[], ?::jsonb[], ?::int[]) RETURNING id',
+    [rows.map((r) => r.kind), rows.map((r) => JSON.stringify(r.payload)), rows.map((r) => r.maxAttempts)],
+  );
+  // unnest yields the rows in order and each takes the next id, so ascending ids are that order.
+  return inserted.map((r) => BigInt(r.id)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String);
+}
+
 /**
  * Claims up to `limit` due rows for `workerId`. A claimed row's `run_after` is set to its lease's
  * end, so when a dispatcher dies the row is simply due again once the lease lapses.

@@ -3,6 +3,7 @@ import Router, { type RouterContext } from '@koa/router';
 import type { Middleware } from 'koa';
 import { fingerprintMatches, InvalidToken, verifyToken } from '../../auth/tokens.ts';
 import { badRequest, forbidden, HttpError, userNotFound } from '../../errors.ts';
+import { EnqueueBatcher } from '../../outbox/enqueueBatcher.ts';
 import { PWD_RESET_MESSAGE, requestPwdReset } from '../../outbox/pwdResetEmail.ts';
 import { isSuperuser, presentUser } from '../../users/presenter.ts';
 import { findUserByUsername, listUsers, type UserRow } from '../../users/queries.ts';
@@ -77,6 +78,7 @@ function mayChangePassword(deps: Deps): Middleware<RouteState> {
 export function usersRouter(deps: Deps): Router {
   const { db, config } = deps;
   const router = new Router<RouteState>({ prefix: '/user' });
+  const outbox = new EnqueueBatcher(db);
 
   router.get('/', async (ctx) => {
     ctx.body = (await listUsers(db)).map(presentUser);
@@ -91,7 +93,7 @@ export function usersRouter(deps: Deps): Router {
   // Registered before '/:username' routes so the literal path wins.
   router.post('/pwd_reset_token', limitPerClient(db, 'pwd-reset', config.security.RATE_LIMIT_PWD_RESET_PER_MINUTE), async (ctx) => {
     const input = validate(resetRequest, ctx.request.body);
-    await requestPwdReset(db, config, input.email);
+    await requestPwdReset(outbox, config, input.email);
     ctx.body = { message: PWD_RESET_MESSAGE };
   });
 
