@@ -3,23 +3,16 @@
  * it is unset, and the migrations that make its schema.
  */
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import knex, { type Knex } from 'knex';
 import type { Settings } from './config.ts';
 import { ensureDatabase, startEmbeddedPostgres } from './embeddedPostgres.ts';
 import type { Logger } from './log.ts';
+import { MIGRATIONS_TABLE, migrationSource, renameOldMigrationRecords } from './migrations.ts';
 
 export type Db = Knex;
 export type Tx = Knex.Transaction;
 
-/** The schema of record; `../migrations` from here, in the source tree and in `dist/` alike. */
-export const migrationsDirectory = fileURLToPath(new URL('../migrations', import.meta.url));
-
-export const migrationConfig: Knex.MigratorConfig = {
-  directory: migrationsDirectory,
-  loadExtensions: ['.ts', '.js'],
-  tableName: 'knex_migrations',
-};
+export const migrationConfig: Knex.MigratorConfig = { migrationSource, tableName: MIGRATIONS_TABLE };
 
 /**
  * A pool on `url`. Short timeouts on purpose: with PostgreSQL down, a request should get a 503
@@ -45,6 +38,7 @@ export async function migrateLatest(db: Db, { waitMs = 30_000 } = {}): Promise<s
   const deadline = Date.now() + waitMs;
   for (;;) {
     try {
+      await renameOldMigrationRecords(db);
       const [, applied] = (await db.migrate.latest()) as [number, string[]];
       return applied;
     } catch (err) {

@@ -19,3 +19,14 @@ test('the outbox refuses a status outside its five', async (t) => {
   const error = await t.throwsAsync(tdb.db('outbox').insert({ kind: 'x', payload: {}, status: 'lost' }));
   t.regex(error!.message, /outbox_status_check/);
 });
+
+test('the source tree and the compiled build agree on what is applied, old records included', async (t) => {
+  const tdb = await createTestDatabase('migration_names');
+  t.teardown(() => tdb.drop());
+  const names = await tdb.db('knex_migrations').orderBy('id').pluck('name');
+  t.true(names.length > 0 && names.every((n: string) => /^\d+_\w+$/.test(n)), names.join(', '));
+  // As knex's file source recorded them, from `npm start` (.ts) or from dist/ (.js).
+  await tdb.db('knex_migrations').update({ name: tdb.db.raw("name || CASE WHEN id % 2 = 0 THEN '.ts' ELSE '.js' END") });
+  t.deepEqual(await migrateLatest(tdb.db), []);
+  t.deepEqual(await tdb.db('knex_migrations').orderBy('id').pluck('name'), names);
+});

@@ -1,0 +1,30 @@
+/**
+ * The migrations in `../migrations`, named without their extension: the source tree runs the
+ * `.ts` files and `dist/` the compiled `.js` ones, and both must agree on what a database has
+ * already applied (knex's own file source records `x.ts` from one and refuses it from the other).
+ */
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Knex } from 'knex';
+
+const directory = fileURLToPath(new URL('../migrations', import.meta.url));
+const MIGRATION_FILE = /^(\d+_\w+)\.(ts|js)$/;
+
+export const MIGRATIONS_TABLE = 'knex_migrations';
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  async getMigrations() {
+    return (await readdir(directory)).filter((file) => MIGRATION_FILE.test(file)).sort();
+  },
+  getMigrationName: (file) => MIGRATION_FILE.exec(file)![1]!,
+  getMigration: (file) => import(pathToFileURL(path.join(directory, file)).href),
+};
+
+/** Databases migrated before names lost their extension recorded `x.ts` or `x.js`: rename them. */
+export async function renameOldMigrationRecords(db: Knex): Promise<void> {
+  if (!(await db.schema.hasTable(MIGRATIONS_TABLE))) return;
+  await db(MIGRATIONS_TABLE)
+    .whereRaw("name ~ '\\.(ts|js)$'")
+    .update({ name: db.raw("regexp_replace(name, '\\.(ts|js)$', '')") });
+}
