@@ -120,3 +120,27 @@ test.serial('a row whose lease lapsed is claimed again, and the old holder canno
   t.false(await markSent(tdb.db, row!.id, 'crashed-worker'));
   t.true(await markSent(tdb.db, row!.id, 'other'));
 });
+
+test.serial('rows that finish together share one UPDATE, sent and skipped each recorded as its own', async (t) => {
+  const smtp = await startSmtpSink();
+  t.teardown(() => smtp.close());
+  const config = smtpConfig(smtp, { DUNDIE_DISPATCHER__BATCH_SIZE: '40', DUNDIE_DISPATCHER__CONCURRENCY: '8' });
+  const users = await makeUsers(tdb.db, 30);
+  for (const user of users) await requestPwdReset(tdb.db, config, user.email);
+  for (let i = 0; i < 10; i++) await requestPwdReset(tdb.db, config, `nobody-${i}@dm.com`);
+
+  let finishes = 0;
+  const onQuery = (q: { sql: string }) => /^\s*update outbox o\s+set status = f\.status/i.test(q.sql) && finishes++;
+  tdb.db.on('query', onQuery);
+  const result = await dispatch(tdb.db, config).finally(() => tdb.db.off('query', onQuery));
+
+  t.like(result, { claimed: 40, sent: 30, skipped: 10, failed: 0 });
+  t.true(finishes > 0 && finishes < 40, `${finishes} UPDATEs for 40 finished rows`);
+  const rows = await tdb.db('outbox').select('payload', 'status', 'attempts', 'last_error', 'locked_by', 'processed_at');
+  for (const row of rows) {
+    const known = !row.payload.email.startsWith('nobody-');
+    t.like(row, known ? { status: 'sent', attempts: 1, last_error: null, locked_by: null } : { status: 'skipped', attempts: 0, last_error: 'no user with this email', locked_by: null });
+    t.truthy(row.processed_at);
+  }
+  t.is(smtp.messages.length, 30);
+});

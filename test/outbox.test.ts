@@ -101,6 +101,23 @@ test.serial('stop waits for the sends in flight; rows claimed but not started ar
   t.is(pending.length, 8, 'handed back: pending, unlocked, due now');
 });
 
+test.serial('the running dispatcher claims a batch ahead; on stop it finishes two in flight and hands back the rest', async (t) => {
+  const smtp = await startSmtpSink(() => false, 500);
+  t.teardown(() => smtp.close());
+  const config = testConfig(tdb.url, { ...smtpEnv(smtp), DUNDIE_DISPATCHER__CRON: NEVER, DUNDIE_DISPATCHER__BATCH_SIZE: '10', DUNDIE_DISPATCHER__CONCURRENCY: '2' });
+  const users = await makeUsers(tdb.db, 10);
+  for (const u of users) await requestPwdReset(tdb.db, config, u.email);
+  const { stop } = runDispatcher(config, false);
+  await new Promise((r) => setTimeout(r, 250));
+  t.is((await tdb.db('outbox').where({ status: 'sending' })).length, 10, 'one claim took the whole batch');
+  await stop();
+  const byStatus = Object.fromEntries((await summary(tdb.db)).map((r) => [r.status, r.count]));
+  t.like(byStatus, { sent: 2, pending: 8 });
+  t.is(byStatus.sending, undefined);
+  t.is(smtp.messages.length, 2);
+  t.is((await tdb.db('outbox').where({ status: 'pending' }).whereNull('locked_by').where('run_after', '<=', tdb.db.fn.now())).length, 8, 'handed back: unlocked, due now');
+});
+
 test.serial('housekeeping deletes old sent and skipped rows, keeps dead ones and recent ones', async (t) => {
   const config = testConfig(tdb.url, { DUNDIE_OUTBOX__RETENTION_DAYS: '7' });
   const old = tdb.db.raw("now() - interval '8 days'");

@@ -11,6 +11,7 @@ import process from 'node:process';
 import cron from 'node-cron';
 import type { Settings } from '../config.ts';
 import type { Db } from '../db.ts';
+import { GroupCommit } from '../groupCommit.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { pruneRateLimits } from '../security/rateLimits.ts';
@@ -18,8 +19,8 @@ import { listenForOutbox, type Listener } from './listener.ts';
 import type { Mailer } from './mailer.ts';
 import { PWD_CHANGED_EMAIL, sendPwdChangedEmail } from './pwdChangedEmail.ts';
 import { newResetNonce, NO_SUCH_USER, PWD_RESET_EMAIL, sendPwdResetEmail, THROTTLED, type SendOutcome } from './pwdResetEmail.ts';
-import { claimDue, deleteFinished, markFailed, markSent, markSkipped, release, renewLeases, type OutboxRow } from './queries.ts';
-import { pruneResetSlots, takeResetSlotAndRenewNonce } from './throttle.ts';
+import { claimDue, deleteFinished, finishMany, markFailed, release, renewLeases, type Finish, type OutboxRow } from './queries.ts';
+import { pruneResetSlots, takeResetSlotsAndRenewNonces, type SlotOutcome, type SlotRequest } from './throttle.ts';
 
 export interface DispatcherDeps {
   db: Db;
@@ -41,13 +42,11 @@ export interface DispatchResult {
 }
 
 type Outcome = 'sent' | 'skipped' | 'failed';
-type Handler = (deps: DispatcherDeps, row: OutboxRow) => Promise<SendOutcome>;
+type Handler = (deps: DispatcherDeps, row: OutboxRow, writes: GroupWrites) => Promise<SendOutcome>;
 
 const handlers: Record<string, Handler> = {
-  async [PWD_RESET_EMAIL](deps, row) {
-    const email = String(row.payload.email);
-    const cooldown = deps.config.security.PWD_RESET_COOLDOWN_SECONDS;
-    const { allowed, user } = await takeResetSlotAndRenewNonce(deps.db, email, row.id, cooldown, newResetNonce());
+  async [PWD_RESET_EMAIL](deps, row, writes) {
+    const { allowed, user } = await writes.takeSlot({ email: String(row.payload.email), outboxId: row.id, nonce: newResetNonce() });
     if (!allowed) return { sent: false, skipped: THROTTLED };
     if (!user) return { sent: false, skipped: NO_SUCH_USER };
     await sendPwdResetEmail(deps, user);
@@ -81,8 +80,58 @@ async function record<T>(deps: DispatcherDeps, write: () => Promise<T>): Promise
   }
 }
 
-/** Sends one claimed row and records the outcome. Never throws: a failure is recorded or left to the lease. */
-export async function processRow(deps: DispatcherDeps, row: OutboxRow): Promise<Outcome> {
+/**
+ * The two writes every row makes, each a group commit: rows in flight together share one
+ * statement (and one commit) to take their throttle slots, and one to record how they ended.
+ */
+export interface GroupWrites {
+  takeSlot(request: SlotRequest): Promise<SlotOutcome>;
+  finish(finish: Finish): Promise<boolean>;
+}
+
+export function groupWrites({ db, workerId, config }: Pick<DispatcherDeps, 'db' | 'workerId' | 'config'>): GroupWrites {
+  const slots = new GroupCommit((batch: SlotRequest[]) => takeSlotsInRounds(db, config.security.PWD_RESET_COOLDOWN_SECONDS, batch));
+  const finishes = new GroupCommit((batch: Finish[]) => finishMany(db, workerId, batch));
+  return { takeSlot: (request) => slots.add(request), finish: (finish) => finishes.add(finish) };
+}
+
+/**
+ * One statement cannot take one address's slot twice, so a batch with an address twice goes in
+ * rounds, in order (a later request sees the earlier one's slot, as if they came one by one).
+ * Case folding is PostgreSQL's to decide: should it see two addresses as one where JavaScript
+ * did not, the statement fails with 21000 and the batch goes one by one.
+ */
+async function takeSlotsInRounds(db: Db, cooldown: number, requests: SlotRequest[]): Promise<SlotOutcome[]> {
+  const outcomes = new Array<SlotOutcome>(requests.length);
+  let waiting = requests.map((request, i) => ({ request, i }));
+  while (waiting.length > 0) {
+    const seen = new Set<string>();
+    const round: typeof waiting = [];
+    const later: typeof waiting = [];
+    for (const w of waiting) {
+      const key = w.request.email.toLowerCase();
+      (seen.has(key) ? later : round).push(w);
+      seen.add(key);
+    }
+    let results: SlotOutcome[];
+    try {
+      results = await takeResetSlotsAndRenewNonces(db, cooldown, round.map((w) => w.request));
+    } catch (err) {
+      if ((err as { code?: string }).code !== '21000' || round.length === 1) throw err;
+      results = [];
+      for (const w of round) results.push(...(await takeResetSlotsAndRenewNonces(db, cooldown, [w.request])));
+    }
+    round.forEach((w, j) => (outcomes[w.i] = results[j]!));
+    waiting = later;
+  }
+  return outcomes;
+}
+
+/**
+ * Sends one claimed row and records the outcome, its writes shared with the rows in flight
+ * beside it (`writes`). Never throws: a failure is recorded or left to the lease.
+ */
+export async function processRow(deps: DispatcherDeps, row: OutboxRow, writes: GroupWrites = groupWrites(deps)): Promise<Outcome> {
   const { db, workerId, log, config, metrics } = deps;
   const rowLog = log.child({ outboxId: row.id, kind: row.kind, attempt: row.attempts + 1 });
   const started = performance.now();
@@ -90,16 +139,16 @@ export async function processRow(deps: DispatcherDeps, row: OutboxRow): Promise<
     const handler = handlers[row.kind];
     // An unknown kind may come from a newer release during a rolling deploy: retry, don't drop.
     if (!handler) throw new Error(`no handler for kind "${row.kind}"`);
-    const outcome = await handler(deps, row);
+    const outcome = await handler(deps, row, writes);
     if (outcome.sent) {
       metrics?.sendSeconds.observe({ kind: row.kind }, (performance.now() - started) / 1000);
-      await record(deps, () => markSent(db, row.id, workerId));
+      await record(deps, () => writes.finish({ id: row.id, status: 'sent', reason: null }));
       metrics?.sent.inc({ kind: row.kind });
       metrics?.delaySeconds.observe({ kind: row.kind }, (Date.now() - new Date(row.created_at).getTime()) / 1000);
       rowLog.info('sent');
       return 'sent';
     }
-    await record(deps, () => markSkipped(db, row.id, workerId, outcome.skipped));
+    await record(deps, () => writes.finish({ id: row.id, status: 'skipped', reason: outcome.skipped }));
     metrics?.skipped.inc({ kind: row.kind, reason: outcome.skipped });
     rowLog.info({ reason: outcome.skipped }, 'skipped');
     return 'skipped';
@@ -135,11 +184,12 @@ export async function dispatchOnce(deps: DispatcherDeps, shouldStop: () => boole
   const { BATCH_SIZE, LEASE_SECONDS, CONCURRENCY } = deps.config.dispatcher;
   const rows = await claimDue(deps.db, deps.workerId, BATCH_SIZE, LEASE_SECONDS);
   const result: DispatchResult = { claimed: rows.length, sent: 0, skipped: 0, failed: 0, released: 0 };
+  const writes = groupWrites(deps);
   const unstarted = await eachLimited(
     rows,
     CONCURRENCY,
     async (row) => {
-      const outcome = await processRow(deps, row);
+      const outcome = await processRow(deps, row, writes);
       result[outcome]++;
     },
     shouldStop,
@@ -177,63 +227,81 @@ export interface RunningDispatcher {
 
 /**
  * The dispatcher role. Up to CONCURRENCY rows are in flight at once, each on its own: a slow or
- * failing row holds no other up. Claims come in batches (up to BATCH_SIZE or the free slots)
- * when woken by a notification, by the cron safety net, or by a slot falling free while the
- * last claim found more work. Leases of rows in flight are renewed while they run.
+ * failing row holds no other up. Claims come in batches of BATCH_SIZE, the next one as soon as
+ * the rows claimed before have all been started, when woken by a notification, by the cron
+ * safety net, or by a slot falling free while the last claim found more work. Leases of rows
+ * claimed are renewed until they finish.
  */
 export function startDispatcher(deps: DispatcherDeps, { listenUrl }: { listenUrl?: string } = {}): RunningDispatcher {
   const { config, log } = deps;
   const { BATCH_SIZE, CONCURRENCY, LEASE_SECONDS, SHUTDOWN_GRACE_SECONDS } = config.dispatcher;
   const inFlight = new Map<string, Promise<void>>();
+  // Claimed ahead and waiting for a free slot, so that one claim serves a batch of rows: the next
+  // batch is claimed while the last rows of this one are still in flight.
+  let ready: OutboxRow[] = [];
+  const writes = groupWrites(deps);
   let stopping = false;
-  let filling = false;
+  let filling: Promise<void> | undefined;
   let wokenWhileFilling = false;
   // True once a claim came back short: slots falling free need not claim again until woken.
   let drained = false;
 
-  const fill = async () => {
+  const startReady = () => {
+    while (!stopping && inFlight.size < CONCURRENCY && ready.length > 0) start(ready.shift()!);
+  };
+
+  const handBack = async (rows: OutboxRow[]) => {
+    if (rows.length === 0) return;
+    try {
+      await release(deps.db, rows.map((r) => r.id), deps.workerId);
+    } catch (err) {
+      log.warn({ err: errorText(err), rows: rows.length }, 'could not hand rows back; their leases will');
+    }
+  };
+
+  const claimWhileNeeded = async () => {
+    try {
+      do {
+        wokenWhileFilling = false;
+        while (!stopping && !drained && ready.length === 0) {
+          const rows = await claimDue(deps.db, deps.workerId, BATCH_SIZE, LEASE_SECONDS);
+          drained = rows.length < BATCH_SIZE;
+          ready.push(...rows);
+          startReady();
+        }
+      } while (wokenWhileFilling && !stopping);
+    } catch (err) {
+      log.warn({ err: errorText(err) }, 'could not claim rows; will try again');
+    }
+  };
+
+  const fill = () => {
+    startReady();
     if (stopping) return;
     if (filling) {
       wokenWhileFilling = true;
       return;
     }
-    filling = true;
-    try {
-      do {
-        wokenWhileFilling = false;
-        while (!stopping && inFlight.size < CONCURRENCY) {
-          const want = Math.min(BATCH_SIZE, CONCURRENCY - inFlight.size);
-          const rows = await claimDue(deps.db, deps.workerId, want, LEASE_SECONDS);
-          for (const row of rows) start(row);
-          drained = rows.length < want;
-          if (drained) break;
-        }
-      } while (wokenWhileFilling && !stopping);
-    } catch (err) {
-      log.warn({ err: errorText(err) }, 'could not claim rows; will try again');
-    } finally {
-      filling = false;
-    }
+    filling = claimWhileNeeded().finally(() => (filling = undefined));
   };
 
   const start = (row: OutboxRow) => {
-    const done = processRow(deps, row).then(() => {
+    const done = processRow(deps, row, writes).then(() => {
       inFlight.delete(row.id);
-      if (!drained && !stopping) void fill();
+      fill();
     });
     inFlight.set(row.id, done);
   };
 
   const wake = () => {
     drained = false;
-    void fill();
+    fill();
   };
 
   const renewal = setInterval(() => {
-    if (inFlight.size === 0) return;
-    renewLeases(deps.db, [...inFlight.keys()], deps.workerId, LEASE_SECONDS).catch((err) =>
-      log.warn({ err: errorText(err) }, 'could not renew leases'),
-    );
+    const held = [...inFlight.keys(), ...ready.map((r) => r.id)];
+    if (held.length === 0) return;
+    renewLeases(deps.db, held, deps.workerId, LEASE_SECONDS).catch((err) => log.warn({ err: errorText(err) }, 'could not renew leases'));
   }, (LEASE_SECONDS * 1000) / 3);
   renewal.unref();
 
@@ -263,6 +331,9 @@ export function startDispatcher(deps: DispatcherDeps, { listenUrl }: { listenUrl
       await safetyNet.destroy();
       await cleanup.destroy();
       await listener?.close();
+      // Rows claimed but not started go back at once, for another dispatcher to take.
+      await filling;
+      await handBack(ready.splice(0));
       const settled = Promise.all(inFlight.values()).then(() => true);
       const inTime = await Promise.race([settled, new Promise<false>((r) => setTimeout(() => r(false), SHUTDOWN_GRACE_SECONDS * 1000).unref())]);
       clearInterval(renewal);

@@ -93,27 +93,47 @@ const held = (db: Conn, id: string, workerId: string) =>
 
 const released = { locked_by: null, locked_until: null };
 
+/** How a claimed row ended well: `sent`, or `skipped` with the reason kept in `last_error`. */
+export interface Finish {
+  id: string;
+  status: 'sent' | 'skipped';
+  reason: string | null;
+}
+
+/**
+ * Records several finishes in one statement (the dispatcher's group commit), each only if
+ * `workerId` still holds the row's lease; for each finish, whether it did.
+ */
+export async function finishMany(db: Conn, workerId: string, finishes: readonly Finish[]): Promise<boolean[]> {
+  const { rows } = await db.raw<{ rows: { id: string }[] }>(
+    `
+    UPDATE outbox o
+    SET status = f.status,
+        last_error = f.reason,
+        attempts = CASE WHEN f.status = 'sent' THEN o.attempts + 1 ELSE o.attempts END,
+        locked_by = NULL,
+        locked_until = NULL,
+        processed_at = now(),
+        updated_at = now()
+    FROM unnest(?::bigint[], ?::text[], ?::text[]) AS f(id, status, reason)
+    WHERE o.id = f.id AND o.status = 'sending' AND o.locked_by = ?
+    RETURNING o.id
+    `,
+    // A null reason (a sent row) goes into the text[] as NULL; knex's types just do not say so.
+    [finishes.map((f) => f.id), finishes.map((f) => f.status), finishes.map((f) => f.reason) as string[], workerId],
+  );
+  const stillHeld = new Set(rows.map((r) => String(r.id)));
+  return finishes.map((f) => stillHeld.has(f.id));
+}
+
 export async function markSent(db: Conn, id: string, workerId: string): Promise<boolean> {
-  const n = await held(db, id, workerId).update({
-    ...released,
-    status: 'sent',
-    attempts: db.raw('attempts + 1'),
-    last_error: null,
-    processed_at: db.fn.now(),
-    updated_at: db.fn.now(),
-  });
-  return n === 1;
+  const [ok] = await finishMany(db, workerId, [{ id, status: 'sent', reason: null }]);
+  return ok!;
 }
 
 export async function markSkipped(db: Conn, id: string, workerId: string, reason: string): Promise<boolean> {
-  const n = await held(db, id, workerId).update({
-    ...released,
-    status: 'skipped',
-    last_error: reason,
-    processed_at: db.fn.now(),
-    updated_at: db.fn.now(),
-  });
-  return n === 1;
+  const [ok] = await finishMany(db, workerId, [{ id, status: 'skipped', reason }]);
+  return ok!;
 }
 
 /**

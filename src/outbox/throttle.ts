@@ -16,36 +16,70 @@ export async function takeResetSlot(db: Db | Tx, email: string, outboxId: string
   return rows.length === 1;
 }
 
+// Shared by the one-row and the many-row statements: who may take a slot someone already holds.
+const OR_TAKE_OVER = `
+  ON CONFLICT (email_key) DO UPDATE SET outbox_id = excluded.outbox_id, sent_at = now()
+    WHERE :cooldown <= 0 OR t.sent_at <= now() - make_interval(secs => :cooldown) OR t.outbox_id = excluded.outbox_id`;
+
 const TAKE_SLOT = `
   INSERT INTO pwd_reset_throttle AS t (email_key, outbox_id, sent_at) VALUES (lower(:email), :outboxId, now())
-  ON CONFLICT (email_key) DO UPDATE SET outbox_id = excluded.outbox_id, sent_at = now()
-    WHERE :cooldown <= 0 OR t.sent_at <= now() - make_interval(secs => :cooldown) OR t.outbox_id = excluded.outbox_id
+  ${OR_TAKE_OVER}
   RETURNING 1`;
 
+export interface SlotRequest {
+  email: string;
+  outboxId: string;
+  /** The user's new reset nonce, if the slot is taken and a user has the address. */
+  nonce: string;
+}
+
+export type ResetUser = Pick<UserRow, 'username' | 'email' | 'password_hash' | 'reset_nonce'>;
+
+export interface SlotOutcome {
+  allowed: boolean;
+  user: ResetUser | undefined;
+}
+
 /**
- * The dispatcher's hot path in one round trip: takes the address's slot (as `takeResetSlot`)
- * and, only if it got it, renews the reset nonce of the user with that address.
+ * The dispatcher's hot path for many rows in one round trip: takes each address's slot (as
+ * `takeResetSlot`) and, where it got it, renews the reset nonce of the user with that address.
+ * The addresses must differ (case-insensitively): ON CONFLICT cannot touch one slot twice in a
+ * statement, and PostgreSQL refuses such a batch with SQLSTATE 21000.
  */
-export async function takeResetSlotAndRenewNonce(
-  db: Db | Tx,
-  email: string,
-  outboxId: string,
-  cooldownSeconds: number,
-  nonce: string,
-): Promise<{ allowed: boolean; user: Pick<UserRow, 'username' | 'email' | 'password_hash' | 'reset_nonce'> | undefined }> {
-  const { rows } = await db.raw(
+export async function takeResetSlotsAndRenewNonces(db: Db | Tx, cooldownSeconds: number, requests: readonly SlotRequest[]): Promise<SlotOutcome[]> {
+  const { rows } = await db.raw<{ rows: { outbox_id: string; allowed: boolean; user: ResetUser | null }[] }>(
     `
-    WITH slot AS (${TAKE_SLOT}),
+    WITH req AS (
+      SELECT * FROM unnest(:emails::text[], :ids::bigint[], :nonces::text[]) AS r(email, outbox_id, nonce)
+    ),
+    slot AS (
+      INSERT INTO pwd_reset_throttle AS t (email_key, outbox_id, sent_at)
+      SELECT lower(email), outbox_id, now() FROM req
+      ${OR_TAKE_OVER}
+      RETURNING t.outbox_id
+    ),
     renewed AS (
-      UPDATE users SET reset_nonce = :nonce
-      WHERE lower(email) = lower(:email) AND EXISTS (SELECT 1 FROM slot)
-      RETURNING username, email, password_hash, reset_nonce
+      UPDATE users u SET reset_nonce = req.nonce
+      FROM req JOIN slot USING (outbox_id)
+      WHERE lower(u.email) = lower(req.email)
+      RETURNING req.outbox_id, u.username, u.email, u.password_hash, u.reset_nonce
     )
-    SELECT EXISTS (SELECT 1 FROM slot) AS allowed, (SELECT row_to_json(renewed) FROM renewed) AS "user"
+    SELECT req.outbox_id, slot.outbox_id IS NOT NULL AS allowed,
+           CASE WHEN renewed.outbox_id IS NOT NULL
+             THEN json_build_object('username', renewed.username, 'email', renewed.email,
+                                    'password_hash', renewed.password_hash, 'reset_nonce', renewed.reset_nonce)
+           END AS "user"
+    FROM req LEFT JOIN slot USING (outbox_id) LEFT JOIN renewed USING (outbox_id)
     `,
-    { email, outboxId, cooldown: cooldownSeconds, nonce },
+    {
+      emails: requests.map((r) => r.email),
+      ids: requests.map((r) => r.outboxId),
+      nonces: requests.map((r) => r.nonce),
+      cooldown: cooldownSeconds,
+    },
   );
-  return { allowed: rows[0].allowed, user: rows[0].user ?? undefined };
+  const byId = new Map(rows.map((r) => [String(r.outbox_id), { allowed: r.allowed, user: r.user ?? undefined }]));
+  return requests.map((r) => byId.get(r.outboxId)!);
 }
 
 /** Slots whose cooldown ran out long ago are noise: housekeeping drops them. */
