@@ -2,7 +2,7 @@
  * Every token Dundie makes or accepts. One place knows the scopes, so an access token can never
  * reset a password and a reset token can never be a bearer token.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import jwt, { type Algorithm } from 'jsonwebtoken';
 import type { Settings } from '../config.ts';
 
@@ -32,6 +32,18 @@ export class InvalidToken extends Error {
 
 type Security = Settings['security'];
 
+/**
+ * Keys as KeyObjects, made once: given a string, jsonwebtoken first tries to parse it as a PEM
+ * private key and only then takes it as a secret, which cost a sixth of the dispatcher's CPU.
+ * The same bytes either way, so the tokens are the same.
+ */
+const keyObjects = new Map<string, KeyObject>();
+function keyObject(secret: string): KeyObject {
+  let key = keyObjects.get(secret);
+  if (!key) keyObjects.set(secret, (key = createSecretKey(Buffer.from(secret, 'utf8'))));
+  return key;
+}
+
 const lifetimeMinutes = (security: Security, scope: Scope) =>
   ({
     access_token: security.ACCESS_TOKEN_EXPIRE_MINUTES,
@@ -53,7 +65,7 @@ export function createAccessToken(
   const exp = iat + (expiresDelta ?? lifetimeMinutes(security, scope) * 60);
   const claims: TokenClaims = { ...data, iat, exp, scope };
   if (scope === 'access_token') claims.fresh = data.fresh ?? false;
-  return jwt.sign(claims, security.SECRET_KEY, { algorithm: security.ALGORITHM as Algorithm });
+  return jwt.sign(claims, keyObject(security.SECRET_KEY), { algorithm: security.ALGORITHM as Algorithm });
 }
 
 /**
@@ -65,7 +77,7 @@ export function verifyToken(security: Security, token: string, scope: Scope): To
   let failure: unknown;
   for (const key of security.VERIFY_KEYS) {
     try {
-      claims = jwt.verify(token, key, { algorithms: [security.ALGORITHM as Algorithm] }) as TokenClaims;
+      claims = jwt.verify(token, keyObject(key), { algorithms: [security.ALGORITHM as Algorithm] }) as TokenClaims;
       break;
     } catch (err) {
       failure = err;
