@@ -81,7 +81,12 @@ const stopChild = (child: ChildProcess) =>
     setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
   });
 
-const dundie = (args: string[]) => ['--import', 'tsx', 'src/cli.ts', ...args];
+// Dundie runs as the image runs it: the compiled build, with the Dockerfile's NODE_OPTIONS.
+const imageNodeOptions = /^ENV NODE_OPTIONS="([^"]*)"/m.exec(readFileSync('Dockerfile', 'utf8'))?.[1];
+if (imageNodeOptions === undefined) throw new Error('bench: no `ENV NODE_OPTIONS="…"` line in the Dockerfile');
+await run('npm', ['run', '-s', 'build']);
+const dundie = (args: string[]) => ['dist/src/cli.js', ...args];
+const dundieEnv = (env: Record<string, string>) => ({ ...env, NODE_OPTIONS: imageNodeOptions });
 const logged = (msg: string) => (line: string) => line.startsWith('{') && JSON.parse(line).msg?.startsWith(msg);
 
 function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<string> {
@@ -103,13 +108,15 @@ say(`# Dundie benchmarks${quick ? ' (quick)' : ''}`);
 say('');
 say(`machine: ${machineLine(database.serverVersion)}; command: \`${command}\`${process.env.DATABASE_URL ? ' with DATABASE_URL' : ' (embedded PostgreSQL)'}`);
 say('');
+say(`Dundie runs as its image does: \`node dist/src/cli.js serve --api\` (or \`--dispatcher\`) with NODE_OPTIONS=${imageNodeOptions}.`);
+say('');
 say('## Enqueue: POST /user/pwd_reset_token/ against pgbench\'s single-row INSERT into outbox');
 say('');
 say('| concurrency | Dundie req/s | p50 ms | p99 ms | pgbench INSERT/s | ratio |');
 say('|---|---|---|---|---|---|');
 // Request logs are on at the default level (info), as in production: they are part of the cost.
 const port = 18000 + Math.floor(Math.random() * 1000);
-const api = await startNode(dundie(['serve', '--api']), { ...baseEnv, PORT: String(port), DUNDIE_LOG__LEVEL: 'info', DUNDIE_DATABASE__POOL_MAX: '20' }, logged('API listening'));
+const api = await startNode(dundie(['serve', '--api']), { ...dundieEnv(baseEnv), PORT: String(port), DUNDIE_LOG__LEVEL: 'info', DUNDIE_DATABASE__POOL_MAX: '20' }, logged('API listening'));
 const pgbenchScript = path.join(work, 'insert.sql');
 writeFileSync(pgbenchScript, `INSERT INTO outbox (kind, payload, max_attempts) VALUES ('pwd_reset_email', '{"email": "bench-1@dm.com"}', 8);\n`);
 const enqueue: { c: number; rps: number; p50: number; p99: number; pgbench: number }[] = [];
@@ -172,7 +179,7 @@ async function dundieDispatch(env: Record<string, string>, processes: number): P
   await db('outbox').truncate();
   await db('pwd_reset_throttle').truncate();
   const workers = await Promise.all(
-    Array.from({ length: processes }, () => startNode(dundie(['serve', '--dispatcher']), { ...env, DUNDIE_LOG__LEVEL: 'info' }, logged('dispatcher started'))),
+    Array.from({ length: processes }, () => startNode(dundie(['serve', '--dispatcher']), { ...dundieEnv(env), DUNDIE_LOG__LEVEL: 'info' }, logged('dispatcher started'))),
   );
   await new Promise((r) => setTimeout(r, 300));
   const started = performance.now();
