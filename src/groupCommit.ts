@@ -9,8 +9,9 @@ export interface GroupCommitOptions<In, Out> {
   maxBatch?: number;
   maxInFlight?: number;
   /**
-   * Writes one item by itself. Given, a batch that fails for its data (SQLSTATE class 22, invalid
-   * data, or 23, a broken constraint) is written item by item, so only the item at fault fails.
+   * Writes one item by itself. Given, a batch that fails for its data (SQLSTATE class 21, two
+   * items touching one row; 22, invalid data; 23, a broken constraint) is written item by item,
+   * in order, so only an item at fault fails.
    */
   writeOne?: (item: In) => Promise<Out>;
 }
@@ -21,7 +22,7 @@ interface Waiting<In, Out> {
   reject(err: unknown): void;
 }
 
-const dataFault = (err: unknown) => /^2[23]/.test(String((err as { code?: unknown }).code ?? ''));
+const dataFault = (err: unknown) => /^2[123]/.test(String((err as { code?: unknown }).code ?? ''));
 
 export class GroupCommit<In, Out> {
   readonly #writeMany: (items: In[]) => Promise<Out[]>;
@@ -68,7 +69,7 @@ export class GroupCommit<In, Out> {
         for (const w of batch) w.reject(err);
         return;
       }
-      await Promise.all(batch.map((w) => writeOne(w.item).then(w.resolve, w.reject)));
+      for (const w of batch) await writeOne(w.item).then(w.resolve, w.reject);
     }
   }
 }

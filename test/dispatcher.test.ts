@@ -144,3 +144,14 @@ test.serial('rows that finish together share one UPDATE, sent and skipped each r
   }
   t.is(smtp.messages.length, 30);
 });
+
+test.serial('one address several times among rows in flight: with the cooldown off, every one is sent', async (t) => {
+  const smtp = await startSmtpSink();
+  t.teardown(() => smtp.close());
+  const config = smtpConfig(smtp, { DUNDIE_SECURITY__PWD_RESET_COOLDOWN_SECONDS: '0', DUNDIE_DISPATCHER__CONCURRENCY: '8' });
+  const user = await makeUser(tdb.db);
+  // Mixed case too: PostgreSQL's lower() makes them one slot, so they cannot share a statement.
+  for (let i = 0; i < 8; i++) await requestPwdReset(tdb.db, config, i % 2 ? user.email.toUpperCase() : user.email);
+  t.like(await dispatch(tdb.db, config), { claimed: 8, sent: 8, failed: 0 });
+  t.is(smtp.messages.length, 8);
+});

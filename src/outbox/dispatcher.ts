@@ -90,41 +90,14 @@ export interface GroupWrites {
 }
 
 export function groupWrites({ db, workerId, config }: Pick<DispatcherDeps, 'db' | 'workerId' | 'config'>): GroupWrites {
-  const slots = new GroupCommit((batch: SlotRequest[]) => takeSlotsInRounds(db, config.security.PWD_RESET_COOLDOWN_SECONDS, batch));
+  const cooldown = config.security.PWD_RESET_COOLDOWN_SECONDS;
+  // One address twice in a batch (an address being bombed) is refused whole with 21000: then the
+  // batch goes one by one, in order, as if the rows had come alone.
+  const slots = new GroupCommit((batch: SlotRequest[]) => takeResetSlotsAndRenewNonces(db, cooldown, batch), {
+    writeOne: async (request) => (await takeResetSlotsAndRenewNonces(db, cooldown, [request]))[0]!,
+  });
   const finishes = new GroupCommit((batch: Finish[]) => finishMany(db, workerId, batch));
   return { takeSlot: (request) => slots.add(request), finish: (finish) => finishes.add(finish) };
-}
-
-/**
- * One statement cannot take one address's slot twice, so a batch with an address twice goes in
- * rounds, in order (a later request sees the earlier one's slot, as if they came one by one).
- * Case folding is PostgreSQL's to decide: should it see two addresses as one where JavaScript
- * did not, the statement fails with 21000 and the batch goes one by one.
- */
-async function takeSlotsInRounds(db: Db, cooldown: number, requests: SlotRequest[]): Promise<SlotOutcome[]> {
-  const outcomes = new Array<SlotOutcome>(requests.length);
-  let waiting = requests.map((request, i) => ({ request, i }));
-  while (waiting.length > 0) {
-    const seen = new Set<string>();
-    const round: typeof waiting = [];
-    const later: typeof waiting = [];
-    for (const w of waiting) {
-      const key = w.request.email.toLowerCase();
-      (seen.has(key) ? later : round).push(w);
-      seen.add(key);
-    }
-    let results: SlotOutcome[];
-    try {
-      results = await takeResetSlotsAndRenewNonces(db, cooldown, round.map((w) => w.request));
-    } catch (err) {
-      if ((err as { code?: string }).code !== '21000' || round.length === 1) throw err;
-      results = [];
-      for (const w of round) results.push(...(await takeResetSlotsAndRenewNonces(db, cooldown, [w.request])));
-    }
-    round.forEach((w, j) => (outcomes[w.i] = results[j]!));
-    waiting = later;
-  }
-  return outcomes;
 }
 
 /**
