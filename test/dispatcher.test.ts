@@ -110,15 +110,16 @@ test.serial('a row whose lease lapsed is claimed again, and the old holder canno
   const config = testConfig(tdb.url, { DUNDIE_DISPATCHER__LEASE_SECONDS: '1' });
   const user = await makeUser(tdb.db);
   await requestPwdReset(tdb.db, config, user.email);
-  const { claimDue, markSent } = await import('../src/outbox/queries.ts');
+  const { claimDue, finishMany } = await import('../src/outbox/queries.ts');
   const [row] = await claimDue(tdb.db, 'crashed-worker', 10, 1);
   t.truthy(row);
   t.is((await claimDue(tdb.db, 'other', 10, 60)).length, 0, 'held while the lease runs');
   await new Promise((r) => setTimeout(r, 1100));
   const [again] = await claimDue(tdb.db, 'other', 10, 60);
   t.is(again?.id, row!.id);
-  t.false(await markSent(tdb.db, row!.id, 'crashed-worker'));
-  t.true(await markSent(tdb.db, row!.id, 'other'));
+  const sent = { id: row!.id, status: 'sent', reason: null } as const;
+  t.deepEqual(await finishMany(tdb.db, 'crashed-worker', [sent]), [false]);
+  t.deepEqual(await finishMany(tdb.db, 'other', [sent]), [true]);
 });
 
 test.serial('rows that finish together share one UPDATE, sent and skipped each recorded as its own', async (t) => {

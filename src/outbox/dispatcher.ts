@@ -211,7 +211,7 @@ export function startDispatcher(deps: DispatcherDeps, { listenUrl }: { listenUrl
   const inFlight = new Map<string, Promise<void>>();
   // Claimed ahead and waiting for a free slot, so that one claim serves a batch of rows: the next
   // batch is claimed while the last rows of this one are still in flight.
-  let ready: OutboxRow[] = [];
+  const ready: OutboxRow[] = [];
   const writes = groupWrites(deps);
   let stopping = false;
   let filling: Promise<void> | undefined;

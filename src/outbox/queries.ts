@@ -126,16 +126,6 @@ export async function finishMany(db: Conn, workerId: string, finishes: readonly 
   return finishes.map((f) => stillHeld.has(f.id));
 }
 
-export async function markSent(db: Conn, id: string, workerId: string): Promise<boolean> {
-  const [ok] = await finishMany(db, workerId, [{ id, status: 'sent', reason: null }]);
-  return ok!;
-}
-
-export async function markSkipped(db: Conn, id: string, workerId: string, reason: string): Promise<boolean> {
-  const [ok] = await finishMany(db, workerId, [{ id, status: 'skipped', reason }]);
-  return ok!;
-}
-
 /**
  * Counts a failed attempt: back to `pending` after `retryInSeconds`, or `dead` once the row has
  * used its `max_attempts`. Returns the status the row ended in, or undefined if the lease was lost.
