@@ -14,7 +14,7 @@ export class EnqueueBatcher {
     this.#rows = new GroupCommit((rows) => enqueueMany(db, rows), {
       maxBatch,
       maxInFlight,
-      writeOne: (row) => enqueue(db, row.kind, row.payload, row.maxAttempts),
+      writeOne: (row) => enqueue(db, row),
     });
   }
 

@@ -16,12 +16,11 @@ export function queuePwdChangedEmail(
   config: Settings,
   user: { username: string; email: string; updated_at: Date },
 ): Promise<string> {
-  return enqueue(
-    db,
-    PWD_CHANGED_EMAIL,
-    { email: user.email, username: user.username, changed_at: new Date(user.updated_at).toISOString() },
-    config.dispatcher.MAX_ATTEMPTS,
-  );
+  return enqueue(db, {
+    kind: PWD_CHANGED_EMAIL,
+    payload: { email: user.email, username: user.username, changed_at: new Date(user.updated_at).toISOString() },
+    maxAttempts: config.dispatcher.MAX_ATTEMPTS,
+  });
 }
 
 export async function sendPwdChangedEmail(

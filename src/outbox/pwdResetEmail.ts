@@ -22,7 +22,7 @@ export const THROTTLED = 'throttled';
  */
 export function requestPwdReset(db: Db | Tx | EnqueueBatcher, config: Settings, email: string): Promise<string> {
   const row = { kind: PWD_RESET_EMAIL, payload: { email }, maxAttempts: config.dispatcher.MAX_ATTEMPTS };
-  return db instanceof EnqueueBatcher ? db.enqueue(row) : enqueue(db, row.kind, row.payload, row.maxAttempts);
+  return db instanceof EnqueueBatcher ? db.enqueue(row) : enqueue(db, row);
 }
 
 export type SendOutcome = { sent: true } | { sent: false; skipped: string };

@@ -25,21 +25,6 @@ export interface OutboxRow {
 
 type Conn = Db | Tx;
 
-/** One row, one statement: this is the API's whole hot path, so no query builder in the way. */
-export async function enqueue(
-  db: Conn,
-  kind: string,
-  payload: Record<string, unknown>,
-  maxAttempts: number,
-): Promise<string> {
-  const { rows } = await db.raw('INSERT INTO outbox (kind, payload, max_attempts) VALUES (?, ?, ?) RETURNING id', [
-    kind,
-    JSON.stringify(payload),
-    maxAttempts,
-  ]);
-  return String(rows[0].id);
-}
-
 export interface NewOutboxRow {
   kind: string;
   payload: Record<string, unknown>;
@@ -57,6 +42,12 @@ export async function enqueueMany(db: Conn, rows: readonly NewOutboxRow[]): Prom
   );
   // unnest yields the rows in order and each takes the next id, so ascending ids are that order.
   return inserted.map((r) => BigInt(r.id)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String);
+}
+
+/** One row (inside the caller's transaction, if it has one); its id. */
+export async function enqueue(db: Conn, row: NewOutboxRow): Promise<string> {
+  const [id] = await enqueueMany(db, [row]);
+  return id!;
 }
 
 /**
