@@ -5,27 +5,6 @@
 import type { Db, Tx } from '../db.ts';
 import type { UserRow } from '../users/queries.ts';
 
-/**
- * Takes the address's slot for outbox row `outboxId` if the cooldown since the last one has run
- * out (or the slot is already this row's, on a retry). One atomic statement, so two dispatchers
- * working two requests for one address cannot both win. A cooldown of 0 is off: `now()` is the
- * transaction's start, so a later transaction's slot could otherwise look newer than "now".
- */
-export async function takeResetSlot(db: Db | Tx, email: string, outboxId: string, cooldownSeconds: number): Promise<boolean> {
-  const { rows } = await db.raw(TAKE_SLOT, { email, outboxId, cooldown: cooldownSeconds });
-  return rows.length === 1;
-}
-
-// Shared by the one-row and the many-row statements: who may take a slot someone already holds.
-const OR_TAKE_OVER = `
-  ON CONFLICT (email_key) DO UPDATE SET outbox_id = excluded.outbox_id, sent_at = now()
-    WHERE :cooldown <= 0 OR t.sent_at <= now() - make_interval(secs => :cooldown) OR t.outbox_id = excluded.outbox_id`;
-
-const TAKE_SLOT = `
-  INSERT INTO pwd_reset_throttle AS t (email_key, outbox_id, sent_at) VALUES (lower(:email), :outboxId, now())
-  ${OR_TAKE_OVER}
-  RETURNING 1`;
-
 export interface SlotRequest {
   email: string;
   outboxId: string;
@@ -41,10 +20,13 @@ export interface SlotOutcome {
 }
 
 /**
- * The dispatcher's hot path for many rows in one round trip: takes each address's slot (as
- * `takeResetSlot`) and, where it got it, renews the reset nonce of the user with that address.
- * The addresses must differ (case-insensitively): ON CONFLICT cannot touch one slot twice in a
- * statement, and PostgreSQL refuses such a batch with SQLSTATE 21000.
+ * The dispatcher's hot path for many rows in one round trip. Takes each address's slot for its
+ * outbox row if the cooldown since the last one has run out (or the slot is already this row's,
+ * on a retry), atomically, so two dispatchers working two requests for one address cannot both
+ * win; and, where it got the slot, renews the reset nonce of the user with that address.
+ * A cooldown of 0 is off: `now()` is the transaction's start, so a later transaction's slot could
+ * otherwise look newer than "now". The addresses must differ (case-insensitively): ON CONFLICT
+ * cannot touch one slot twice in a statement, and PostgreSQL refuses such a batch with 21000.
  */
 export async function takeResetSlotsAndRenewNonces(db: Db | Tx, cooldownSeconds: number, requests: readonly SlotRequest[]): Promise<SlotOutcome[]> {
   const { rows } = await db.raw<{ rows: { outbox_id: string; allowed: boolean; user: ResetUser | null }[] }>(
@@ -55,7 +37,8 @@ export async function takeResetSlotsAndRenewNonces(db: Db | Tx, cooldownSeconds:
     slot AS (
       INSERT INTO pwd_reset_throttle AS t (email_key, outbox_id, sent_at)
       SELECT lower(email), outbox_id, now() FROM req
-      ${OR_TAKE_OVER}
+      ON CONFLICT (email_key) DO UPDATE SET outbox_id = excluded.outbox_id, sent_at = now()
+        WHERE :cooldown <= 0 OR t.sent_at <= now() - make_interval(secs => :cooldown) OR t.outbox_id = excluded.outbox_id
       RETURNING t.outbox_id
     ),
     renewed AS (
