@@ -6,10 +6,11 @@ import { randomBytes } from 'node:crypto';
 import { createPwdResetToken } from '../auth/tokens.ts';
 import type { Settings } from '../config.ts';
 import type { Db, Tx } from '../db.ts';
-import { renewResetNonceByEmail, type UserRow } from '../users/queries.ts';
+import { renewResetNonceByEmail } from '../users/queries.ts';
 import { EnqueueBatcher } from './enqueueBatcher.ts';
 import type { Mailer } from './mailer.ts';
 import { enqueue } from './queries.ts';
+import type { ResetUser } from './throttle.ts';
 
 export const PWD_RESET_EMAIL = 'pwd_reset_email';
 export const PWD_RESET_MESSAGE = 'If we found a user with that email, we sent a password reset token to it.';
@@ -34,7 +35,7 @@ type Deps = { db: Db | Tx; config: Settings; mailer: Mailer };
 /** Makes the token (bound to the password and the nonce just renewed) and sends the link. */
 export async function sendPwdResetEmail(
   { config, mailer }: Deps,
-  user: Pick<UserRow, 'username' | 'email' | 'password_hash' | 'reset_nonce'>,
+  user: ResetUser,
 ): Promise<void> {
   await mailer.send('pwd_reset_email', {
     sender: config.email.smtp_sender,
