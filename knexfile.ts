@@ -3,7 +3,7 @@
  * uses. The service itself migrates on start; this is for operators who want to do it by hand.
  */
 import { loadConfig } from './src/config.ts';
-import { migrationConfig } from './src/db.ts';
+import { migrationConfig } from './src/db/migrations.ts';
 
 const config = loadConfig();
 if (!config.databaseUrl) {

@@ -6,21 +6,25 @@
 import process from 'node:process';
 import { Logger, run } from 'graphile-worker';
 import { loadConfig } from '../src/config.ts';
-import { createDb } from '../src/db.ts';
-import { createMailer } from '../src/outbox/mailer.ts';
-import { tryToSendPwdResetEmail } from '../src/outbox/pwdResetEmail.ts';
+import { createDb } from '../src/db/database.ts';
+import { createMailer } from '../src/email/mailer.ts';
+import { createTaskList } from '../src/tasks/worker.ts';
 
 const config = loadConfig();
 const db = createDb(config.databaseUrl!, { poolMax: config.dispatcher.CONCURRENCY + 2 });
 const mailer = createMailer(config.email, { maxConnections: config.dispatcher.CONCURRENCY });
+const tasks = createTaskList({ db, config, mailer });
 const runner = await run({
   connectionString: config.databaseUrl!,
   concurrency: config.dispatcher.CONCURRENCY,
   noHandleSignals: true,
   logger: new Logger(() => () => {}),
+  // Dundie's own task for the kind, so both sides do exactly the same work per job (the throttle
+  // slot is keyed by the job's id where Dundie keys it by the outbox row's).
   taskList: {
-    async pwd_reset_email(payload) {
-      await tryToSendPwdResetEmail({ db, config, mailer }, String((payload as { email: string }).email));
+    async pwd_reset_email(payload, helpers) {
+      const outcome = await tasks.pwd_reset_email!({ id: helpers.job.id, kind: 'pwd_reset_email', payload: payload as Record<string, unknown> });
+      if (!outcome.sent) throw new Error(`not sent: ${outcome.skipped}`);
     },
   },
 });

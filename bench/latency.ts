@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.ts';
-import { createDb } from '../src/db.ts';
+import { createDb } from '../src/db/database.ts';
 import { createLogger } from '../src/log.ts';
 import { startService } from '../src/service.ts';
 import { isEntry } from '../src/runtime.ts';
@@ -73,7 +73,7 @@ export async function measureLatency() {
   return { median: quantile(ms, 0.5), p99: quantile(ms, 0.99), max: ms.at(-1) as number, count: ms.length, serverVersion: database.serverVersion };
 }
 
-if (isEntry(import.meta.url)) {
+if (isEntry(import.meta)) {
   const r = await measureLatency();
   console.log(`enqueue-to-sent delay, ${r.count} requests at ${rate}/s, LISTEN ${values.listen}, cron "${values.cron}", e-mail to email.log`);
   console.log(`machine: ${machineLine(r.serverVersion)}`);

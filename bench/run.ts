@@ -15,7 +15,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
-import { createDb, migrateLatest, type Db } from '../src/db.ts';
+import { createDb, type Db } from '../src/db/database.ts';
+import { migrateLatest } from '../src/db/migrations.ts';
 import { seedUsers } from './seed.ts';
 import { benchDatabase, machineLine } from './support.ts';
 

@@ -1,5 +1,5 @@
 /** Users for the benchmarks, in bulk, sharing one password hash. */
-import type { Db } from '../src/db.ts';
+import type { Db } from '../src/db/database.ts';
 import { hashPassword } from '../src/users/passwords.ts';
 
 export async function seedUsers(db: Db, count: number, label: string): Promise<string[]> {

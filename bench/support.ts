@@ -9,7 +9,7 @@ import path from 'node:path';
 import process from 'node:process';
 import pg from 'pg';
 import { pino } from 'pino';
-import { startEmbeddedPostgres } from '../src/embeddedPostgres.ts';
+import { startEmbeddedPostgres } from '../src/db/embeddedPostgres.ts';
 
 export interface BenchDatabase {
   /** The benchmark's own database. */

@@ -8,7 +8,7 @@
 import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.ts';
-import { createDb } from '../src/db.ts';
+import { createDb } from '../src/db/database.ts';
 import { createLogger } from '../src/log.ts';
 import { startService } from '../src/service.ts';
 import { makeUser } from '../test/helpers/factories.ts';

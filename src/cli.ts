@@ -7,19 +7,25 @@ import process from 'node:process';
 import repl from 'node:repl';
 import { parseArgs } from 'node:util';
 import { createAccessToken, type Scope, type TokenData } from './auth/tokens.ts';
+import { changePassword } from './commands/changePassword.ts';
+import { createUser } from './commands/createUser.ts';
+import { requestPwdReset } from './commands/requestPwdReset.ts';
+import { tryToSendPwdResetEmail } from './commands/tryToSendPwdResetEmail.ts';
 import { ConfigError, loadConfig, type Settings } from './config.ts';
-import { migrateLatest, openDatabase, type Database } from './db.ts';
-import { HttpError } from './errors.ts';
+import { openDatabase, type Database } from './db/database.ts';
+import { migrateLatest } from './db/migrations.ts';
+import { createMailer } from './email/mailer.ts';
+import { Conflict, NotFound, PolicyViolation } from './errors.ts';
+import { HttpError } from './http/httpError.ts';
 import { email, optional, text, validate } from './http/validate.ts';
 import { createLogger, type Logger } from './log.ts';
-import { dispatchUntilIdle, newWorkerId } from './outbox/dispatcher.ts';
-import { listByStatus, retry, summary, type OutboxStatus } from './outbox/queries.ts';
-import { createMailer } from './outbox/mailer.ts';
-import { requestPwdReset, tryToSendPwdResetEmail } from './outbox/pwdResetEmail.ts';
 import { serve } from './main.ts';
+import { dispatchUntilIdle } from './outbox/dispatchOnce.ts';
+import { isOutboxStatus, listByStatus, OUTBOX_STATUSES, retry, summary } from './outbox/queries.ts';
 import { isEntry } from './runtime.ts';
+import { emailWorker } from './tasks/worker.ts';
+import { authenticate, updateProfile } from './users/account.ts';
 import { findUserByEmail, findUserByUsername, listUsers } from './users/queries.ts';
-import { authenticate, changePassword, createUser, updateProfile } from './users/service.ts';
 
 const USAGE = `usage: dundie <command>
 
@@ -107,7 +113,7 @@ const commands: Record<string, (args: string[], config: Settings, log: Logger) =
     await withDatabase(config, log, async ({ database }) => {
       const mailer = createMailer(config.email, { maxConnections: config.dispatcher.CONCURRENCY });
       try {
-        const r = await dispatchUntilIdle({ db: database.db, config, mailer, log, workerId: newWorkerId() });
+        const r = await dispatchUntilIdle(emailWorker({ db: database.db, config, mailer, log }));
         console.log(`claimed ${r.claimed}: ${r.sent} sent, ${r.skipped} skipped, ${r.failed} failed`);
       } finally {
         mailer.close();
@@ -127,10 +133,8 @@ const commands: Record<string, (args: string[], config: Settings, log: Logger) =
         const rows = await summary(db);
         console.log(rows.length ? table(rows as unknown as Record<string, unknown>[], ['status', 'count', 'oldest_created_at', 'next_run_after']) : 'the outbox is empty');
       } else if (action === 'list') {
-        const status = values.status as OutboxStatus | undefined;
-        if (!status || !['pending', 'sending', 'sent', 'skipped', 'dead'].includes(status)) {
-          throw new UsageError('outbox list needs --status pending|sending|sent|skipped|dead');
-        }
+        const status = values.status;
+        if (!isOutboxStatus(status)) throw new UsageError(`outbox list needs --status ${OUTBOX_STATUSES.join('|')}`);
         const rows = (await listByStatus(db, status, Number(values.limit) || 20)).map((r) => ({ ...r, email: r.payload.email }));
         console.log(table(rows as unknown as Record<string, unknown>[], ['id', 'kind', 'email', 'attempts', 'max_attempts', 'run_after', 'last_error']));
       } else if (action === 'retry') {
@@ -160,18 +164,18 @@ const commands: Record<string, (args: string[], config: Settings, log: Logger) =
         authenticate: (username: string, password: string) => authenticate(db, username, password),
         changePassword: async (username: string, password: string) => {
           const user = await findUserByUsername(db, username);
-          if (!user) throw new Error('User not found');
+          if (!user) throw new NotFound('User not found');
           return changePassword(db, config, user, password);
         },
         updateProfile: async (username: string, changes: { avatar?: string; bio?: string }) => {
           const user = await findUserByUsername(db, username);
-          if (!user) throw new Error('User not found');
+          if (!user) throw new NotFound('User not found');
           return updateProfile(db, user, changes);
         },
         createAccessToken: (data: TokenData, expiresDelta?: number, scope?: Scope) =>
           createAccessToken(config.security, data, expiresDelta, scope),
         requestPwdReset: (address: string) => requestPwdReset(db, config, address),
-        tryToSendPwdResetEmail: (address: string) => tryToSendPwdResetEmail({ db, config, mailer }, address),
+        tryToSendPwdResetEmail: (address: string) => tryToSendPwdResetEmail(emailWorker({ db, config, mailer, log }), config, address),
       };
       console.log(`Dundie shell. In scope: ${Object.keys(scope).join(', ')}`);
       const server = repl.start({ prompt: 'dundie> ' });
@@ -214,7 +218,8 @@ export async function runCli(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof ConfigError) err.problems.forEach((p) => console.error(`dundie: ${p}`));
-    else if (err instanceof HttpError) console.error(`dundie: ${err.message}`);
+    else if (err instanceof HttpError || err instanceof Conflict || err instanceof NotFound) console.error(`dundie: ${err.message}`);
+    else if (err instanceof PolicyViolation) console.error(`dundie: ${err.field}: ${err.message}`);
     else if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       console.error(`dundie: ${(err as Error).message}`);
       return 2;
@@ -223,7 +228,7 @@ export async function runCli(argv: string[]): Promise<number> {
   }
 }
 
-if (isEntry(import.meta.url)) {
+if (isEntry(import.meta)) {
   const code = await runCli(process.argv.slice(2));
   // `serve` keeps running until a signal; everything else, and a failed start, ends here.
   if (code !== 0 || process.argv[2] !== 'serve') process.exit(code);

@@ -1,39 +1,33 @@
 /**
- * Every error the API answers with. Each carries its status and a sentence a client can show;
- * the error middleware turns it into `{"detail": ...}`. Anything else is a fault: logged, and
- * answered with a generic 500.
+ * The errors the domain and the commands throw: plain classes that say what went wrong in a
+ * sentence a person can read, and nothing about HTTP. `http/errorHandler.ts` maps each to a
+ * status; the CLI prints the sentence.
  */
 
-export interface ValidationIssue {
-  loc: (string | number)[];
-  msg: string;
-  type: string;
+/** Something named does not exist (a user, a row). */
+export class NotFound extends Error {
+  override name = 'NotFound';
 }
 
-export class HttpError extends Error {
-  readonly expose = true;
+/** The request clashes with what is stored (a taken username or e-mail). */
+export class Conflict extends Error {
+  override name = 'Conflict';
+}
+
+/** The caller may not do this. */
+export class NotAllowed extends Error {
+  override name = 'NotAllowed';
+}
+
+/** A value breaks a rule (the password policy); `field` names the input it concerns. */
+export class PolicyViolation extends Error {
+  override name = 'PolicyViolation';
   constructor(
-    readonly status: number,
-    readonly detail: string | ValidationIssue[],
-    readonly headers: Record<string, string> = {},
+    readonly field: string,
+    message: string,
   ) {
-    super(typeof detail === 'string' ? detail : detail.map((i) => `${i.loc.join('.')}: ${i.msg}`).join('; '));
-    this.name = 'HttpError';
+    super(message);
   }
 }
 
-export const badRequest = (detail: string) => new HttpError(400, detail);
-export const unauthorized = (detail = 'Could not validate credentials') =>
-  new HttpError(401, detail, { 'WWW-Authenticate': 'Bearer' });
-export const forbidden = (detail: string) => new HttpError(403, detail);
-export const notFound = (detail = 'Not Found') => new HttpError(404, detail);
-export const conflict = (detail: string) => new HttpError(409, detail);
-export const payloadTooLarge = (detail = 'Request body is too large') => new HttpError(413, detail);
-export const unsupportedMediaType = (detail: string) => new HttpError(415, detail);
-export const validationFailed = (issues: ValidationIssue[]) => new HttpError(422, issues);
-export const serviceUnavailable = () =>
-  new HttpError(503, 'Service temporarily unavailable, try again shortly', { 'Retry-After': '5' });
-export const tooManyRequests = (retryAfterSeconds: number) =>
-  new HttpError(429, 'Too many requests, try again later', { 'Retry-After': String(retryAfterSeconds) });
-
-export const userNotFound = () => notFound('User not found');
+export const USER_NOT_FOUND = 'User not found';

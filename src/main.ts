@@ -53,4 +53,4 @@ export async function serve(roles: Roles = { api: true, dispatcher: true }): Pro
   await starting;
 }
 
-if (isEntry(import.meta.url)) await serve();
+if (isEntry(import.meta)) await serve();

@@ -4,10 +4,11 @@
  * table), and this process's sends, failures, send durations and enqueue-to-sent delays.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Db } from './db.ts';
-import { summary } from './outbox/queries.ts';
+import type { Conn } from './db/database.ts';
+import type { DispatchMetrics } from './outbox/processRow.ts';
+import { OUTBOX_STATUSES, summary } from './outbox/queries.ts';
 
-export interface Metrics {
+export interface Metrics extends DispatchMetrics {
   registry: Registry;
   sent: Counter<'kind'>;
   skipped: Counter<'kind' | 'reason'>;
@@ -16,9 +17,7 @@ export interface Metrics {
   delaySeconds: Histogram<'kind'>;
 }
 
-const STATUSES = ['pending', 'sending', 'sent', 'skipped', 'dead'] as const;
-
-export function createMetrics(db: Db): Metrics {
+export function createMetrics(db: Conn): Metrics {
   const registry = new Registry();
   new Gauge({
     name: 'dundie_outbox_rows',
@@ -27,7 +26,7 @@ export function createMetrics(db: Db): Metrics {
     registers: [registry],
     async collect() {
       const counts = new Map((await summary(db)).map((r) => [r.status, r.count]));
-      for (const status of STATUSES) this.set({ status }, counts.get(status) ?? 0);
+      for (const status of OUTBOX_STATUSES) this.set({ status }, counts.get(status) ?? 0);
     },
   });
   return {

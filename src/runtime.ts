@@ -3,13 +3,17 @@ import { realpathSync } from 'node:fs';
 import process from 'node:process';
 import { pathToFileURL } from 'node:url';
 
-/** True when the module at `moduleUrl` is the program's entry point (Node's and Deno's). */
-export function isEntry(moduleUrl: string): boolean {
-  const main = (import.meta as { main?: boolean }).main;
+/**
+ * True when the module whose `import.meta` this is was the program's entry point: Deno says so
+ * in `import.meta.main`; on Node, the script named on the command line is compared with it.
+ */
+export function isEntry(meta: ImportMeta): boolean {
+  const main = (meta as { main?: boolean }).main;
+  if (typeof main === 'boolean') return main;
   const script = process.argv[1];
-  if (!script) return Boolean(main);
+  if (!script) return false;
   try {
-    return pathToFileURL(realpathSync(script)).href === moduleUrl;
+    return pathToFileURL(realpathSync(script)).href === meta.url;
   } catch {
     return false;
   }

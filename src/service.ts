@@ -4,13 +4,17 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createApp, createOpsApp } from './app.ts';
+import cron from 'node-cron';
+import { housekeeping } from './commands/housekeeping.ts';
 import type { Settings } from './config.ts';
-import { migrateLatest, openDatabase } from './db.ts';
+import { openDatabase } from './db/database.ts';
+import { migrateLatest } from './db/migrations.ts';
+import { createMailer } from './email/mailer.ts';
+import { createApp, createOpsApp } from './http/app.ts';
 import type { Logger } from './log.ts';
 import { createMetrics } from './metrics.ts';
-import { newWorkerId, startDispatcher } from './outbox/dispatcher.ts';
-import { createMailer } from './outbox/mailer.ts';
+import { Dispatcher } from './outbox/dispatcher.ts';
+import { emailWorker } from './tasks/worker.ts';
 
 export interface Roles {
   api: boolean;
@@ -36,6 +40,22 @@ function closeServer(server: Server): Promise<void> {
     // In-flight requests finish; idle keep-alive sockets would otherwise hold the close open.
     server.closeIdleConnections();
   });
+}
+
+/** Housekeeping on its own cron schedule, beside the dispatcher; one run at a time. */
+function scheduleHousekeeping(db: Parameters<typeof housekeeping>[0], config: Settings, log: Logger) {
+  return cron.schedule(
+    config.dispatcher.HOUSEKEEPING_CRON,
+    async () => {
+      try {
+        const removed = await housekeeping(db, config);
+        if (Object.values(removed).some((n) => n > 0)) log.info(removed, 'housekeeping');
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'housekeeping failed');
+      }
+    },
+    { name: 'housekeeping', noOverlap: true },
+  );
 }
 
 export async function startService(config: Settings, log: Logger, roles: Roles): Promise<RunningService> {
@@ -68,11 +88,12 @@ export async function startService(config: Settings, log: Logger, roles: Roles):
       const mailer = createMailer(config.email, { maxConnections: config.dispatcher.CONCURRENCY });
       cleanups.push(() => mailer.close());
       const dispatcherLog = log.child({ role: 'dispatcher' });
-      const dispatcher = startDispatcher(
-        { db: database.db, config, mailer, log: dispatcherLog, workerId: newWorkerId(), metrics },
-        { listenUrl: database.url },
-      );
+      const dispatcher = new Dispatcher(emailWorker({ db: database.db, config, mailer, log: dispatcherLog, metrics }), {
+        listenUrl: database.url,
+      });
       cleanups.push(() => dispatcher.stop());
+      const cleanup = scheduleHousekeeping(database.db, config, dispatcherLog);
+      cleanups.push(() => cleanup.destroy());
       if (!roles.api && config.dispatcher.METRICS_PORT > 0) {
         // A dispatcher on its own still shows its health and figures to the scraper.
         const server = createServer(createOpsApp({ db: database.db, log: dispatcherLog, metrics }).callback());

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { requestPwdReset } from '../src/outbox/pwdResetEmail.ts';
+import { requestPwdReset } from '../src/commands/requestPwdReset.ts';
 import { testConfig } from './helpers/config.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { makeUser, makeUsers } from './helpers/factories.ts';

@@ -7,8 +7,9 @@ import { testConfig } from './helpers/config.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { makeUser } from './helpers/factories.ts';
 import { readEmailLog, tokenFromText } from './helpers/flow.ts';
-import { dispatchUntilIdle, newWorkerId } from '../src/outbox/dispatcher.ts';
-import { createMailer } from '../src/outbox/mailer.ts';
+import { dispatchUntilIdle } from '../src/outbox/dispatchOnce.ts';
+import { emailWorker } from '../src/tasks/worker.ts';
+import { createMailer } from '../src/email/mailer.ts';
 import { startApi, type Api } from './helpers/service.ts';
 
 let tdb: TestDatabase;
@@ -72,7 +73,7 @@ test.serial('the dispatcher logs each row outcome with the row id, never the tok
   const logLines: Record<string, unknown>[] = [];
   const mailer = createMailer(config.email);
   t.teardown(() => mailer.close());
-  await dispatchUntilIdle({ db: tdb.db, config, mailer, log: capturingLogger(logLines), workerId: newWorkerId() });
+  await dispatchUntilIdle(emailWorker({ db: tdb.db, config, mailer, log: capturingLogger(logLines) }));
   const sent = logLines.find((l) => l.msg === 'sent');
   t.truthy(sent?.outboxId);
   // Rows left by earlier tests go out in the same run, in no set order: take this user's link.

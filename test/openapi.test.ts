@@ -1,6 +1,6 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
 import test from 'ava';
-import { appRouters } from '../src/app.ts';
+import { appRouters } from '../src/http/app.ts';
 import { openApiDocument } from '../src/http/openapi.ts';
 import { createMetrics } from '../src/metrics.ts';
 import { testConfig } from './helpers/config.ts';

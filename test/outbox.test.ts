@@ -1,9 +1,12 @@
 import test from 'ava';
 import { createLogger } from '../src/log.ts';
 import { createMetrics } from '../src/metrics.ts';
-import { dispatchOnce, housekeeping, newWorkerId, startDispatcher } from '../src/outbox/dispatcher.ts';
-import { createMailer } from '../src/outbox/mailer.ts';
-import { requestPwdReset } from '../src/outbox/pwdResetEmail.ts';
+import { housekeeping } from '../src/commands/housekeeping.ts';
+import { Dispatcher } from '../src/outbox/dispatcher.ts';
+import { dispatchOnce } from '../src/outbox/dispatchOnce.ts';
+import { emailWorker } from '../src/tasks/worker.ts';
+import { createMailer } from '../src/email/mailer.ts';
+import { requestPwdReset } from '../src/commands/requestPwdReset.ts';
 import { summary } from '../src/outbox/queries.ts';
 import { testConfig } from './helpers/config.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
@@ -27,10 +30,9 @@ const NEVER = '0 0 0 1 1 *'; // midnight on January 1st: the safety net stays ou
 function runDispatcher(config: ReturnType<typeof testConfig>, listen = true) {
   const mailer = createMailer(config.email, { maxConnections: config.dispatcher.CONCURRENCY });
   const metrics = createMetrics(tdb.db);
-  const dispatcher = startDispatcher(
-    { db: tdb.db, config, mailer, log: createLogger(config), workerId: newWorkerId(), metrics },
-    { listenUrl: listen ? tdb.url : undefined },
-  );
+  const dispatcher = new Dispatcher(emailWorker({ db: tdb.db, config, mailer, log: createLogger(config), metrics }), {
+    listenUrl: listen ? tdb.url : undefined,
+  });
   return { dispatcher, metrics, stop: async () => { await dispatcher.stop(); mailer.close(); } };
 }
 
@@ -93,7 +95,7 @@ test.serial('stop waits for the sends in flight; rows claimed but not started ar
   t.teardown(() => mailer.close());
   let stop = false;
   setTimeout(() => (stop = true), 200);
-  const result = await dispatchOnce({ db: tdb.db, config, mailer, log: createLogger(config), workerId: 'stopping' }, () => stop);
+  const result = await dispatchOnce(emailWorker({ db: tdb.db, config, mailer, log: createLogger(config), workerId: 'stopping' }), { shouldStop: () => stop });
   t.is(result.claimed, 10);
   t.is(result.sent, 2, 'the two in flight finished');
   t.is(result.released, 8);
@@ -128,7 +130,7 @@ test.serial('housekeeping deletes old sent and skipped rows, keeps dead ones and
     { kind: 'pwd_reset_email', payload: { email: 'd@dm.com' }, status: 'sent', processed_at: tdb.db.fn.now() },
     { kind: 'pwd_reset_email', payload: { email: 'e@dm.com' }, status: 'pending' },
   ]);
-  const removed = await housekeeping({ db: tdb.db, config });
+  const removed = await housekeeping(tdb.db, config);
   t.is(removed.outboxRows, 2);
   const left = (await tdb.db('outbox').orderBy('id').select('payload')).map((r) => r.payload.email);
   t.deepEqual(left, ['c@dm.com', 'd@dm.com', 'e@dm.com']);

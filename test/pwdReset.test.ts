@@ -1,5 +1,5 @@
 import test from 'ava';
-import { PWD_RESET_MESSAGE } from '../src/outbox/pwdResetEmail.ts';
+import { PWD_RESET_MESSAGE } from '../src/commands/requestPwdReset.ts';
 import { testConfig } from './helpers/config.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { makeUser, PASSWORD } from './helpers/factories.ts';

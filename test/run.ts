@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
 import { pino } from 'pino';
-import { startEmbeddedPostgres } from '../src/embeddedPostgres.ts';
+import { startEmbeddedPostgres } from '../src/db/embeddedPostgres.ts';
 
 const log = pino({ level: process.env.DUNDIE_LOG__LEVEL ?? 'warn' });
 const env = { ...process.env };

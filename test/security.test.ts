@@ -1,8 +1,8 @@
 import test from 'ava';
 import { createAccessToken } from '../src/auth/tokens.ts';
 import { loadConfig } from '../src/config.ts';
-import { PWD_RESET_MESSAGE } from '../src/outbox/pwdResetEmail.ts';
-import { takeResetSlotsAndRenewNonces } from '../src/outbox/throttle.ts';
+import { PWD_RESET_MESSAGE } from '../src/commands/requestPwdReset.ts';
+import { takeResetSlotsAndRenewNonces } from '../src/users/resetSlots.ts';
 import { testConfig } from './helpers/config.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { makeUser, PASSWORD } from './helpers/factories.ts';

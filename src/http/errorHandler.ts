@@ -1,11 +1,14 @@
 /**
- * Turns every failure into `{"detail": ...}`: our HttpErrors as they are, the body parser's
- * and Koa's own client errors with a readable sentence, anything else into a logged 500 whose
- * answer says nothing about the inside.
+ * Turns every failure into `{"detail": ...}`, in one place: our HttpErrors as they are, the
+ * domain's errors with their status, the database being away as 503, the body parser's and
+ * Koa's own client errors with a readable sentence, anything else into a logged 500 whose answer
+ * says nothing about the inside.
  */
 import type { Middleware } from 'koa';
-import { HttpError, serviceUnavailable } from '../errors.ts';
+import { isTransientDbError } from '../db/errors.ts';
+import { Conflict, NotAllowed, NotFound, PolicyViolation } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { HttpError, serviceUnavailable, validationFailed } from './httpError.ts';
 
 const clientErrorDetail: Record<number, string> = {
   400: 'Malformed request body',
@@ -25,22 +28,14 @@ export function bodyParseError(err: unknown): HttpError {
   throw err;
 }
 
-// Connection refused or reset, pool wait timed out, server shutting down or starting up.
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006']);
-
-/** The database is out of reach: a client should retry soon, and nothing of theirs was half-done. */
-function isDatabaseUnavailable(err: unknown): boolean {
-  const { name, code, message } = err as { name?: string; code?: string; message?: string };
-  return (
-    name === 'KnexTimeoutError' ||
-    (code !== undefined && UNAVAILABLE_CODES.has(code)) ||
-    /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message ?? '')
-  );
-}
-
 function asHttpError(err: unknown): HttpError | undefined {
   if (err instanceof HttpError) return err;
-  if (isDatabaseUnavailable(err)) return serviceUnavailable();
+  if (err instanceof NotFound) return new HttpError(404, err.message);
+  if (err instanceof NotAllowed) return new HttpError(403, err.message);
+  if (err instanceof Conflict) return new HttpError(409, err.message);
+  if (err instanceof PolicyViolation) return validationFailed([{ loc: ['body', err.field], msg: err.message, type: 'value_error' }]);
+  // The database is out of reach: a client should retry soon, and nothing of theirs was half-done.
+  if (isTransientDbError(err)) return serviceUnavailable();
   // Koa's own client errors (ctx.throw, http-errors) are marked `expose`.
   const { status, expose } = err as { status?: number; expose?: boolean };
   if (typeof status === 'number' && status >= 400 && status < 500 && expose) {

@@ -2,7 +2,7 @@
  * The OpenAPI 3.1 description of the API, served at `/openapi.json` and rendered at `/docs`.
  * A test compares its paths and methods with the routes the app serves, so the two move together.
  */
-import { PWD_RESET_MESSAGE } from '../outbox/pwdResetEmail.ts';
+import { PWD_RESET_MESSAGE } from '../commands/requestPwdReset.ts';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../users/passwordPolicy.ts';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });

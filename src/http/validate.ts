@@ -3,7 +3,7 @@
  * checked from `validate(shape, ctx.request.body)`. Failures answer 422 with FastAPI's shape,
  * `{"detail": [{"loc": ["body", "email"], "msg": "...", "type": "..."}]}`.
  */
-import { validationFailed, type ValidationIssue } from '../errors.ts';
+import { validationFailed, type ValidationIssue } from './httpError.ts';
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; msg: string; type: string };
 /** Checks one value; `undefined` means the field was absent. */

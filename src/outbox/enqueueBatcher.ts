@@ -1,10 +1,10 @@
 /**
- * Group commit for the API's reset requests (see `GroupCommit`): a burst of requests costs one
- * INSERT and one commit per batch, and each request answers only once its own row is committed.
+ * Group commit for enqueueing (see `GroupCommit`): a burst of requests costs one INSERT and one
+ * commit per batch, and each caller resolves only once its own row is committed.
  * A row the database refuses (say, a \u0000 that jsonb will not take) fails alone.
  */
-import type { Db } from '../db.ts';
-import { GroupCommit } from '../groupCommit.ts';
+import type { Db } from '../db/database.ts';
+import { GroupCommit } from '../db/groupCommit.ts';
 import { enqueue, enqueueMany, type NewOutboxRow } from './queries.ts';
 
 export class EnqueueBatcher {

@@ -1,11 +1,15 @@
 /**
  * SQL of the `outbox` table: enqueue, claim, and the three ways a claimed row ends (sent,
  * skipped, failed). Every finish is conditioned on still holding the lease, so a dispatcher
- * whose lease lapsed cannot overwrite the work of the one that took the row over.
+ * whose lease lapsed cannot overwrite the work of the one that took the row over. Nothing here
+ * knows what a row's kind means.
  */
-import type { Db, Tx } from '../db.ts';
+import type { Conn } from '../db/database.ts';
 
-export type OutboxStatus = 'pending' | 'sending' | 'sent' | 'skipped' | 'dead';
+/** Every status a row can be in (the table's CHECK constraint says the same). */
+export const OUTBOX_STATUSES = ['pending', 'sending', 'sent', 'skipped', 'dead'] as const;
+export type OutboxStatus = (typeof OUTBOX_STATUSES)[number];
+export const isOutboxStatus = (s: unknown): s is OutboxStatus => OUTBOX_STATUSES.includes(s as OutboxStatus);
 
 export interface OutboxRow {
   id: string;
@@ -22,8 +26,6 @@ export interface OutboxRow {
   updated_at: Date;
   processed_at: Date | null;
 }
-
-type Conn = Db | Tx;
 
 export interface NewOutboxRow {
   kind: string;
@@ -51,30 +53,39 @@ export async function enqueue(db: Conn, row: NewOutboxRow): Promise<string> {
 }
 
 /**
- * Claims up to `limit` due rows for `workerId`. A claimed row's `run_after` is set to its lease's
- * end, so when a dispatcher dies the row is simply due again once the lease lapses.
+ * Claims up to `limit` due rows for `workerId` (only rows among `ids`, when given). A claimed
+ * row's `run_after` is set to its lease's end, so when a dispatcher dies the row is simply due
+ * again once the lease lapses.
  */
-export async function claimDue(db: Db, workerId: string, limit: number, leaseSeconds: number): Promise<OutboxRow[]> {
+export async function claimDue(
+  db: Conn,
+  workerId: string,
+  limit: number,
+  leaseSeconds: number,
+  ids?: readonly string[],
+): Promise<OutboxRow[]> {
   const { rows } = await db.raw<{ rows: OutboxRow[] }>(
     `
     WITH due AS (
       SELECT id FROM outbox
       WHERE status IN ('pending', 'sending') AND run_after <= now()
+        AND (:ids::bigint[] IS NULL OR id = ANY(:ids::bigint[]))
       ORDER BY run_after, id
-      LIMIT ?
+      LIMIT :limit
       FOR UPDATE SKIP LOCKED
     )
     UPDATE outbox o
     SET status = 'sending',
-        locked_by = ?,
-        locked_until = now() + make_interval(secs => ?),
-        run_after = now() + make_interval(secs => ?),
+        locked_by = :workerId,
+        locked_until = now() + make_interval(secs => :leaseSeconds),
+        run_after = now() + make_interval(secs => :leaseSeconds),
         updated_at = now()
     FROM due
     WHERE o.id = due.id
     RETURNING o.*
     `,
-    [limit, workerId, leaseSeconds, leaseSeconds],
+    // No ids binds SQL NULL (no filter); knex's types just do not say a binding may be null.
+    { ids: (ids ?? null) as string[], limit, workerId, leaseSeconds },
   );
   return rows.map((row) => ({ ...row, id: String(row.id) }));
 }
@@ -164,7 +175,7 @@ export async function renewLeases(db: Conn, ids: string[], workerId: string, lea
 }
 
 /** Deletes `sent` and `skipped` rows older than `days`, `batch` rows at a time (short locks). */
-export async function deleteFinished(db: Db, days: number, batch = 500): Promise<number> {
+export async function deleteFinished(db: Conn, days: number, batch = 500): Promise<number> {
   let total = 0;
   for (;;) {
     const { rowCount } = await db.raw(

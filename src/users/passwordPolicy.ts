@@ -3,7 +3,7 @@
  * absurdly long (scrypt's cost grows with the input), not the account's own name or address,
  * and not one of the 10,000 most common passwords.
  */
-import { validationFailed } from '../errors.ts';
+import { PolicyViolation } from '../errors.ts';
 import commonPasswords from './common-passwords.json' with { type: 'json' };
 
 export const PASSWORD_MIN_LENGTH = 8;
@@ -27,5 +27,5 @@ export function passwordProblem(password: string, owner: { username?: string; em
 
 export function assertPasswordAllowed(password: string, owner: { username?: string; email?: string } = {}): void {
   const problem = passwordProblem(password, owner);
-  if (problem) throw validationFailed([{ loc: ['body', 'password'], msg: problem, type: 'value_error' }]);
+  if (problem) throw new PolicyViolation('password', problem);
 }

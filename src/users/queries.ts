@@ -1,5 +1,5 @@
 /** SQL of the `users` table. */
-import type { Db, Tx } from '../db.ts';
+import type { Conn } from '../db/database.ts';
 
 export interface UserRow {
   id: number;
@@ -19,8 +19,6 @@ export interface UserRow {
 
 export type NewUserRow = Pick<UserRow, 'name' | 'username' | 'email' | 'dept' | 'password_hash' | 'currency'> &
   Partial<Pick<UserRow, 'avatar' | 'bio'>>;
-
-type Conn = Db | Tx;
 
 export function findUserByUsername(db: Conn, username: string): Promise<UserRow | undefined> {
   return db<UserRow>('users').where({ username }).first();
@@ -61,14 +59,5 @@ export async function replacePasswordHash(db: Conn, id: number, expectedHash: st
     .where({ id, password_hash: expectedHash })
     .update({ password_hash: hash, token_version: db.raw('token_version + 1'), updated_at: db.fn.now() as unknown as Date })
     .returning('*');
-  return user;
-}
-
-/**
- * A fresh reset nonce for the user with this e-mail (case-insensitive), found and renewed in one
- * round trip: every reset token made before it stops working. Undefined when no user has it.
- */
-export async function renewResetNonceByEmail(db: Conn, email: string, nonce: string): Promise<UserRow | undefined> {
-  const [user] = await db<UserRow>('users').whereRaw('lower(email) = lower(?)', [email]).update({ reset_nonce: nonce }).returning('*');
   return user;
 }

@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import process from 'node:process';
 import pg from 'pg';
-import { createDb, migrateLatest, type Db } from '../../src/db.ts';
+import { createDb, type Db } from '../../src/db/database.ts';
+import { migrateLatest } from '../../src/db/migrations.ts';
 
 export interface TestDatabase {
   db: Db;

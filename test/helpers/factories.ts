@@ -1,9 +1,9 @@
 /** Small factories for test data, through the same user functions the service uses. */
 import { randomBytes } from 'node:crypto';
-import type { Db } from '../../src/db.ts';
+import type { Db } from '../../src/db/database.ts';
 import { hashPassword } from '../../src/users/passwords.ts';
 import { insertUser, type UserRow } from '../../src/users/queries.ts';
-import { createUser, type NewUser } from '../../src/users/service.ts';
+import { createUser, type NewUser } from '../../src/commands/createUser.ts';
 
 export const PASSWORD = 'correct-horse-battery';
 

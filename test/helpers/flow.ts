@@ -1,16 +1,18 @@
 /** Steps of the reset flow that several test files share. */
 import { readFile } from 'node:fs/promises';
 import type { Settings } from '../../src/config.ts';
-import type { Db } from '../../src/db.ts';
+import type { Db } from '../../src/db/database.ts';
 import { createLogger } from '../../src/log.ts';
-import { dispatchUntilIdle, newWorkerId, type DispatchResult } from '../../src/outbox/dispatcher.ts';
-import { createMailer } from '../../src/outbox/mailer.ts';
+import { createMailer } from '../../src/email/mailer.ts';
+import { newWorkerId } from '../../src/outbox/dispatcher.ts';
+import { dispatchUntilIdle, type DispatchResult } from '../../src/outbox/dispatchOnce.ts';
+import { emailWorker } from '../../src/tasks/worker.ts';
 
 /** Works the outbox once, as `dundie dispatch --once` does. */
 export async function dispatch(db: Db, config: Settings, workerId = newWorkerId()): Promise<DispatchResult> {
   const mailer = createMailer(config.email);
   try {
-    return await dispatchUntilIdle({ db, config, mailer, log: createLogger(config), workerId });
+    return await dispatchUntilIdle(emailWorker({ db, config, mailer, log: createLogger(config), workerId }));
   } finally {
     mailer.close();
   }

@@ -4,7 +4,7 @@
  * Prometheus text.
  */
 import Router from '@koa/router';
-import type { Db } from '../../db.ts';
+import type { Db } from '../../db/database.ts';
 import type { Metrics } from '../../metrics.ts';
 
 export function healthRouter({ db, metrics }: { db: Db; metrics: Metrics }): Router {

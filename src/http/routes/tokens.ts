@@ -1,12 +1,12 @@
 /** `POST /token` (OAuth2 password flow, form or JSON) and `POST /refresh_token`. */
 import Router from '@koa/router';
 import { createTokenPair, InvalidToken, sessionIsCurrent, verifyToken } from '../../auth/tokens.ts';
-import { tooManyRequests, unauthorized } from '../../errors.ts';
-import { clear, hit, peek } from '../../security/rateLimits.ts';
+import { tooManyRequests, unauthorized } from '../httpError.ts';
+import { clear, hit, peek } from '../../auth/rateLimits.ts';
 import { findUserByUsername } from '../../users/queries.ts';
-import { authenticate } from '../../users/service.ts';
-import type { Deps } from '../auth.ts';
-import { limitPerClient } from '../rateLimit.ts';
+import { authenticate } from '../../users/account.ts';
+import type { Deps } from '../currentUser.ts';
+import { limitPerClient } from '../limitPerClient.ts';
 import { text, validate } from '../validate.ts';
 
 const login = { username: text({ max: 150 }), password: text({ max: 1024, controls: true }) };

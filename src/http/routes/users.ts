@@ -2,14 +2,17 @@
 import Router, { type RouterContext } from '@koa/router';
 import type { Middleware } from 'koa';
 import { fingerprintMatches, InvalidToken, verifyToken } from '../../auth/tokens.ts';
-import { badRequest, forbidden, HttpError, userNotFound } from '../../errors.ts';
+import { changePassword } from '../../commands/changePassword.ts';
+import { createUser } from '../../commands/createUser.ts';
+import { PWD_RESET_MESSAGE, requestPwdReset } from '../../commands/requestPwdReset.ts';
+import { NotAllowed, NotFound, USER_NOT_FOUND } from '../../errors.ts';
 import { EnqueueBatcher } from '../../outbox/enqueueBatcher.ts';
-import { PWD_RESET_MESSAGE, requestPwdReset } from '../../outbox/pwdResetEmail.ts';
 import { isSuperuser, presentUser } from '../../users/presenter.ts';
 import { findUserByUsername, listUsers, type UserRow } from '../../users/queries.ts';
-import { changePassword, createUser, updateProfile } from '../../users/service.ts';
-import { limitPerClient } from '../rateLimit.ts';
-import { optionalUser, requireSuperuser, requireUser, type AuthState, type Deps } from '../auth.ts';
+import { updateProfile } from '../../users/account.ts';
+import { badRequest, HttpError } from '../httpError.ts';
+import { optionalUser, requireSuperuser, requireUser, type AuthState, type Deps } from '../currentUser.ts';
+import { limitPerClient } from '../limitPerClient.ts';
 import { email, nullable, optional, text, validate } from '../validate.ts';
 
 const newUser = {
@@ -26,6 +29,8 @@ const profile = { avatar: newUser.avatar, bio: newUser.bio };
 const newPassword = { password: newUser.password, password_confirm: newUser.password };
 const resetRequest = { email: email() };
 
+const NOT_ALLOWED_TO_CHANGE_PASSWORD = "You are not allowed to change this user's password";
+
 /** What the middleware in front of a handler has put in `ctx.state`. */
 interface RouteState extends AuthState {
   target: UserRow;
@@ -35,7 +40,7 @@ interface RouteState extends AuthState {
 function loadTarget({ db }: Deps): Middleware<RouteState, RouterContext> {
   return async (ctx, next) => {
     const target = await findUserByUsername(db, ctx.params.username!);
-    if (!target) throw userNotFound();
+    if (!target) throw new NotFound(USER_NOT_FOUND);
     ctx.state.target = target;
     await next();
   };
@@ -67,7 +72,7 @@ function mayChangePassword(deps: Deps): Middleware<RouteState> {
       });
       allowed = caller !== undefined && (caller.id === target.id || isSuperuser(caller));
     }
-    if (!allowed) throw forbidden("You are not allowed to change this user's password");
+    if (!allowed) throw new NotAllowed(NOT_ALLOWED_TO_CHANGE_PASSWORD);
     // The URL carries a secret: keep it out of Referer headers and caches.
     ctx.set('Referrer-Policy', 'no-referrer');
     ctx.set('Cache-Control', 'no-store');
@@ -103,7 +108,7 @@ export function usersRouter(deps: Deps): Router {
 
   router.patch('/:username', requireUser(deps), loadTarget(deps), async (ctx) => {
     const { user, target } = ctx.state;
-    if (user.id !== target.id && !isSuperuser(user)) throw forbidden('You can only update your own profile');
+    if (user.id !== target.id && !isSuperuser(user)) throw new NotAllowed('You can only update your own profile');
     const input = validate(profile, ctx.request.body);
     ctx.body = presentUser(await updateProfile(db, target, input));
   });
@@ -114,7 +119,7 @@ export function usersRouter(deps: Deps): Router {
     if (input.password !== input.password_confirm) throw badRequest('Passwords do not match');
     const changed = await changePassword(db, config, target, input.password);
     // Changed meanwhile by another request (the same reset token used twice at once).
-    if (!changed) throw forbidden("You are not allowed to change this user's password");
+    if (!changed) throw new NotAllowed(NOT_ALLOWED_TO_CHANGE_PASSWORD);
     ctx.body = presentUser(changed);
   });
 

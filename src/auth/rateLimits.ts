@@ -3,7 +3,7 @@
  * them. A small table of our own rather than rate-limiter-flexible: one upsert per request (the
  * same round trip its PostgreSQL store makes), no extra dependency, and a table operators can read.
  */
-import type { Db } from '../db.ts';
+import type { Conn } from '../db/database.ts';
 
 export interface Hit {
   /** Hits in the current window, this one included. */
@@ -13,7 +13,7 @@ export interface Hit {
 }
 
 /** Counts one hit on `key` and returns the window's count. */
-export async function hit(db: Db, key: string, windowSeconds: number): Promise<Hit> {
+export async function hit(db: Conn, key: string, windowSeconds: number): Promise<Hit> {
   const { rows } = await db.raw(
     `
     INSERT INTO rate_limits AS r (key, window_start, hits) VALUES (?, now(), 1)
@@ -28,7 +28,7 @@ export async function hit(db: Db, key: string, windowSeconds: number): Promise<H
 }
 
 /** The current window's count without counting (for checks made before the work). */
-export async function peek(db: Db, key: string, windowSeconds: number): Promise<Hit> {
+export async function peek(db: Conn, key: string, windowSeconds: number): Promise<Hit> {
   const row = await db('rate_limits')
     .where({ key })
     .where('window_start', '>', db.raw('now() - make_interval(secs => ?)', [windowSeconds]))
@@ -39,11 +39,11 @@ export async function peek(db: Db, key: string, windowSeconds: number): Promise<
   return row ? { hits: row.hits, resetInSeconds: Math.max(1, row.reset_in) } : { hits: 0, resetInSeconds: 0 };
 }
 
-export async function clear(db: Db, key: string): Promise<void> {
+export async function clear(db: Conn, key: string): Promise<void> {
   await db('rate_limits').where({ key }).del();
 }
 
 /** Windows long over: housekeeping drops them. */
-export function pruneRateLimits(db: Db, olderThanSeconds: number): Promise<number> {
+export function pruneRateLimits(db: Conn, olderThanSeconds: number): Promise<number> {
   return db('rate_limits').where('window_start', '<', db.raw('now() - make_interval(secs => ?)', [olderThanSeconds])).del();
 }

@@ -5,8 +5,8 @@
 import type { Context, Middleware } from 'koa';
 import { InvalidToken, sessionIsCurrent, verifyToken } from '../auth/tokens.ts';
 import type { Settings } from '../config.ts';
-import type { Db } from '../db.ts';
-import { forbidden, unauthorized } from '../errors.ts';
+import type { Db } from '../db/database.ts';
+import { forbidden, unauthorized } from './httpError.ts';
 import { isSuperuser } from '../users/presenter.ts';
 import { findUserByUsername, type UserRow } from '../users/queries.ts';
 

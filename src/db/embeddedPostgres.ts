@@ -12,7 +12,8 @@ import net from 'node:net';
 import path from 'node:path';
 import process from 'node:process';
 import pg from 'pg';
-import type { Logger } from './log.ts';
+import type { Logger } from '../log.ts';
+import { isAlreadyExists } from './errors.ts';
 
 export interface EmbeddedServer {
   /** Connection URL of the `postgres` maintenance database; callers pick their own database. */
@@ -164,7 +165,7 @@ export async function ensureDatabase(adminUrl: string, name: string): Promise<st
     if (!rowCount) await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`);
   } catch (err) {
     // Two processes creating it at once: the loser finds it made.
-    if ((err as { code?: string }).code !== '42P04' && (err as { code?: string }).code !== '23505') throw err;
+    if (!isAlreadyExists(err)) throw err;
   } finally {
     await client.end();
   }

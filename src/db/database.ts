@@ -1,18 +1,18 @@
 /**
  * The database: a knex instance on `DATABASE_URL`, or on the embedded development server when
- * it is unset, and the migrations that make its schema.
+ * it is unset.
  */
 import path from 'node:path';
 import knex, { type Knex } from 'knex';
-import type { Settings } from './config.ts';
+import type { Settings } from '../config.ts';
+import type { Logger } from '../log.ts';
 import { ensureDatabase, startEmbeddedPostgres } from './embeddedPostgres.ts';
-import type { Logger } from './log.ts';
-import { MIGRATIONS_TABLE, migrationSource, renameOldMigrationRecords } from './migrations.ts';
+import { migrationConfig } from './migrations.ts';
 
 export type Db = Knex;
 export type Tx = Knex.Transaction;
-
-export const migrationConfig: Knex.MigratorConfig = { migrationSource, tableName: MIGRATIONS_TABLE };
+/** Whatever a query can run on: the pool, or a transaction the caller opened. */
+export type Conn = Db | Tx;
 
 /**
  * A pool on `url`. Short timeouts on purpose: with PostgreSQL down, a request should get a 503
@@ -29,24 +29,6 @@ export function createDb(url: string, { poolMax = 10, timeoutSeconds = 3 } = {})
 }
 
 const dbOptions = (config: Settings) => ({ poolMax: config.database.POOL_MAX, timeoutSeconds: config.database.TIMEOUT_SECONDS });
-
-/**
- * Brings the schema up to date. Several processes may start at once (the API and the dispatcher
- * of a compose file, replicas); knex lets one migrate and refuses the others, who wait their turn.
- */
-export async function migrateLatest(db: Db, { waitMs = 30_000 } = {}): Promise<string[]> {
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    try {
-      await renameOldMigrationRecords(db);
-      const [, applied] = (await db.migrate.latest()) as [number, string[]];
-      return applied;
-    } catch (err) {
-      if ((err as Error).name !== 'MigrationLocked' || Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-}
 
 export interface Database {
   readonly db: Db;

@@ -3,9 +3,9 @@
  * `Retry-After`, and a detail that is the same whatever was sent, so it reveals nothing.
  */
 import type { Middleware } from 'koa';
-import type { Db } from '../db.ts';
-import { tooManyRequests } from '../errors.ts';
-import { hit } from '../security/rateLimits.ts';
+import type { Db } from '../db/database.ts';
+import { tooManyRequests } from './httpError.ts';
+import { hit } from '../auth/rateLimits.ts';
 
 /** `perMinute` requests per client address per minute on this route; 0 turns it off. */
 export function limitPerClient(db: Db, name: string, perMinute: number): Middleware {

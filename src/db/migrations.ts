@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Knex } from 'knex';
 
-const directory = fileURLToPath(new URL('../migrations', import.meta.url));
+const directory = fileURLToPath(new URL('../../migrations', import.meta.url));
 const MIGRATION_FILE = /^(\d+_\w+)\.(ts|js)$/;
 
 export const MIGRATIONS_TABLE = 'knex_migrations';
@@ -27,4 +27,24 @@ export async function renameOldMigrationRecords(db: Knex): Promise<void> {
   await db(MIGRATIONS_TABLE)
     .whereRaw("name ~ '\\.(ts|js)$'")
     .update({ name: db.raw("regexp_replace(name, '\\.(ts|js)$', '')") });
+}
+
+export const migrationConfig: Knex.MigratorConfig = { migrationSource, tableName: MIGRATIONS_TABLE };
+
+/**
+ * Brings the schema up to date. Several processes may start at once (the API and the dispatcher
+ * of a compose file, replicas); knex lets one migrate and refuses the others, who wait their turn.
+ */
+export async function migrateLatest(db: Knex, { waitMs = 30_000 } = {}): Promise<string[]> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      await renameOldMigrationRecords(db);
+      const [, applied] = (await db.migrate.latest(migrationConfig)) as [number, string[]];
+      return applied;
+    } catch (err) {
+      if ((err as Error).name !== 'MigrationLocked' || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
 }

@@ -1,9 +1,11 @@
 /**
- * SQL of `pwd_reset_throttle`: at most one reset e-mail per address per cooldown, counted for
- * unknown addresses too (so the throttle tells nothing about who has an account).
+ * SQL of `pwd_reset_throttle`, and of the user's reset nonce it renews: at most one reset e-mail
+ * per address per cooldown, counted for unknown addresses too (so the throttle tells nothing
+ * about who has an account). One statement takes the slot and renews the nonce, because the
+ * dispatcher runs it for every reset e-mail.
  */
-import type { Db, Tx } from '../db.ts';
-import type { UserRow } from '../users/queries.ts';
+import type { Conn } from '../db/database.ts';
+import type { UserRow } from './queries.ts';
 
 export interface SlotRequest {
   email: string;
@@ -28,7 +30,7 @@ export interface SlotOutcome {
  * otherwise look newer than "now". The addresses must differ (case-insensitively): ON CONFLICT
  * cannot touch one slot twice in a statement, and PostgreSQL refuses such a batch with 21000.
  */
-export async function takeResetSlotsAndRenewNonces(db: Db | Tx, cooldownSeconds: number, requests: readonly SlotRequest[]): Promise<SlotOutcome[]> {
+export async function takeResetSlotsAndRenewNonces(db: Conn, cooldownSeconds: number, requests: readonly SlotRequest[]): Promise<SlotOutcome[]> {
   const { rows } = await db.raw<{ rows: { outbox_id: string; allowed: boolean; user: ResetUser | null }[] }>(
     `
     WITH req AS (
@@ -66,6 +68,6 @@ export async function takeResetSlotsAndRenewNonces(db: Db | Tx, cooldownSeconds:
 }
 
 /** Slots whose cooldown ran out long ago are noise: housekeeping drops them. */
-export function pruneResetSlots(db: Db, olderThanSeconds: number): Promise<number> {
+export function pruneResetSlots(db: Conn, olderThanSeconds: number): Promise<number> {
   return db('pwd_reset_throttle').where('sent_at', '<', db.raw('now() - make_interval(secs => ?)', [olderThanSeconds])).del();
 }

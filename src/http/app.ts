@@ -4,16 +4,16 @@
  */
 import Koa from 'koa';
 import bodyParser from 'koa-bodyparser';
-import type { Settings } from './config.ts';
-import type { Db } from './db.ts';
-import { bodyParseError, errorHandler } from './http/errorHandler.ts';
-import { requestLog } from './http/requestLog.ts';
-import { docsRouter } from './http/routes/docs.ts';
-import { healthRouter } from './http/routes/health.ts';
-import { tokensRouter } from './http/routes/tokens.ts';
-import { usersRouter } from './http/routes/users.ts';
-import type { Logger } from './log.ts';
-import type { Metrics } from './metrics.ts';
+import type { Settings } from '../config.ts';
+import type { Db } from '../db/database.ts';
+import { bodyParseError, errorHandler } from './errorHandler.ts';
+import { requestLog } from './requestLog.ts';
+import { docsRouter } from './routes/docs.ts';
+import { healthRouter } from './routes/health.ts';
+import { tokensRouter } from './routes/tokens.ts';
+import { usersRouter } from './routes/users.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 
 export interface AppDeps {
   db: Db;

@@ -4,6 +4,7 @@
  * resolves only once its own item is written. Nothing waits on a timer: with fewer than
  * `maxInFlight` writes under way, an item is written at once.
  */
+import { isDataDbError } from './errors.ts';
 
 export interface GroupCommitOptions<In, Out> {
   maxBatch?: number;
@@ -21,8 +22,6 @@ interface Waiting<In, Out> {
   resolve(out: Out): void;
   reject(err: unknown): void;
 }
-
-const dataFault = (err: unknown) => /^2[123]/.test(String((err as { code?: unknown }).code ?? ''));
 
 export class GroupCommit<In, Out> {
   readonly #writeMany: (items: In[]) => Promise<Out[]>;
@@ -65,7 +64,7 @@ export class GroupCommit<In, Out> {
       batch.forEach((w, i) => w.resolve(results[i]!));
     } catch (err) {
       const writeOne = this.#writeOne;
-      if (!writeOne || batch.length === 1 || !dataFault(err)) {
+      if (!writeOne || batch.length === 1 || !isDataDbError(err)) {
         for (const w of batch) w.reject(err);
         return;
       }

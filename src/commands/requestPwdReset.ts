@@ -1,0 +1,22 @@
+/**
+ * "Forgot my password": queues a reset e-mail for an address, whoever it belongs to. It does not
+ * look the user up (the dispatcher does, later), so its answer and its cost are the same for
+ * every address.
+ */
+import type { Settings } from '../config.ts';
+import type { Conn } from '../db/database.ts';
+import { EnqueueBatcher } from '../outbox/enqueueBatcher.ts';
+import { enqueue } from '../outbox/queries.ts';
+import { PWD_RESET_EMAIL } from '../tasks/pwdResetEmail.ts';
+
+/** What every reset request is answered with, byte for byte (SPEC §1). */
+export const PWD_RESET_MESSAGE = 'If we found a user with that email, we sent a password reset token to it.';
+
+/**
+ * Through `db` (or a transaction), or through the API's batcher, which shares one INSERT among
+ * the requests that arrive together. Resolves to the row's id once it is committed.
+ */
+export function requestPwdReset(db: Conn | EnqueueBatcher, config: Settings, email: string): Promise<string> {
+  const row = { kind: PWD_RESET_EMAIL, payload: { email }, maxAttempts: config.dispatcher.MAX_ATTEMPTS };
+  return db instanceof EnqueueBatcher ? db.enqueue(row) : enqueue(db, row);
+}

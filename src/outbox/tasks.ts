@@ -1,0 +1,17 @@
+/**
+ * The task list: what the outbox runs for each kind of row (graphile-worker's task list). The
+ * outbox claims, leases, retries and finishes rows; a task does the work of one row and says how
+ * it ended. Kinds are registered by whoever starts the dispatcher, so the outbox knows none.
+ */
+import type { OutboxRow } from './queries.ts';
+
+/** Sent, or finished without sending for a reason kept in `last_error` (`skipped`). */
+export type TaskOutcome = { sent: true } | { sent: false; skipped: string };
+
+/** Does the work of one claimed row; throws to have the row retried with backoff. */
+export type Task = (row: Pick<OutboxRow, 'id' | 'kind' | 'payload'>) => Promise<TaskOutcome>;
+
+export type TaskList = Readonly<Record<string, Task>>;
+
+export const SENT: TaskOutcome = { sent: true };
+export const skipped = (reason: string): TaskOutcome => ({ sent: false, skipped: reason });

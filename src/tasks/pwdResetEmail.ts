@@ -1,0 +1,41 @@
+/**
+ * The reset e-mail's task: the request only queued the address (no lookup, so its cost is the
+ * same for every address); here the user is looked up and the link is sent. The address's
+ * throttle slot and the user's new reset nonce are taken in one statement, shared by the rows in
+ * flight together (group commit).
+ */
+import { randomBytes } from 'node:crypto';
+import { createPwdResetToken } from '../auth/tokens.ts';
+import { GroupCommit } from '../db/groupCommit.ts';
+import { SENT, skipped, type Task } from '../outbox/tasks.ts';
+import { takeResetSlotsAndRenewNonces, type SlotRequest } from '../users/resetSlots.ts';
+import type { TaskDeps } from './deps.ts';
+
+export const PWD_RESET_EMAIL = 'pwd_reset_email';
+export const NO_SUCH_USER = 'no user with this email';
+export const THROTTLED = 'throttled';
+
+export const newResetNonce = () => randomBytes(12).toString('base64url');
+
+export function pwdResetEmailTask({ db, config, mailer }: TaskDeps): Task {
+  const cooldown = config.security.PWD_RESET_COOLDOWN_SECONDS;
+  // One address twice in a batch (an address being bombed) is refused whole with 21000: then the
+  // batch goes one by one, in order, as if the rows had come alone.
+  const slots = new GroupCommit((batch: SlotRequest[]) => takeResetSlotsAndRenewNonces(db, cooldown, batch), {
+    writeOne: async (request) => (await takeResetSlotsAndRenewNonces(db, cooldown, [request]))[0]!,
+  });
+  return async (row) => {
+    const { allowed, user } = await slots.add({ email: String(row.payload.email), outboxId: row.id, nonce: newResetNonce() });
+    if (!allowed) return skipped(THROTTLED);
+    if (!user) return skipped(NO_SUCH_USER);
+    // The token is bound to the current password and to the nonce just renewed.
+    await mailer.send('pwd_reset_email', {
+      sender: config.email.smtp_sender,
+      to: user.email,
+      url: config.security.PWD_RESET_URL,
+      pwd_reset_token: createPwdResetToken(config.security, user),
+      expire: config.security.RESET_TOKEN_EXPIRE_MINUTES,
+    });
+    return SENT;
+  };
+}

@@ -1,0 +1,28 @@
+/**
+ * What is done to one account outside of a command's transaction: its default username,
+ * logging in, the profile. Each takes the db (or a transaction) first, so every caller runs the
+ * same code.
+ */
+import type { Conn } from '../db/database.ts';
+import { verifyAgainstNothing, verifyPassword } from './passwords.ts';
+import { findUserByUsername, updateProfile as updateProfileRow, type UserRow } from './queries.ts';
+
+/** `Michael Scott` -> `michael-scott`, as the first API did. */
+export function usernameFromName(name: string): string {
+  return name.trim().toLowerCase().replace(/\s+/g, '-');
+}
+
+/** The user whose password this is, or undefined; equally slow either way. */
+export async function authenticate(db: Conn, username: string, password: string): Promise<UserRow | undefined> {
+  const user = await findUserByUsername(db, username);
+  if (!user) return verifyAgainstNothing(password).then(() => undefined);
+  return (await verifyPassword(password, user.password_hash)) ? user : undefined;
+}
+
+export async function updateProfile(
+  db: Conn,
+  user: UserRow,
+  changes: { avatar?: string | null; bio?: string | null },
+): Promise<UserRow> {
+  return (await updateProfileRow(db, user.id, changes)) ?? user;
+}
