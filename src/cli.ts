@@ -17,7 +17,8 @@ import { migrateLatest } from './db/migrations.ts';
 import { createMailer } from './email/mailer.ts';
 import { Conflict, NotFound, PolicyViolation } from './errors.ts';
 import { HttpError } from './http/httpError.ts';
-import { email, optional, text, validate } from './http/validate.ts';
+import { NewUser } from './http/schemas.ts';
+import { validate } from './http/validate.ts';
 import { createLogger, type Logger } from './log.ts';
 import { serve } from './main.ts';
 import { dispatchUntilIdle } from './outbox/dispatchOnce.ts';
@@ -69,15 +70,6 @@ const newUserOptions = {
   currency: { type: 'string' },
 } as const;
 
-const newUserShape = {
-  name: text({ max: 200 }),
-  email: email(),
-  password: text({ max: 1024, controls: true }),
-  dept: text({ max: 100 }),
-  username: optional(text({ max: 150 })),
-  currency: optional(text({ min: 3, max: 3 })),
-};
-
 const commands: Record<string, (args: string[], config: Settings, log: Logger) => Promise<void>> = {
   async serve(args) {
     const { values } = parseArgs({ args, options: { api: { type: 'boolean' }, dispatcher: { type: 'boolean' } } });
@@ -92,7 +84,7 @@ const commands: Record<string, (args: string[], config: Settings, log: Logger) =
 
   async 'create-user'(args, config, log) {
     const { values } = parseArgs({ args, options: newUserOptions });
-    const input = validate(newUserShape, values);
+    const input = validate(NewUser.pick({ name: true, email: true, password: true, dept: true, username: true, currency: true }), values);
     await withDatabase(config, log, async ({ database }) => {
       const user = await createUser(database.db, input);
       console.log(`created user ${user.username} (${user.email})`);

@@ -1,11 +1,33 @@
 /**
  * The OpenAPI 3.1 description of the API, served at `/openapi.json` and rendered at `/docs`.
- * A test compares its paths and methods with the routes the app serves, so the two move together.
+ * Every payload's schema is generated from the zod schema the route validates with
+ * (`schemas.ts`); a test compares the paths and methods with the routes the app serves.
  */
-import { PWD_RESET_MESSAGE } from '../commands/requestPwdReset.ts';
-import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../users/passwordPolicy.ts';
+import { z } from 'zod';
+import * as schemas from './schemas.ts';
 
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+/** Request and response bodies, by the name the document gives them. */
+const components = {
+  Error: schemas.ErrorBody,
+  ValidationError: schemas.ValidationError,
+  Login: schemas.Login,
+  RefreshRequest: schemas.RefreshRequest,
+  TokenPair: schemas.TokenPair,
+  User: schemas.User,
+  NewUser: schemas.NewUser,
+  Profile: schemas.Profile,
+  NewPassword: schemas.NewPassword,
+  ResetRequest: schemas.ResetRequest,
+  ResetAnswer: schemas.ResetAnswer,
+};
+
+/** JSON Schema 2020-12 (OpenAPI 3.1's dialect) of what a client sends or gets. */
+function jsonSchema(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
+  return rest;
+}
+
+const ref = (name: keyof typeof components) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: object) => ({ 'application/json': { schema } });
 const error = (description: string) => ({ description, content: json(ref('Error')) });
 const validationError = { description: 'The request body does not validate', content: json(ref('ValidationError')) };
@@ -15,8 +37,6 @@ const tooMany = {
 };
 const username = { name: 'username', in: 'path', required: true, schema: { type: 'string' } };
 const bearer = [{ bearer: [] }];
-
-const password = { type: 'string', minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH };
 
 export const openApiDocument = {
   openapi: '3.1.0',
@@ -70,7 +90,7 @@ export const openApiDocument = {
     '/refresh_token': {
       post: {
         summary: 'Trade a refresh token for a new pair',
-        requestBody: { required: true, content: json({ type: 'object', required: ['refresh_token'], properties: { refresh_token: { type: 'string' } } }) },
+        requestBody: { required: true, content: json(ref('RefreshRequest')) },
         responses: {
           200: { description: 'A new pair', content: json(ref('TokenPair')) },
           401: error('Not a valid refresh token'),
@@ -104,10 +124,10 @@ export const openApiDocument = {
           'The e-mail holds a link to `PWD_RESET_URL?pwd_reset_token=...`.',
         requestBody: {
           required: true,
-          content: json({ type: 'object', required: ['email'], properties: { email: { type: 'string', format: 'email', maxLength: 254 } } }),
+          content: json(ref('ResetRequest')),
         },
         responses: {
-          200: { description: 'Queued', content: json({ type: 'object', properties: { message: { const: PWD_RESET_MESSAGE } } }) },
+          200: { description: 'Queued', content: json(ref('ResetAnswer')) },
           422: validationError,
           429: tooMany,
         },
@@ -141,7 +161,7 @@ export const openApiDocument = {
         parameters: [{ name: 'pwd_reset_token', in: 'query', required: false, schema: { type: 'string' } }],
         requestBody: {
           required: true,
-          content: json({ type: 'object', required: ['password', 'password_confirm'], properties: { password, password_confirm: password } }),
+          content: json(ref('NewPassword')),
         },
         responses: {
           200: { description: 'Changed', content: json(ref('User')) },
@@ -155,67 +175,6 @@ export const openApiDocument = {
   },
   components: {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
-    schemas: {
-      Error: {
-        type: 'object',
-        required: ['detail'],
-        properties: { detail: { type: 'string' } },
-      },
-      ValidationError: {
-        type: 'object',
-        required: ['detail'],
-        properties: {
-          detail: {
-            type: 'array',
-            items: {
-              type: 'object',
-              properties: {
-                loc: { type: 'array', items: { type: ['string', 'integer'] } },
-                msg: { type: 'string' },
-                type: { type: 'string' },
-              },
-            },
-          },
-        },
-      },
-      Login: {
-        type: 'object',
-        required: ['username', 'password'],
-        properties: { username: { type: 'string' }, password: { type: 'string' } },
-      },
-      TokenPair: {
-        type: 'object',
-        properties: { access_token: { type: 'string' }, refresh_token: { type: 'string' }, token_type: { const: 'bearer' } },
-      },
-      User: {
-        type: 'object',
-        properties: {
-          name: { type: 'string' },
-          username: { type: 'string' },
-          dept: { type: 'string' },
-          avatar: { type: ['string', 'null'] },
-          bio: { type: ['string', 'null'] },
-          currency: { type: 'string' },
-        },
-      },
-      NewUser: {
-        type: 'object',
-        required: ['name', 'email', 'dept', 'password'],
-        properties: {
-          name: { type: 'string' },
-          email: { type: 'string', format: 'email' },
-          dept: { type: 'string', description: '`management` makes a superuser' },
-          password,
-          currency: { type: 'string', default: 'USD', minLength: 3, maxLength: 3 },
-          username: { type: 'string', description: 'Defaults to the name, lower-cased, spaces as `-`' },
-          avatar: { type: ['string', 'null'] },
-          bio: { type: ['string', 'null'] },
-        },
-      },
-      Profile: {
-        type: 'object',
-        properties: { avatar: { type: ['string', 'null'] }, bio: { type: ['string', 'null'] } },
-      },
-    },
+    schemas: Object.fromEntries(Object.entries(components).map(([name, schema]) => [name, jsonSchema(schema)])),
   },
-} as const;
+};

@@ -1,69 +1,45 @@
 /**
- * Validation at the edge: a route names the fields it takes and gets them back typed and
- * checked from `validate(shape, ctx.request.body)`. Failures answer 422 with FastAPI's shape,
- * `{"detail": [{"loc": ["body", "email"], "msg": "...", "type": "..."}]}`.
+ * Validation at the edge: a route gets its body back typed and checked from
+ * `validate(Schema, ctx.request.body)`. Failures answer 422 in FastAPI's shape, which clients of
+ * the first Dundie match on: `{"detail": [{"loc": ["body", "email"], "msg": "...", "type": "..."}]}`.
  */
+import type { z } from 'zod';
 import { validationFailed, type ValidationIssue } from './httpError.ts';
 
-type Outcome<T> = { ok: true; value: T } | { ok: false; msg: string; type: string };
-/** Checks one value; `undefined` means the field was absent. */
-export type Check<T> = (value: unknown) => Outcome<T>;
-export type Shape = Record<string, Check<unknown>>;
-export type Input<S extends Shape> = { [K in keyof S]: S[K] extends Check<infer T> ? T : never };
+type ZodIssue = z.core.$ZodIssue;
 
-const ok = <T>(value: T): Outcome<T> => ({ ok: true, value });
-const fail = (msg: string, type: string): Outcome<never> => ({ ok: false, msg, type });
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f]/;
-
-export function text({ min = 1, max = 1000, controls = false } = {}): Check<string> {
-  return (value) => {
-    if (value === undefined) return fail('Field required', 'missing');
-    if (typeof value !== 'string') return fail('Input should be a valid string', 'string_type');
-    const length = [...value].length;
-    if (length < min) return fail(`String should have at least ${min} character${min === 1 ? '' : 's'}`, 'string_too_short');
-    if (length > max) return fail(`String should have at most ${max} characters`, 'string_too_long');
-    if (!controls && CONTROL.test(value)) return fail('String must not contain control characters', 'value_error');
-    return ok(value);
-  };
-}
-
-/** Absent stays absent (undefined). */
-export function optional<T>(check: Check<T>): Check<T | undefined> {
-  return (value) => (value === undefined ? ok(undefined) : check(value));
-}
-
-/** Like `optional`, and null is kept, so a client can clear a field. */
-export function nullable<T>(check: Check<T>): Check<T | undefined | null> {
-  return (value) => (value === null ? ok(null) : optional(check)(value));
-}
-
-const EMAIL_MAX = 254;
-const EMAIL_SHAPE = /^[^\s@]{1,64}@[^\s@.]+(\.[^\s@.]+)+$/;
-
-/** A plausible address: what an MTA would accept, not a proof that the mailbox exists. */
-export function email(): Check<string> {
-  const base = text({ max: EMAIL_MAX });
-  return (value) => {
-    const result = base(value);
-    if (!result.ok) return result;
-    if (!EMAIL_SHAPE.test(result.value)) return fail('value is not a valid email address', 'value_error');
-    return result;
-  };
-}
-
-export function validate<S extends Shape>(shape: S, value: unknown): Input<S> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw validationFailed([{ loc: ['body'], msg: 'Input should be a valid object', type: 'model_attributes_type' }]);
+/** A zod issue in FastAPI's words (pydantic's messages and types). */
+export function toValidationIssue(issue: ZodIssue): ValidationIssue {
+  const loc = ['body', ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))];
+  switch (issue.code) {
+    case 'invalid_type':
+      if (issue.path.length === 0) return { loc, msg: 'Input should be a valid object', type: 'model_attributes_type' };
+      if (issue.input === undefined) return { loc, msg: 'Field required', type: 'missing' };
+      return { loc, msg: `Input should be a valid ${issue.expected}`, type: `${issue.expected}_type` };
+    case 'too_small': {
+      const n = Number(issue.minimum);
+      return { loc, msg: `String should have at least ${n} character${n === 1 ? '' : 's'}`, type: 'string_too_short' };
+    }
+    case 'too_big':
+      return { loc, msg: `String should have at most ${Number(issue.maximum)} characters`, type: 'string_too_long' };
+    default: {
+      const type = (issue as { params?: { type?: unknown } }).params?.type;
+      return { loc, msg: issue.message, type: typeof type === 'string' ? type : 'value_error' };
+    }
   }
-  const record = value as Record<string, unknown>;
-  const issues: ValidationIssue[] = [];
-  const input: Record<string, unknown> = {};
-  for (const [field, check] of Object.entries(shape)) {
-    const result = check(record[field]);
-    if (result.ok) input[field] = result.value;
-    else issues.push({ loc: ['body', field], msg: result.msg, type: result.type });
-  }
-  if (issues.length > 0) throw validationFailed(issues);
-  return input as Input<S>;
+}
+
+/** The first issue of each field, in the schema's order, as FastAPI reports them. */
+export function validationIssues(issues: readonly ZodIssue[]): ValidationIssue[] {
+  const seen = new Set<string>();
+  return issues.map(toValidationIssue).filter((i) => {
+    const key = i.loc.join('\u0000');
+    return !seen.has(key) && Boolean(seen.add(key));
+  });
+}
+
+export function validate<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+  const result = schema.safeParse(value, { reportInput: true });
+  if (result.success) return result.data;
+  throw validationFailed(validationIssues(result.error.issues));
 }

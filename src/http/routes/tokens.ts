@@ -7,10 +7,8 @@ import { findUserByUsername } from '../../users/queries.ts';
 import { authenticate } from '../../users/account.ts';
 import type { Deps } from '../currentUser.ts';
 import { limitPerClient } from '../limitPerClient.ts';
-import { text, validate } from '../validate.ts';
-
-const login = { username: text({ max: 150 }), password: text({ max: 1024, controls: true }) };
-const refresh = { refresh_token: text({ max: 4096 }) };
+import { Login, RefreshRequest } from '../schemas.ts';
+import { validate } from '../validate.ts';
 
 export function tokensRouter({ db, config }: Deps): Router {
   const router = new Router();
@@ -18,7 +16,7 @@ export function tokensRouter({ db, config }: Deps): Router {
   const { RATE_LIMIT_LOGIN_PER_MINUTE, LOGIN_FAILURES_PER_USERNAME, LOGIN_FAILURE_WINDOW_SECONDS } = config.security;
 
   router.post('/token', limitPerClient(db, 'login', RATE_LIMIT_LOGIN_PER_MINUTE), async (ctx) => {
-    const { username, password } = validate(login, ctx.request.body);
+    const { username, password } = validate(Login, ctx.request.body);
     // Failures are counted per username, known or not, across every client: against guessing
     // one account's password from many addresses.
     const failures = `login-failures:${username.toLowerCase()}`;
@@ -36,7 +34,7 @@ export function tokensRouter({ db, config }: Deps): Router {
   });
 
   router.post('/refresh_token', async (ctx) => {
-    const { refresh_token } = validate(refresh, ctx.request.body);
+    const { refresh_token } = validate(RefreshRequest, ctx.request.body);
     try {
       const claims = verifyToken(config.security, refresh_token, 'refresh_token');
       const user = await findUserByUsername(db, claims.sub);

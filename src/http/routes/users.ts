@@ -13,21 +13,8 @@ import { updateProfile } from '../../users/account.ts';
 import { badRequest, HttpError } from '../httpError.ts';
 import { optionalUser, requireSuperuser, requireUser, type AuthState, type Deps } from '../currentUser.ts';
 import { limitPerClient } from '../limitPerClient.ts';
-import { email, nullable, optional, text, validate } from '../validate.ts';
-
-const newUser = {
-  name: text({ max: 200 }),
-  email: email(),
-  dept: text({ max: 100 }),
-  password: text({ max: 1024, controls: true }),
-  currency: optional(text({ min: 3, max: 3 })),
-  username: optional(text({ max: 150 })),
-  avatar: nullable(text({ max: 2048 })),
-  bio: nullable(text({ max: 2000, controls: true })),
-};
-const profile = { avatar: newUser.avatar, bio: newUser.bio };
-const newPassword = { password: newUser.password, password_confirm: newUser.password };
-const resetRequest = { email: email() };
+import { NewPassword, NewUser, Profile, ResetRequest } from '../schemas.ts';
+import { validate } from '../validate.ts';
 
 const NOT_ALLOWED_TO_CHANGE_PASSWORD = "You are not allowed to change this user's password";
 
@@ -90,14 +77,14 @@ export function usersRouter(deps: Deps): Router {
   });
 
   router.post('/', requireSuperuser(deps), async (ctx) => {
-    const input = validate(newUser, ctx.request.body);
+    const input = validate(NewUser, ctx.request.body);
     ctx.status = 201;
     ctx.body = presentUser(await createUser(db, input));
   });
 
   // Registered before '/:username' routes so the literal path wins.
   router.post('/pwd_reset_token', limitPerClient(db, 'pwd-reset', config.security.RATE_LIMIT_PWD_RESET_PER_MINUTE), async (ctx) => {
-    const input = validate(resetRequest, ctx.request.body);
+    const input = validate(ResetRequest, ctx.request.body);
     await requestPwdReset(outbox, config, input.email);
     ctx.body = { message: PWD_RESET_MESSAGE };
   });
@@ -109,13 +96,13 @@ export function usersRouter(deps: Deps): Router {
   router.patch('/:username', requireUser(deps), loadTarget(deps), async (ctx) => {
     const { user, target } = ctx.state;
     if (user.id !== target.id && !isSuperuser(user)) throw new NotAllowed('You can only update your own profile');
-    const input = validate(profile, ctx.request.body);
+    const input = validate(Profile, ctx.request.body);
     ctx.body = presentUser(await updateProfile(db, target, input));
   });
 
   router.post('/:username/password', loadTarget(deps), mayChangePassword(deps), async (ctx) => {
     const { target } = ctx.state;
-    const input = validate(newPassword, ctx.request.body);
+    const input = validate(NewPassword, ctx.request.body);
     if (input.password !== input.password_confirm) throw badRequest('Passwords do not match');
     const changed = await changePassword(db, config, target, input.password);
     // Changed meanwhile by another request (the same reset token used twice at once).

@@ -1,0 +1,73 @@
+/**
+ * One schema per payload, in zod: the routes validate with them (`validate.ts`) and the OpenAPI
+ * document is generated from them (`openapi.ts`), so what is checked and what is documented
+ * cannot drift apart. Limits are generous upper bounds against abuse; the password's real rules
+ * are the domain's policy (`users/passwordPolicy.ts`), checked after validation.
+ */
+import { z } from 'zod';
+import { PWD_RESET_MESSAGE } from '../commands/requestPwdReset.ts';
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../users/passwordPolicy.ts';
+
+// eslint-disable-next-line no-control-regex -- control characters are exactly what it looks for
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const EMAIL_SHAPE = /^[^\s@]{1,64}@[^\s@.]+(\.[^\s@.]+)+$/;
+const EMAIL_MAX = 254;
+
+/**
+ * A string of `min` to `max` characters. It must be well-formed Unicode (a lone surrogate is
+ * refused here rather than by PostgreSQL, as a 500) and, unless `controls`, hold no control
+ * characters (no CR/LF can reach a header or a log line).
+ */
+export function text({ min = 1, max = 1000, controls = false } = {}) {
+  const checked = z
+    .string()
+    .min(min)
+    .max(max)
+    .refine((v) => v.isWellFormed(), { message: 'String must be valid Unicode', params: { type: 'string_unicode' } });
+  return controls
+    ? checked
+    : checked.refine((v) => !CONTROL.test(v), { message: 'String must not contain control characters', params: { type: 'value_error' } });
+}
+
+/** A plausible address: what an MTA would accept, not a proof that the mailbox exists. */
+export const email = () =>
+  text({ max: EMAIL_MAX })
+    .refine((v) => EMAIL_SHAPE.test(v), { message: 'value is not a valid email address', params: { type: 'value_error' } })
+    .meta({ format: 'email' });
+
+const password = text({ max: 1024, controls: true }).describe(
+  `${PASSWORD_MIN_LENGTH}–${PASSWORD_MAX_LENGTH} characters, not the username or e-mail, not one of the 10,000 most common passwords`,
+);
+const avatar = text({ max: 2048 }).nullable().optional();
+const bio = text({ max: 2000, controls: true }).nullable().optional();
+
+export const Login = z.object({ username: text({ max: 150 }), password: text({ max: 1024, controls: true }) });
+export const RefreshRequest = z.object({ refresh_token: text({ max: 4096 }) });
+export const NewUser = z.object({
+  name: text({ max: 200 }),
+  email: email(),
+  dept: text({ max: 100 }).describe('`management` makes a superuser'),
+  password,
+  currency: text({ min: 3, max: 3 }).optional().describe('Defaults to USD'),
+  username: text({ max: 150 }).optional().describe('Defaults to the name, lower-cased, spaces as `-`'),
+  avatar,
+  bio,
+});
+export const Profile = z.object({ avatar, bio });
+export const NewPassword = z.object({ password, password_confirm: password });
+export const ResetRequest = z.object({ email: email() });
+
+export const User = z.object({
+  name: z.string(),
+  username: z.string(),
+  dept: z.string(),
+  avatar: z.string().nullable(),
+  bio: z.string().nullable(),
+  currency: z.string(),
+});
+export const TokenPair = z.object({ access_token: z.string(), refresh_token: z.string(), token_type: z.literal('bearer') });
+export const ResetAnswer = z.object({ message: z.literal(PWD_RESET_MESSAGE) });
+export const ErrorBody = z.object({ detail: z.string() });
+export const ValidationError = z.object({
+  detail: z.array(z.object({ loc: z.array(z.union([z.string(), z.int()])), msg: z.string(), type: z.string() })),
+});
