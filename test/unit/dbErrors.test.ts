@@ -1,0 +1,36 @@
+import test from 'ava';
+import { classifyDbError, uniqueViolation } from '../../src/db/errors.ts';
+
+const pgError = (code: string, extra: object = {}) => Object.assign(new Error(code), { code, ...extra });
+
+test('the server going away, refusing connections or timing out is transient', (t) => {
+  for (const err of [
+    pgError('57P01'),
+    pgError('08006'),
+    pgError('ECONNREFUSED'),
+    pgError('57014'),
+    Object.assign(new Error('Knex: Timeout acquiring a connection. The pool is probably full.'), { name: 'KnexTimeoutError' }),
+    new Error('Connection terminated unexpectedly'),
+    new Error('timeout expired'),
+  ]) {
+    t.is(classifyDbError(err), 'transient', err.message);
+  }
+});
+
+test('values the server refuses are data errors, broken constraints constraint errors', (t) => {
+  t.is(classifyDbError(pgError('22P05')), 'data');
+  t.is(classifyDbError(pgError('21000')), 'data');
+  t.is(classifyDbError(pgError('23505')), 'constraint');
+});
+
+test('a bug (a syntax error, a missing column, a TypeError) is neither: never retried', (t) => {
+  t.is(classifyDbError(pgError('42601')), 'other');
+  t.is(classifyDbError(pgError('42703')), 'other');
+  t.is(classifyDbError(new TypeError('x is undefined')), 'other');
+  t.is(classifyDbError(undefined), 'other');
+});
+
+test('a unique violation names its constraint', (t) => {
+  t.is(uniqueViolation(pgError('23505', { constraint: 'users_email_lower_key' })), 'users_email_lower_key');
+  t.is(uniqueViolation(pgError('23503')), undefined);
+});
