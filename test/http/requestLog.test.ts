@@ -1,16 +1,16 @@
 import test from 'ava';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { createPwdResetToken } from '../src/auth/tokens.ts';
-import { redactUrl } from '../src/log.ts';
-import { testConfig } from './helpers/config.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
-import { makeUser } from './helpers/factories.ts';
-import { readEmailLog, tokenFromText } from './helpers/flow.ts';
-import { dispatchUntilIdle } from '../src/outbox/dispatchOnce.ts';
-import { emailWorker } from '../src/tasks/worker.ts';
-import { createMailer } from '../src/email/mailer.ts';
-import { startApi, type Api } from './helpers/service.ts';
+import { createPwdResetToken } from '../../src/auth/tokens.ts';
+import { redactUrl } from '../../src/log.ts';
+import { testConfig } from '../helpers/config.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { makeUser } from '../helpers/factories.ts';
+import { readEmailLog, tokenFromText } from '../helpers/flow.ts';
+import { dispatchUntilIdle } from '../../src/outbox/dispatchOnce.ts';
+import { emailWorker } from '../../src/tasks/worker.ts';
+import { createMailer } from '../../src/email/mailer.ts';
+import { startApi, type Api } from '../helpers/service.ts';
 
 let tdb: TestDatabase;
 let api: Api;

@@ -1,9 +1,9 @@
 import test from 'ava';
-import { createAccessToken } from '../src/auth/tokens.ts';
-import { testConfig } from './helpers/config.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
-import { makeUser, PASSWORD } from './helpers/factories.ts';
-import { startApi, type Api } from './helpers/service.ts';
+import { createAccessToken } from '../../src/auth/tokens.ts';
+import { testConfig } from '../helpers/config.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { makeUser, PASSWORD } from '../helpers/factories.ts';
+import { startApi, type Api } from '../helpers/service.ts';
 
 let tdb: TestDatabase;
 let api: Api;

@@ -1,10 +1,10 @@
 import test from 'ava';
 import jwt from 'jsonwebtoken';
-import { createAccessToken, createPwdResetToken, passwordFingerprint } from '../src/auth/tokens.ts';
-import { testConfig } from './helpers/config.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
-import { makeUser, PASSWORD } from './helpers/factories.ts';
-import { startApi, type Api } from './helpers/service.ts';
+import { createAccessToken, createPwdResetToken, passwordFingerprint } from '../../src/auth/tokens.ts';
+import { testConfig } from '../helpers/config.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { makeUser, PASSWORD } from '../helpers/factories.ts';
+import { startApi, type Api } from '../helpers/service.ts';
 
 let tdb: TestDatabase;
 let api: Api;

@@ -1,7 +1,7 @@
 import test from 'ava';
-import { testConfig } from './helpers/config.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
-import { startApi, type Api } from './helpers/service.ts';
+import { testConfig } from '../helpers/config.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { startApi, type Api } from '../helpers/service.ts';
 
 let tdb: TestDatabase;
 let api: Api;

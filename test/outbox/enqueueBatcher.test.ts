@@ -1,6 +1,6 @@
 import test from 'ava';
-import { EnqueueBatcher } from '../src/outbox/enqueueBatcher.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+import { EnqueueBatcher } from '../../src/outbox/enqueueBatcher.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
 let tdb: TestDatabase;
 test.before(async () => {

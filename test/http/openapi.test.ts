@@ -1,11 +1,11 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
 import test from 'ava';
-import { appRouters } from '../src/http/app.ts';
-import { openApiDocument } from '../src/http/openapi.ts';
-import { createMetrics } from '../src/metrics.ts';
-import { testConfig } from './helpers/config.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
-import { startApi, type Api } from './helpers/service.ts';
+import { appRouters } from '../../src/http/app.ts';
+import { openApiDocument } from '../../src/http/openapi.ts';
+import { createMetrics } from '../../src/metrics.ts';
+import { testConfig } from '../helpers/config.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { startApi, type Api } from '../helpers/service.ts';
 
 let tdb: TestDatabase;
 let api: Api;

@@ -7,10 +7,10 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
 import { chromium } from 'playwright-core';
-import { PWD_RESET_MESSAGE } from '../src/commands/requestPwdReset.ts';
-import { testConfig } from './helpers/config.ts';
-import { createTestDatabase } from './helpers/db.ts';
-import { startApi } from './helpers/service.ts';
+import { PWD_RESET_MESSAGE } from '../../src/commands/requestPwdReset.ts';
+import { testConfig } from '../helpers/config.ts';
+import { createTestDatabase } from '../helpers/db.ts';
+import { startApi } from '../helpers/service.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOTS = path.resolve('test-results');

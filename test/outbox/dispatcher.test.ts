@@ -1,18 +1,18 @@
 import test from 'ava';
-import { createLogger } from '../src/log.ts';
-import { createMetrics } from '../src/metrics.ts';
-import { housekeeping } from '../src/commands/housekeeping.ts';
-import { Dispatcher } from '../src/outbox/dispatcher.ts';
-import { dispatchOnce } from '../src/outbox/dispatchOnce.ts';
-import { emailWorker } from '../src/tasks/worker.ts';
-import { createMailer } from '../src/email/mailer.ts';
-import { requestPwdReset } from '../src/commands/requestPwdReset.ts';
-import { summary } from '../src/outbox/queries.ts';
-import { testConfig } from './helpers/config.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
-import { makeUsers } from './helpers/factories.ts';
-import { startApi } from './helpers/service.ts';
-import { smtpEnv, startSmtpSink } from './helpers/smtp.ts';
+import { createLogger } from '../../src/log.ts';
+import { createMetrics } from '../../src/metrics.ts';
+import { housekeeping } from '../../src/commands/housekeeping.ts';
+import { Dispatcher } from '../../src/outbox/dispatcher.ts';
+import { dispatchOnce } from '../../src/outbox/dispatchOnce.ts';
+import { emailWorker } from '../../src/tasks/worker.ts';
+import { createMailer } from '../../src/email/mailer.ts';
+import { requestPwdReset } from '../../src/commands/requestPwdReset.ts';
+import { summary } from '../../src/outbox/queries.ts';
+import { testConfig } from '../helpers/config.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { makeUsers } from '../helpers/factories.ts';
+import { startApi } from '../helpers/service.ts';
+import { smtpEnv, startSmtpSink } from '../helpers/smtp.ts';
 
 let tdb: TestDatabase;
 test.before(async () => {

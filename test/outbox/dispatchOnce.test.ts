@@ -1,10 +1,10 @@
 import test from 'ava';
-import { requestPwdReset } from '../src/commands/requestPwdReset.ts';
-import { testConfig } from './helpers/config.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
-import { makeUser, makeUsers } from './helpers/factories.ts';
-import { dispatch } from './helpers/flow.ts';
-import { smtpEnv, startSmtpSink, type SmtpSink } from './helpers/smtp.ts';
+import { requestPwdReset } from '../../src/commands/requestPwdReset.ts';
+import { testConfig } from '../helpers/config.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { makeUser, makeUsers } from '../helpers/factories.ts';
+import { dispatch } from '../helpers/flow.ts';
+import { smtpEnv, startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
 
 let tdb: TestDatabase;
 test.before(async () => {
@@ -110,7 +110,7 @@ test.serial('a row whose lease lapsed is claimed again, and the old holder canno
   const config = testConfig(tdb.url, { DUNDIE_DISPATCHER__LEASE_SECONDS: '1' });
   const user = await makeUser(tdb.db);
   await requestPwdReset(tdb.db, config, user.email);
-  const { claimDue, finishMany } = await import('../src/outbox/queries.ts');
+  const { claimDue, finishMany } = await import('../../src/outbox/queries.ts');
   const [row] = await claimDue(tdb.db, 'crashed-worker', 10, 1);
   t.truthy(row);
   t.is((await claimDue(tdb.db, 'other', 10, 60)).length, 0, 'held while the lease runs');

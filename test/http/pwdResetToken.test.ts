@@ -1,11 +1,11 @@
 import test from 'ava';
-import { PWD_RESET_MESSAGE } from '../src/commands/requestPwdReset.ts';
-import { testConfig } from './helpers/config.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
-import { makeUser, PASSWORD } from './helpers/factories.ts';
-import { dispatch, readEmailLog, tokenFromText } from './helpers/flow.ts';
-import { startApi, type Api } from './helpers/service.ts';
-import { smtpEnv, startSmtpSink } from './helpers/smtp.ts';
+import { PWD_RESET_MESSAGE } from '../../src/commands/requestPwdReset.ts';
+import { testConfig } from '../helpers/config.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { makeUser, PASSWORD } from '../helpers/factories.ts';
+import { dispatch, readEmailLog, tokenFromText } from '../helpers/flow.ts';
+import { startApi, type Api } from '../helpers/service.ts';
+import { smtpEnv, startSmtpSink } from '../helpers/smtp.ts';
 
 let tdb: TestDatabase;
 test.before(async () => {

@@ -1,7 +1,7 @@
 import test from 'ava';
-import { createDb } from '../src/db/database.ts';
-import { migrateLatest } from '../src/db/migrations.ts';
-import { createTestDatabase } from './helpers/db.ts';
+import { createDb } from '../../src/db/database.ts';
+import { migrateLatest } from '../../src/db/migrations.ts';
+import { createTestDatabase } from '../helpers/db.ts';
 
 test('several processes migrating at once all succeed, one of them applying', async (t) => {
   const tdb = await createTestDatabase('migrate');
