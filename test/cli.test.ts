@@ -2,19 +2,15 @@ import test from 'ava';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+import { useTestDatabase } from './helpers/db.ts';
 import { cliEnv, runCli } from './helpers/process.ts';
 
-let tdb: TestDatabase;
+const tdb = useTestDatabase('cli');
 let env: Record<string, string>;
 let emailLog: string;
 test.before(async () => {
-  tdb = await createTestDatabase('cli');
   emailLog = path.join(mkdtempSync(path.join(tmpdir(), 'dundie-cli-')), 'email.log');
   env = cliEnv(tdb.url, { DUNDIE_EMAIL__LOG_FILE: emailLog });
-});
-test.after.always(async () => {
-  await tdb?.drop();
 });
 
 test.serial('create-user, then user-list shows the user', async (t) => {

@@ -9,22 +9,12 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { startEmbeddedPostgres } from '../src/db/embeddedPostgres.ts';
 import { createDb } from '../src/db/database.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+import { useTestDatabase } from './helpers/db.ts';
 import { makeUsers, seedResetRequests } from './helpers/factories.ts';
 import { cliEnv, startServe, type ServiceProcess } from './helpers/process.ts';
 import { smtpEnv, startSmtpSink, type SmtpSink } from './helpers/smtp.ts';
 
-let tdb: TestDatabase;
-test.before(async () => {
-  tdb = await createTestDatabase('faults');
-});
-test.beforeEach(async () => {
-  await tdb.db('outbox').del();
-  await tdb.db('users').del();
-});
-test.after.always(async () => {
-  await tdb?.drop();
-});
+const tdb = useTestDatabase('faults', { clean: ['outbox', 'users'] });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,16 +1,10 @@
 import test from 'ava';
-import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+import { useTestDatabase } from './helpers/db.ts';
 import { makeUser } from './helpers/factories.ts';
 import { cliEnv, startServe } from './helpers/process.ts';
 import { smtpEnv, startSmtpSink } from './helpers/smtp.ts';
 
-let tdb: TestDatabase;
-test.before(async () => {
-  tdb = await createTestDatabase('shutdown');
-});
-test.after.always(async () => {
-  await tdb?.drop();
-});
+const tdb = useTestDatabase('shutdown');
 
 const within = <T>(ms: number, promise: Promise<T>) =>
   Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`not within ${ms} ms`)), ms))]);

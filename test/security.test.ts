@@ -4,24 +4,13 @@ import { loadConfig } from '../src/config.ts';
 import { PWD_RESET_MESSAGE } from '../src/commands/requestPwdReset.ts';
 import { takeResetSlotsAndRenewNonces } from '../src/users/resetSlots.ts';
 import { testConfig } from './helpers/config.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+import { useTestDatabase } from './helpers/db.ts';
 import { makeUser, PASSWORD } from './helpers/factories.ts';
 import { dispatch, readEmailLog, tokenFromText } from './helpers/flow.ts';
 import { startApi } from './helpers/service.ts';
 import { smtpEnv, startSmtpSink } from './helpers/smtp.ts';
 
-let tdb: TestDatabase;
-test.before(async () => {
-  tdb = await createTestDatabase('security');
-});
-test.beforeEach(async () => {
-  await tdb.db('outbox').del();
-  await tdb.db('rate_limits').del();
-  await tdb.db('pwd_reset_throttle').del();
-});
-test.after.always(async () => {
-  await tdb?.drop();
-});
+const tdb = useTestDatabase('security', { clean: ['outbox', 'rate_limits', 'pwd_reset_throttle'] });
 
 const json = (body: unknown) => ({ json: body });
 const newPassword = (p: string) => json({ password: p, password_confirm: p });

@@ -2,21 +2,17 @@ import test from 'ava';
 import jwt from 'jsonwebtoken';
 import { createAccessToken, createPwdResetToken, passwordFingerprint } from '../../src/auth/tokens.ts';
 import { testConfig } from '../helpers/config.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { useTestDatabase } from '../helpers/db.ts';
 import { makeUser, PASSWORD } from '../helpers/factories.ts';
 import { startApi, type Api } from '../helpers/service.ts';
 
-let tdb: TestDatabase;
+const tdb = useTestDatabase('tokens');
 let api: Api;
 let config: ReturnType<typeof testConfig>;
 test.before(async () => {
-  tdb = await createTestDatabase('tokens');
   config = testConfig(tdb.url);
   api = await startApi(config);
-});
-test.after.always(async () => {
-  await api?.service.stop();
-  await tdb?.drop();
+  tdb.teardown(() => api.service.stop());
 });
 
 const body = { password: 'a-fine-new-password', password_confirm: 'a-fine-new-password' };

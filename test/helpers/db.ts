@@ -2,6 +2,7 @@
  * A database of its own for each test file, on the server DATABASE_URL names (the one `npm test`
  * started, or CI's), migrated by the service's own migrations and dropped at the end.
  */
+import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import process from 'node:process';
 import pg from 'pg';
@@ -44,5 +45,48 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
       await db.destroy();
       await admin((c) => c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(name)} WITH (FORCE)`));
     },
+  };
+}
+
+export interface UsedTestDatabase {
+  readonly db: Db;
+  readonly url: string;
+  /** Runs `close` after the file's last test, before the database is dropped (last registered, first run). */
+  teardown(close: () => Promise<unknown> | unknown): void;
+}
+
+/**
+ * The test file's own database: made before its first test, dropped after its last, with what
+ * `teardown` registered (a service using it, say) closed first. `clean` tables are emptied
+ * before each test.
+ */
+export function useTestDatabase(label: string, { clean = [] }: { clean?: string[] } = {}): UsedTestDatabase {
+  let current: TestDatabase | undefined;
+  const closers: (() => Promise<unknown> | unknown)[] = [];
+  const get = () => {
+    if (!current) throw new Error('the test database is made in test.before: use it in a hook or a test');
+    return current;
+  };
+  // Serial hooks: ava starts the file's own (concurrent) hooks only once these are done.
+  test.serial.before(async () => {
+    current = await createTestDatabase(label);
+  });
+  if (clean.length > 0) {
+    test.serial.beforeEach(async () => {
+      for (const table of clean) await get().db(table).del();
+    });
+  }
+  test.after.always(async () => {
+    for (const close of closers.reverse()) await close();
+    await current?.drop();
+  });
+  return {
+    get db() {
+      return get().db;
+    },
+    get url() {
+      return get().url;
+    },
+    teardown: (close) => void closers.push(close),
   };
 }

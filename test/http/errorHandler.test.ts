@@ -1,17 +1,13 @@
 import test from 'ava';
 import { testConfig } from '../helpers/config.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { useTestDatabase } from '../helpers/db.ts';
 import { startApi, type Api } from '../helpers/service.ts';
 
-let tdb: TestDatabase;
+const tdb = useTestDatabase('errors');
 let api: Api;
 test.before(async () => {
-  tdb = await createTestDatabase('errors');
   api = await startApi(testConfig(tdb.url));
-});
-test.after.always(async () => {
-  await api?.service.stop();
-  await tdb?.drop();
+  tdb.teardown(() => api.service.stop());
 });
 
 const ask = (body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) =>

@@ -4,18 +4,14 @@ import { appRouters } from '../../src/http/app.ts';
 import { openApiDocument } from '../../src/http/openapi.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { testConfig } from '../helpers/config.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { useTestDatabase } from '../helpers/db.ts';
 import { startApi, type Api } from '../helpers/service.ts';
 
-let tdb: TestDatabase;
+const tdb = useTestDatabase('openapi');
 let api: Api;
 test.before(async () => {
-  tdb = await createTestDatabase('openapi');
   api = await startApi(testConfig(tdb.url));
-});
-test.after.always(async () => {
-  await api?.service.stop();
-  await tdb?.drop();
+  tdb.teardown(() => api.service.stop());
 });
 
 /** "GET /user/{username}" for every route the app serves, except the docs themselves. */

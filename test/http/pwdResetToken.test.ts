@@ -1,22 +1,13 @@
 import test from 'ava';
 import { PWD_RESET_MESSAGE } from '../../src/commands/requestPwdReset.ts';
 import { testConfig } from '../helpers/config.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { useTestDatabase } from '../helpers/db.ts';
 import { makeUser, PASSWORD } from '../helpers/factories.ts';
 import { dispatch, readEmailLog, tokenFromText } from '../helpers/flow.ts';
 import { startApi, type Api } from '../helpers/service.ts';
 import { smtpEnv, startSmtpSink } from '../helpers/smtp.ts';
 
-let tdb: TestDatabase;
-test.before(async () => {
-  tdb = await createTestDatabase('pwd_reset');
-});
-test.beforeEach(async () => {
-  await tdb.db('outbox').del();
-});
-test.after.always(async () => {
-  await tdb?.drop();
-});
+const tdb = useTestDatabase('pwd_reset', { clean: ['outbox'] });
 
 async function changePasswordWith(api: Api, username: string, token: string, password: string) {
   return api.request('POST', `/user/${username}/password/?pwd_reset_token=${token}`, {

@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { createPwdResetToken } from '../../src/auth/tokens.ts';
 import { redactUrl } from '../../src/log.ts';
 import { testConfig } from '../helpers/config.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { useTestDatabase } from '../helpers/db.ts';
 import { makeUser } from '../helpers/factories.ts';
 import { readEmailLog, tokenFromText } from '../helpers/flow.ts';
 import { dispatchUntilIdle } from '../../src/outbox/dispatchOnce.ts';
@@ -12,7 +12,7 @@ import { emailWorker } from '../../src/tasks/worker.ts';
 import { createMailer } from '../../src/email/mailer.ts';
 import { startApi, type Api } from '../helpers/service.ts';
 
-let tdb: TestDatabase;
+const tdb = useTestDatabase('logging');
 let api: Api;
 let config: ReturnType<typeof testConfig>;
 /** A JSON logger whose lines land in `lines`. */
@@ -28,13 +28,9 @@ function capturingLogger(lines: Record<string, unknown>[]) {
 
 const lines: Record<string, unknown>[] = [];
 test.before(async () => {
-  tdb = await createTestDatabase('logging');
   config = testConfig(tdb.url);
   api = await startApi(config, { api: true, dispatcher: false }, capturingLogger(lines));
-});
-test.after.always(async () => {
-  await api?.service.stop();
-  await tdb?.drop();
+  tdb.teardown(() => api.service.stop());
 });
 
 test.serial('every request is logged with an id that is also sent back as X-Request-Id', async (t) => {

@@ -1,24 +1,20 @@
 import test from 'ava';
 import { createAccessToken } from '../../src/auth/tokens.ts';
 import { testConfig } from '../helpers/config.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { useTestDatabase } from '../helpers/db.ts';
 import { makeUser, PASSWORD } from '../helpers/factories.ts';
 import { startApi, type Api } from '../helpers/service.ts';
 
-let tdb: TestDatabase;
+const tdb = useTestDatabase('users');
 let api: Api;
 let config: ReturnType<typeof testConfig>;
 let bossToken: string;
 test.before(async () => {
-  tdb = await createTestDatabase('users');
   config = testConfig(tdb.url);
   api = await startApi(config);
+  tdb.teardown(() => api.service.stop());
   const boss = await makeUser(tdb.db, { name: 'Boss Man', dept: 'management' });
   bossToken = createAccessToken(config.security, { sub: boss.username });
-});
-test.after.always(async () => {
-  await api?.service.stop();
-  await tdb?.drop();
 });
 
 const login = async (username: string, password = PASSWORD) =>

@@ -1,21 +1,12 @@
 import test from 'ava';
 import { requestPwdReset } from '../../src/commands/requestPwdReset.ts';
 import { testConfig } from '../helpers/config.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { useTestDatabase } from '../helpers/db.ts';
 import { makeUser, makeUsers } from '../helpers/factories.ts';
 import { dispatch } from '../helpers/flow.ts';
 import { smtpEnv, startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
 
-let tdb: TestDatabase;
-test.before(async () => {
-  tdb = await createTestDatabase('dispatcher');
-});
-test.beforeEach(async () => {
-  await tdb.db('outbox').del();
-});
-test.after.always(async () => {
-  await tdb?.drop();
-});
+const tdb = useTestDatabase('dispatcher', { clean: ['outbox'] });
 
 const smtpConfig = (smtp: SmtpSink, env: Record<string, string> = {}) =>
   testConfig(tdb.url, {

@@ -9,21 +9,12 @@ import { createMailer } from '../../src/email/mailer.ts';
 import { requestPwdReset } from '../../src/commands/requestPwdReset.ts';
 import { summary } from '../../src/outbox/queries.ts';
 import { testConfig } from '../helpers/config.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { useTestDatabase } from '../helpers/db.ts';
 import { makeUsers } from '../helpers/factories.ts';
 import { startApi } from '../helpers/service.ts';
 import { smtpEnv, startSmtpSink } from '../helpers/smtp.ts';
 
-let tdb: TestDatabase;
-test.before(async () => {
-  tdb = await createTestDatabase('outbox');
-});
-test.beforeEach(async () => {
-  await tdb.db('outbox').del();
-});
-test.after.always(async () => {
-  await tdb?.drop();
-});
+const tdb = useTestDatabase('outbox', { clean: ['outbox'] });
 
 const NEVER = '0 0 0 1 1 *'; // midnight on January 1st: the safety net stays out of the way
 

@@ -1,17 +1,8 @@
 import test from 'ava';
 import { EnqueueBatcher } from '../../src/outbox/enqueueBatcher.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { useTestDatabase } from '../helpers/db.ts';
 
-let tdb: TestDatabase;
-test.before(async () => {
-  tdb = await createTestDatabase('enqueue_batcher');
-});
-test.beforeEach(async () => {
-  await tdb.db('outbox').del();
-});
-test.after.always(async () => {
-  await tdb?.drop();
-});
+const tdb = useTestDatabase('enqueue_batcher', { clean: ['outbox'] });
 
 const row = (email: string) => ({ kind: 'pwd_reset_email', payload: { email }, maxAttempts: 8 });
 
