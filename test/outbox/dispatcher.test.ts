@@ -10,6 +10,7 @@ import { requestPwdReset } from '../../src/commands/requestPwdReset.ts';
 import { summary } from '../../src/outbox/queries.ts';
 import { testConfig } from '../helpers/config.ts';
 import { useTestDatabase } from '../helpers/db.ts';
+import { countByStatus, outboxListened, waitUntil } from '../helpers/wait.ts';
 import { makeUsers } from '../helpers/factories.ts';
 import { startApi } from '../helpers/service.ts';
 import { smtpEnv, startSmtpSink } from '../helpers/smtp.ts';
@@ -34,7 +35,7 @@ test.serial('a request wakes the dispatcher through NOTIFY, with no cron tick', 
   const [user] = await makeUsers(tdb.db, 1);
   const { stop } = runDispatcher(config);
   t.teardown(stop);
-  await new Promise((r) => setTimeout(r, 300)); // LISTEN is in place
+  await waitUntil(() => outboxListened(tdb.db), 'the dispatcher to LISTEN');
   const started = Date.now();
   await requestPwdReset(tdb.db, config, user!.email);
   await smtp.waitFor(1, 3000);
@@ -50,6 +51,7 @@ test.serial('without LISTEN only the cron net claims', async (t) => {
   const { dispatcher, stop } = runDispatcher(config, false);
   t.teardown(stop);
   await requestPwdReset(tdb.db, config, user!.email);
+  // Absence can only be watched for a while: long enough for a NOTIFY to have been acted on.
   await new Promise((r) => setTimeout(r, 700));
   t.is(smtp.messages.length, 0, 'no notification, no tick: nothing yet');
   dispatcher.wake(); // what the cron tick does
@@ -66,7 +68,7 @@ test.serial('one slow row holds up no other', async (t) => {
   await tdb.db('users').where({ id: users[0]!.id }).update({ email: slow });
   const { stop } = runDispatcher(config);
   t.teardown(stop);
-  await new Promise((r) => setTimeout(r, 300));
+  await waitUntil(() => outboxListened(tdb.db), 'the dispatcher to LISTEN');
   const started = Date.now();
   await requestPwdReset(tdb.db, config, slow);
   for (const u of users.slice(1)) await requestPwdReset(tdb.db, config, u.email);
@@ -101,8 +103,8 @@ test.serial('the running dispatcher claims a batch ahead; on stop it finishes tw
   const users = await makeUsers(tdb.db, 10);
   for (const u of users) await requestPwdReset(tdb.db, config, u.email);
   const { stop } = runDispatcher(config, false);
-  await new Promise((r) => setTimeout(r, 250));
-  t.is((await tdb.db('outbox').where({ status: 'sending' })).length, 10, 'one claim took the whole batch');
+  await waitUntil(async () => (await countByStatus(tdb.db, 'sending')) > 0, 'the first claim');
+  t.is(await countByStatus(tdb.db, 'sending'), 10, 'one claim took the whole batch');
   await stop();
   const byStatus = Object.fromEntries((await summary(tdb.db)).map((r) => [r.status, r.count]));
   t.like(byStatus, { sent: 2, pending: 8 });
@@ -149,7 +151,7 @@ test.serial('/ready answers while the database does; /metrics shows rows by stat
   const [user] = await makeUsers(tdb.db, 1);
   await api.request('POST', '/user/pwd_reset_token/', { json: { email: user!.email } });
   await smtp.waitFor(1, 5000);
-  await new Promise((r) => setTimeout(r, 200));
+  await waitUntil(async () => (await countByStatus(tdb.db, 'sent')) === 1, 'the row to be recorded sent');
   const metrics = await fetch(`${api.base}/metrics`).then((r) => r.text());
   t.regex(metrics, /dundie_outbox_rows\{status="sent"\} 1/);
   t.regex(metrics, /dundie_emails_sent_total\{kind="pwd_reset_email"\} 1/);
