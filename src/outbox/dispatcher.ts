@@ -49,7 +49,7 @@ const handlers: Record<string, Handler> = {
     const { allowed, user } = await writes.takeSlot({ email: String(row.payload.email), outboxId: row.id, nonce: newResetNonce() });
     if (!allowed) return { sent: false, skipped: THROTTLED };
     if (!user) return { sent: false, skipped: NO_SUCH_USER };
-    await sendPwdResetEmail(deps, user);
+    await sendPwdResetEmail(deps, user, typeof row.payload.locale === 'string' ? row.payload.locale : undefined);
     return { sent: true };
   },
   [PWD_CHANGED_EMAIL]: (deps, row) => sendPwdChangedEmail(deps, row.payload),

@@ -15,10 +15,12 @@ export function queuePwdChangedEmail(
   db: Db | Tx,
   config: Settings,
   user: { username: string; email: string; updated_at: Date },
+  locale?: string,
 ): Promise<string> {
+  const payload = { email: user.email, username: user.username, changed_at: new Date(user.updated_at).toISOString() };
   return enqueue(db, {
     kind: PWD_CHANGED_EMAIL,
-    payload: { email: user.email, username: user.username, changed_at: new Date(user.updated_at).toISOString() },
+    payload: locale ? { ...payload, locale } : payload,
     maxAttempts: config.dispatcher.MAX_ATTEMPTS,
   });
 }
@@ -33,6 +35,6 @@ export async function sendPwdChangedEmail(
     username: String(payload.username),
     changed_at: String(payload.changed_at).replace('T', ' ').replace(/\.\d+Z$/, ' UTC'),
     url: config.security.PWD_RESET_URL,
-  });
+  }, typeof payload.locale === 'string' ? payload.locale : undefined);
   return { sent: true };
 }

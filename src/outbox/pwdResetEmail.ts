@@ -20,9 +20,10 @@ export const THROTTLED = 'throttled';
 /**
  * Queues a reset e-mail for `email`, whoever it belongs to: through `db` (or a transaction), or
  * through the API's batcher, which shares one INSERT among the requests that arrive together.
+ * `locale`, when the request named one, is kept in the payload: the e-mail is written in it.
  */
-export function requestPwdReset(db: Db | Tx | EnqueueBatcher, config: Settings, email: string): Promise<string> {
-  const row = { kind: PWD_RESET_EMAIL, payload: { email }, maxAttempts: config.dispatcher.MAX_ATTEMPTS };
+export function requestPwdReset(db: Db | Tx | EnqueueBatcher, config: Settings, email: string, locale?: string): Promise<string> {
+  const row = { kind: PWD_RESET_EMAIL, payload: locale ? { email, locale } : { email }, maxAttempts: config.dispatcher.MAX_ATTEMPTS };
   return db instanceof EnqueueBatcher ? db.enqueue(row) : enqueue(db, row);
 }
 
@@ -36,6 +37,7 @@ type Deps = { db: Db | Tx; config: Settings; mailer: Mailer };
 export async function sendPwdResetEmail(
   { config, mailer }: Deps,
   user: ResetUser,
+  locale?: string,
 ): Promise<void> {
   await mailer.send('pwd_reset_email', {
     sender: config.email.smtp_sender,
@@ -43,7 +45,7 @@ export async function sendPwdResetEmail(
     url: config.security.PWD_RESET_URL,
     pwd_reset_token: createPwdResetToken(config.security, user),
     expire: config.security.RESET_TOKEN_EXPIRE_MINUTES,
-  });
+  }, locale);
 }
 
 /**

@@ -65,14 +65,14 @@ export async function authenticate(db: Conn, username: string, password: string)
  * Sets a new password. In one transaction: the hash is replaced (only over the hash `user` was
  * read with, so two requests racing with one reset token cannot both succeed: the loser gets
  * undefined), every earlier session and reset token dies with the old hash, and the "your
- * password was changed" e-mail is queued.
+ * password was changed" e-mail is queued (in `locale`, when the change came from a page).
  */
-export async function changePassword(db: Db, config: Settings, user: UserRow, password: string): Promise<UserRow | undefined> {
+export async function changePassword(db: Db, config: Settings, user: UserRow, password: string, locale?: string): Promise<UserRow | undefined> {
   assertPasswordAllowed(password, user);
   const hash = await hashPassword(password);
   return db.transaction(async (tx) => {
     const changed = await replacePasswordHash(tx, user.id, user.password_hash, hash);
-    if (changed) await queuePwdChangedEmail(tx, config, changed);
+    if (changed) await queuePwdChangedEmail(tx, config, changed, locale);
     return changed;
   });
 }
