@@ -14,6 +14,7 @@ import { tokensRouter } from './http/routes/tokens.ts';
 import { usersRouter } from './http/routes/users.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
+import { pagesRouter } from './pages/router.ts';
 
 export interface AppDeps {
   db: Db;
@@ -52,6 +53,10 @@ export function createApp({ db, config, log, metrics }: AppDeps): Koa {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }
+  // The pages a person sees (src/pages/); not in appRouters: they are no part of the OpenAPI document.
+  const pages = pagesRouter({ db, config });
+  app.use(pages.routes());
+  app.use(pages.allowedMethods());
   return app;
 }
 
