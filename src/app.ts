@@ -6,6 +6,7 @@ import Koa from 'koa';
 import bodyParser from 'koa-bodyparser';
 import type { Settings } from './config.ts';
 import type { Db } from './db.ts';
+import { cors } from './http/cors.ts';
 import { bodyParseError, errorHandler } from './http/errorHandler.ts';
 import { requestLog } from './http/requestLog.ts';
 import { docsRouter } from './http/routes/docs.ts';
@@ -37,6 +38,7 @@ export function createApp({ db, config, log, metrics }: AppDeps): Koa {
   const limit = `${config.api.BODY_LIMIT_KB}kb`;
 
   app.use(requestLog(log));
+  app.use(cors(config));
   app.use(errorHandler());
   app.use(
     bodyParser({
