@@ -109,6 +109,7 @@ export function pagesRouter({ db, config }: PagesDeps): Router<PageState> {
 
   router.get('/static/dundie.css', staticFile('dundie.css', 'text/css; charset=utf-8'));
   router.get('/static/dundie.js', staticFile('dundie.js', 'text/javascript; charset=utf-8'));
+  router.get('/static/dundie.svg', staticFile('dundie.svg', 'image/svg+xml'));
 
   router.get(PAGES_PATH, ...page, async (ctx) => {
     const token = ctx.query.pwd_reset_token;
