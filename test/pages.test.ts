@@ -285,3 +285,12 @@ test.serial('a page that fails says so as a page, not as JSON', async (t) => {
   const css = await fetch(`${a.base}/reset_password`, { method: 'DELETE' });
   t.is(css.status, 405);
 });
+
+test.serial('the API keeps the caller\'s language for the e-mail, and answers in English', async (t) => {
+  const a = await api(t);
+  const asked = await a.request('POST', '/user/pwd_reset_token/', { json: { email: 'meredith@dm.com' }, headers: { 'accept-language': 'pt-BR,en;q=0.5' } });
+  t.regex(asked.body.message, /^If we found a user with that email/);
+  await a.request('POST', '/user/pwd_reset_token/', { json: { email: 'stanley@dm.com' }, headers: { 'accept-language': 'fr' } });
+  const rows = await tdb.db('outbox').orderBy('id');
+  t.deepEqual(rows.map((r) => r.payload), [{ email: 'meredith@dm.com', locale: 'pt-BR' }, { email: 'stanley@dm.com' }]);
+});

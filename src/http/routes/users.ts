@@ -5,6 +5,7 @@ import { fingerprintMatches, InvalidToken, verifyToken } from '../../auth/tokens
 import { badRequest, forbidden, HttpError, userNotFound } from '../../errors.ts';
 import { EnqueueBatcher } from '../../outbox/enqueueBatcher.ts';
 import { PWD_RESET_MESSAGE, requestPwdReset } from '../../outbox/pwdResetEmail.ts';
+import { negotiateLocale } from '../../pages/i18n.ts';
 import { isSuperuser, presentUser } from '../../users/presenter.ts';
 import { findUserByUsername, listUsers, type UserRow } from '../../users/queries.ts';
 import { changePassword, createUser, updateProfile } from '../../users/service.ts';
@@ -93,7 +94,8 @@ export function usersRouter(deps: Deps): Router {
   // Registered before '/:username' routes so the literal path wins.
   router.post('/pwd_reset_token', limitPerClient(db, 'pwd-reset', config.security.RATE_LIMIT_PWD_RESET_PER_MINUTE), async (ctx) => {
     const input = validate(resetRequest, ctx.request.body);
-    await requestPwdReset(outbox, config, input.email);
+    // The answer stays English (clients match on it); the e-mail follows the caller's language.
+    await requestPwdReset(outbox, config, input.email, negotiateLocale(ctx.get('Accept-Language')));
     ctx.body = { message: PWD_RESET_MESSAGE };
   });
 
