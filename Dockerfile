@@ -10,6 +10,7 @@ COPY tsconfig.json knexfile.ts ./
 COPY src ./src
 COPY migrations ./migrations
 COPY templates ./templates
+COPY static ./static
 RUN npm run build && npm prune --omit=dev
 
 # Runtime stage: production dependencies and the compiled code only, as an unprivileged user.
@@ -26,6 +27,7 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/templates ./templates
+COPY --from=build /app/static ./static
 USER node
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \

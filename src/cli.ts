@@ -3,6 +3,7 @@
  * database the settings name, joining the embedded PostgreSQL when the service runs it.
  * A failure prints one line and exits non-zero.
  */
+import { writeFileSync } from 'node:fs';
 import process from 'node:process';
 import repl from 'node:repl';
 import { parseArgs } from 'node:util';
@@ -20,6 +21,8 @@ import { HttpError } from './http/httpError.ts';
 import { NewUser } from './http/schemas.ts';
 import { validate } from './http/validate.ts';
 import { createLogger, type Logger } from './log.ts';
+import { isLocale } from './locales.ts';
+import { PREVIEWS, renderPreview } from './pages/preview.ts';
 import { serve } from './main.ts';
 import { dispatchUntilIdle } from './outbox/dispatchOnce.ts';
 import { isOutboxStatus, listByStatus, OUTBOX_STATUSES, retry, summary } from './outbox/queries.ts';
@@ -38,7 +41,9 @@ const USAGE = `usage: dundie <command>
   outbox                         a summary of the outbox by status
   outbox list --status S [--limit N]   the newest rows in one status
   outbox retry <id> | --dead     put a row (or every dead row) back in line
-  shell                          an interactive prompt with settings, db and the user functions`;
+  shell                          an interactive prompt with settings, db and the user functions
+  preview <template> [--locale en|pt-BR] [--out FILE]
+                                 an e-mail (text and HTML) or a page (pages/<state>) with sample data`;
 
 class UsageError extends Error {}
 
@@ -139,6 +144,29 @@ const commands: Record<string, (args: string[], config: Settings, log: Logger) =
         throw new UsageError(`unknown outbox action "${action}" (summary, list, retry)`);
       }
     });
+  },
+
+  async preview(args, config) {
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { locale: { type: 'string', default: config.email.DEFAULT_LOCALE }, out: { type: 'string' } } });
+    const [name] = positionals;
+    if (!name || !PREVIEWS.includes(name)) throw new UsageError(`preview takes one of: ${PREVIEWS.join(', ')}`);
+    if (!isLocale(values.locale)) throw new UsageError(`--locale must be en or pt-BR, got "${values.locale}"`);
+    const preview = await renderPreview(name, values.locale, config);
+    if (preview.kind === 'page') {
+      if (values.out) writeFileSync(values.out, preview.html);
+      else process.stdout.write(preview.html);
+      return;
+    }
+    const { mail, template } = preview;
+    if (values.out) {
+      const htmlFile = values.out.replace(/\.(txt|eml)$/, '') + '.html';
+      writeFileSync(values.out, mail.rendered + '\n');
+      if (mail.html) writeFileSync(htmlFile, mail.html);
+      console.log(`wrote ${values.out}${mail.html ? ` and ${htmlFile}` : ''} (templates/${template})`);
+      return;
+    }
+    console.log(`--- text: templates/${template}.liquid ---\n${mail.rendered}`);
+    if (mail.html) console.log(`--- html: templates/${template}.html.liquid ---\n${mail.html}`);
   },
 
   async shell(args, config, log) {

@@ -37,7 +37,8 @@ const schema = {
     ACCESS_TOKEN_EXPIRE_MINUTES: int(600, 1),
     REFRESH_TOKEN_EXPIRE_MINUTES: int(600, 1),
     RESET_TOKEN_EXPIRE_MINUTES: int(10, 1),
-    PWD_RESET_URL: str('https://dm.com/reset_password'),
+    /** Unset: `{server.PUBLIC_URL}/reset_password`, the service's own page. */
+    PWD_RESET_URL: optional(),
     /** Comma-separated keys that still verify tokens (never sign them), for rotating SECRET_KEY. */
     PREVIOUS_SECRET_KEYS: optional(),
     /** At most one reset e-mail per address in this many seconds; later requests are skipped. */
@@ -62,6 +63,8 @@ const schema = {
     log_file: str('email.log'),
     /** Seconds to wait for an SMTP server to connect and answer before counting a failure. */
     timeout_seconds: int(30, 1),
+    /** The language of e-mails whose request named none (`en` or `pt-BR`). */
+    DEFAULT_LOCALE: str('en', ['en', 'pt-BR']),
   },
   dispatcher: {
     /** node-cron expression (with seconds) of the safety-net claim; LISTEN/NOTIFY wakes it at once. */
@@ -85,6 +88,12 @@ const schema = {
   },
   api: {
     BODY_LIMIT_KB: int(100, 1),
+  },
+  server: {
+    /** Where people reach the service: the pages' own origin and the e-mailed link's default. */
+    PUBLIC_URL: str('http://localhost:8000'),
+    /** Comma-separated exact origins allowed to call the API from a browser (CORS); none by default. */
+    CORS_ORIGINS: optional(),
   },
   outbox: {
     /** `sent` and `skipped` rows older than this are deleted; `dead` rows stay for an operator. */
@@ -116,6 +125,13 @@ export type Settings = {
     readonly SECRET_KEY: string;
     /** SECRET_KEY first, then PREVIOUS_SECRET_KEYS: every key a token may be signed with. */
     readonly VERIFY_KEYS: readonly string[];
+    readonly PWD_RESET_URL: string;
+  };
+  readonly server: {
+    /** PUBLIC_URL without a trailing slash. */
+    readonly PUBLIC_URL: string;
+    /** CORS_ORIGINS parsed: exact origins such as `https://rewards.dm.com`. */
+    readonly CORS_ORIGIN_LIST: readonly string[];
   };
 };
 
@@ -163,6 +179,29 @@ function developmentSecret(dataDir: string): string {
   const key = randomBytes(32).toString('base64url');
   writeFileSync(file, key + '\n', { mode: 0o600 });
   return key;
+}
+
+/** PUBLIC_URL and CORS_ORIGINS must be plain origins; PWD_RESET_URL defaults from PUBLIC_URL. */
+function checkServer(server: Record<string, unknown>, security: Record<string, unknown>, problems: string[]): void {
+  const isHttpUrl = (value: string) => {
+    try {
+      return ['http:', 'https:'].includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  };
+  const publicUrl = String(server.PUBLIC_URL).replace(/\/+$/, '');
+  if (!isHttpUrl(publicUrl)) problems.push(`DUNDIE_SERVER__PUBLIC_URL must be an http(s) URL, got "${server.PUBLIC_URL}"`);
+  server.PUBLIC_URL = publicUrl;
+  security.PWD_RESET_URL ??= `${publicUrl}/reset_password`;
+  const origins = String(server.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  for (const origin of origins) {
+    // Exact origins only: no wildcard, no path, so the list reads as what it allows.
+    if (!isHttpUrl(origin) || new URL(origin).origin !== origin) {
+      problems.push(`DUNDIE_SERVER__CORS_ORIGINS must list exact origins such as https://app.dm.com (no "*", no path), got "${origin}"`);
+    }
+  }
+  server.CORS_ORIGIN_LIST = Object.freeze(origins);
 }
 
 /**
@@ -218,6 +257,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     problems.push(`DUNDIE_SECURITY__PREVIOUS_SECRET_KEYS must each be at least ${MIN_SECRET_BYTES} bytes`);
   }
   security.VERIFY_KEYS = Object.freeze([security.SECRET_KEY, ...previous]);
+  checkServer(sections.server!, security, problems);
   const dispatcher = sections.dispatcher!;
   for (const key of ['CRON', 'HOUSEKEEPING_CRON']) {
     if (!cron.validate(String(dispatcher[key]))) {

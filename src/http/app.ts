@@ -6,6 +6,7 @@ import Koa from 'koa';
 import bodyParser from 'koa-bodyparser';
 import type { Settings } from '../config.ts';
 import type { Db } from '../db/database.ts';
+import { cors } from './cors.ts';
 import { bodyParseError, errorHandler } from './errorHandler.ts';
 import { requestLog } from './requestLog.ts';
 import { docsRouter } from './routes/docs.ts';
@@ -14,6 +15,7 @@ import { tokensRouter } from './routes/tokens.ts';
 import { usersRouter } from './routes/users.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import { pagesRouter } from '../pages/router.ts';
 
 export interface AppDeps {
   db: Db;
@@ -36,6 +38,7 @@ export function createApp({ db, config, log, metrics }: AppDeps): Koa {
   const limit = `${config.api.BODY_LIMIT_KB}kb`;
 
   app.use(requestLog(log));
+  app.use(cors(config));
   app.use(errorHandler());
   app.use(
     bodyParser({
@@ -52,6 +55,10 @@ export function createApp({ db, config, log, metrics }: AppDeps): Koa {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }
+  // The pages a person sees (src/pages/); not in appRouters: they are no part of the OpenAPI document.
+  const pages = pagesRouter({ db, config });
+  app.use(pages.routes());
+  app.use(pages.allowedMethods());
   return app;
 }
 

@@ -4,7 +4,7 @@
  * never throttled.
  */
 import { SENT, type Task } from '../outbox/tasks.ts';
-import type { TaskDeps } from './deps.ts';
+import { localeOf, type TaskDeps } from './deps.ts';
 
 export const PWD_CHANGED_EMAIL = 'pwd_changed_email';
 
@@ -16,7 +16,7 @@ export function pwdChangedEmailTask({ config, mailer }: Omit<TaskDeps, 'db'>): T
       username: String(payload.username),
       changed_at: String(payload.changed_at).replace('T', ' ').replace(/\.\d+Z$/, ' UTC'),
       url: config.security.PWD_RESET_URL,
-    });
+    }, localeOf(payload));
     return SENT;
   };
 }

@@ -9,7 +9,7 @@ import { createPwdResetToken } from '../auth/tokens.ts';
 import { GroupCommit } from '../db/groupCommit.ts';
 import { SENT, skipped, type Task } from '../outbox/tasks.ts';
 import { takeResetSlotsAndRenewNonces, type SlotRequest } from '../users/resetSlots.ts';
-import type { TaskDeps } from './deps.ts';
+import { localeOf, type TaskDeps } from './deps.ts';
 
 export const PWD_RESET_EMAIL = 'pwd_reset_email';
 export const NO_SUCH_USER = 'no user with this email';
@@ -35,7 +35,7 @@ export function pwdResetEmailTask({ db, config, mailer }: TaskDeps): Task {
       url: config.security.PWD_RESET_URL,
       pwd_reset_token: createPwdResetToken(config.security, user),
       expire: config.security.RESET_TOKEN_EXPIRE_MINUTES,
-    });
+    }, localeOf(row.payload));
     return SENT;
   };
 }

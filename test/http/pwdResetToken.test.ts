@@ -35,7 +35,7 @@ test.serial('debug mode: request, email.log, new password, login, and the link d
   t.truthy(mail);
   t.is(mail!.to, 'MScott@dm.com');
   t.true(mail!.message.startsWith('From: Dundie <no-reply@dm.com>\nTo: MScott@dm.com\nSubject: Password reset for Dundie\n\n'));
-  t.regex(mail!.message, /https:\/\/dm\.com\/reset_password\?pwd_reset_token=/);
+  t.regex(mail!.message, /http:\/\/localhost:8000\/reset_password\?pwd_reset_token=/);
   t.regex(mail!.message, /This link will expire in 10 minutes\./);
 
   const token = tokenFromText(mail!.message);

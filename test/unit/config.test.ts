@@ -13,7 +13,7 @@ test('defaults are the first API default.toml', (t) => {
   t.is(config.security.ACCESS_TOKEN_EXPIRE_MINUTES, 600);
   t.is(config.security.REFRESH_TOKEN_EXPIRE_MINUTES, 600);
   t.is(config.security.RESET_TOKEN_EXPIRE_MINUTES, 10);
-  t.is(config.security.PWD_RESET_URL, 'https://dm.com/reset_password');
+  t.is(config.security.PWD_RESET_URL, 'http://localhost:8000/reset_password');
   t.true(config.email.debug_mode);
   t.is(config.email.smtp_sender, 'no-reply@dm.com');
   t.is(config.email.smtp_server, 'localhost');

@@ -7,6 +7,7 @@ import { createUser } from '../../commands/createUser.ts';
 import { PWD_RESET_MESSAGE, requestPwdReset } from '../../commands/requestPwdReset.ts';
 import { NotAllowed, NotFound, USER_NOT_FOUND } from '../../errors.ts';
 import { EnqueueBatcher } from '../../outbox/enqueueBatcher.ts';
+import { negotiateLocale } from '../../locales.ts';
 import { isSuperuser, presentUser } from '../../users/presenter.ts';
 import { findUserByUsername, listUsers, type UserRow } from '../../users/queries.ts';
 import { updateProfile } from '../../users/account.ts';
@@ -85,7 +86,8 @@ export function usersRouter(deps: Deps): Router {
   // Registered before '/:username' routes so the literal path wins.
   router.post('/pwd_reset_token', limitPerClient(db, 'pwd-reset', config.security.RATE_LIMIT_PWD_RESET_PER_MINUTE), async (ctx) => {
     const input = validate(ResetRequest, ctx.request.body);
-    await requestPwdReset(outbox, config, input.email);
+    // The answer stays English (clients match on it); the e-mail follows the caller's language.
+    await requestPwdReset(outbox, config, input.email, negotiateLocale(ctx.get('Accept-Language')));
     ctx.body = { message: PWD_RESET_MESSAGE };
   });
 

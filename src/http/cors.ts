@@ -1,0 +1,49 @@
+/**
+ * CORS for front-ends on another origin (`server.CORS_ORIGINS`): exact origins only, never a
+ * wildcard, and no credentials (the API takes bearer tokens, not cookies). A listed origin gets
+ * `Access-Control-Allow-Origin` on preflights and on every API answer, errors included; any other
+ * origin gets none, and its preflight a 403. `Vary: Origin` keeps caches from mixing them up.
+ * The pages are no API: they stay same-origin.
+ */
+import type { Middleware } from 'koa';
+import type { Settings } from '../config.ts';
+
+const METHODS = 'GET, POST, PATCH, OPTIONS';
+const ALLOWED_HEADERS = ['authorization', 'content-type', 'x-request-id'];
+const EXPOSED_HEADERS = 'Retry-After, WWW-Authenticate, X-Request-Id';
+const PREFLIGHT_MAX_AGE_SECONDS = '600';
+
+const isPagePath = (path: string) => path === '/reset_password' || path.startsWith('/reset_password/') || path.startsWith('/static/');
+
+export function cors(config: Pick<Settings, 'server'>): Middleware {
+  const allowed = new Set(config.server.CORS_ORIGIN_LIST);
+  return async (ctx, next) => {
+    if (isPagePath(ctx.path)) return next();
+    ctx.vary('Origin');
+    const origin = ctx.get('Origin');
+    const preflight = ctx.method === 'OPTIONS' && origin !== '' && ctx.get('Access-Control-Request-Method') !== '';
+    if (!origin || !allowed.has(origin)) {
+      if (preflight) {
+        ctx.status = 403;
+        ctx.body = { detail: 'Origin not allowed' };
+        return;
+      }
+      return next();
+    }
+    ctx.set('Access-Control-Allow-Origin', origin);
+    if (preflight) {
+      const asked = ctx.get('Access-Control-Request-Headers').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+      ctx.vary('Access-Control-Request-Method');
+      ctx.vary('Access-Control-Request-Headers');
+      ctx.set({
+        'Access-Control-Allow-Methods': METHODS,
+        'Access-Control-Allow-Headers': asked.filter((h) => ALLOWED_HEADERS.includes(h)).join(', ') || ALLOWED_HEADERS.join(', '),
+        'Access-Control-Max-Age': PREFLIGHT_MAX_AGE_SECONDS,
+      });
+      ctx.status = 204;
+      return;
+    }
+    ctx.set('Access-Control-Expose-Headers', EXPOSED_HEADERS);
+    await next();
+  };
+}

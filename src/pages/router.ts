@@ -1,0 +1,188 @@
+/**
+ * The pages a person sees (issue 12): ask for a reset link, open it, choose a new password.
+ * Plain HTML forms posting `application/x-www-form-urlencoded`, post/redirect/get, no
+ * JavaScript needed. They go through the API's own functions, limits and cooldown:
+ * `requestPwdReset` (through a group-commit batcher), the per-client limit `hit` on the same key
+ * as `POST /user/pwd_reset_token/`, `passwordProblem`, and `changePassword`.
+ *
+ *   GET  /reset_password                     the e-mail form; with a reset cookie: choose or expired
+ *   GET  /reset_password?pwd_reset_token=T   moves T into the reset cookie, then on to the above
+ *   POST /reset_password                     queue the e-mail → 303 /reset_password/sent
+ *   GET  /reset_password/sent                the same message for every address
+ *   POST /reset_password/new_password        change it → 303 /reset_password/done
+ *   GET  /reset_password/done                "Password changed" and what happens next
+ *
+ * No GET changes anything on the server: link scanners and prefetchers open links.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import Router from '@koa/router';
+import type { Context, Middleware } from 'koa';
+import type { Settings } from '../config.ts';
+import { changePassword } from '../commands/changePassword.ts';
+import { requestPwdReset } from '../commands/requestPwdReset.ts';
+import type { Db } from '../db/database.ts';
+import { isTransientDbError } from '../db/errors.ts';
+import { HttpError } from '../http/httpError.ts';
+import { ResetRequest } from '../http/schemas.ts';
+import { validate } from '../http/validate.ts';
+import type { Logger } from '../log.ts';
+import { EnqueueBatcher } from '../outbox/enqueueBatcher.ts';
+import { hit } from '../auth/rateLimits.ts';
+import { projectRoot } from '../paths.ts';
+import { passwordProblem, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../users/passwordPolicy.ts';
+import { clearResetCookie, PAGES_PATH, readCookie, readLangCookie, RESET_COOKIE, setLangCookie, setResetCookie } from './cookies.ts';
+import { fromOurOwnPage, pageHeaders } from './guards.ts';
+import { catalog, isLocale, negotiateLocale, translatePolicy, type Locale } from './i18n.ts';
+import { userOfResetLink } from './resetLink.ts';
+import { renderPage, type PageName, type PageView } from './views.ts';
+
+export interface PagesDeps {
+  db: Db;
+  config: Settings;
+}
+
+type PageState = { log: Logger; locale: Locale };
+type PageContext = Context & { state: PageState };
+
+const field = (body: unknown, name: string): string => {
+  const value = (body as Record<string, unknown> | undefined)?.[name];
+  return typeof value === 'string' ? value : '';
+};
+
+/** `?lang=` (remembered in a cookie) first, then the cookie, then Accept-Language, then the default. */
+function chooseLocale(config: Settings): Middleware<PageState> {
+  return async (ctx, next) => {
+    const asked = ctx.query.lang;
+    if (ctx.method === 'GET' && isLocale(asked)) setLangCookie(ctx, config, asked);
+    ctx.state.locale = (isLocale(asked) ? asked : undefined) ?? readLangCookie(ctx) ?? negotiateLocale(ctx.get('Accept-Language')) ?? config.email.DEFAULT_LOCALE as Locale;
+    await next();
+  };
+}
+
+async function show(ctx: PageContext, status: number, page: PageName, view: PageView): Promise<void> {
+  ctx.status = status;
+  ctx.type = 'text/html; charset=utf-8';
+  ctx.body = await renderPage(page, ctx.state.locale, view);
+}
+
+/**
+ * A person gets a page, never a JSON error: a database outage says "try again in a moment"
+ * (503 with Retry-After), and anything unexpected is logged (no cookies, no body) and answered 500.
+ */
+function pageErrors(): Middleware<PageState> {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      const status = err instanceof HttpError ? err.status : isTransientDbError(err) ? 503 : 500;
+      if (status === 503) ctx.set('Retry-After', '5');
+      if (status === 500) ctx.state.log.error({ err, method: ctx.method, path: ctx.path }, 'unhandled error on a page');
+      await show(ctx as PageContext, status, 'message', { title: 'error_title', vars: { body: catalog(ctx.state.locale).error_body } });
+    }
+  };
+}
+
+/** Refuses a form that another site made the browser post (CSRF). */
+function ownFormsOnly(config: Settings): Middleware<PageState> {
+  return async (ctx, next) => {
+    if (fromOurOwnPage(ctx, config)) return next();
+    await show(ctx as PageContext, 403, 'message', { title: 'forbidden_title', vars: { body: catalog(ctx.state.locale).forbidden_body } });
+  };
+}
+
+/** The stylesheet and the optional script, read once, served from our own origin. */
+function staticFile(name: string, type: string): Middleware {
+  const content = readFileSync(path.join(projectRoot, 'static', name));
+  return (ctx) => {
+    ctx.set({ 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-cache' });
+    ctx.type = type;
+    ctx.body = content;
+  };
+}
+
+export function pagesRouter({ db, config }: PagesDeps): Router<PageState> {
+  const router = new Router<PageState>();
+  const outbox = new EnqueueBatcher(db);
+  const minutes = config.security.RESET_TOKEN_EXPIRE_MINUTES;
+  const perMinute = config.security.RATE_LIMIT_PWD_RESET_PER_MINUTE;
+  const page = [pageHeaders(), chooseLocale(config), pageErrors()] as const;
+  const form = [...page, ownFormsOnly(config)] as const;
+
+  router.get('/static/dundie.css', staticFile('dundie.css', 'text/css; charset=utf-8'));
+  router.get('/static/dundie.js', staticFile('dundie.js', 'text/javascript; charset=utf-8'));
+  router.get('/static/dundie.svg', staticFile('dundie.svg', 'image/svg+xml'));
+
+  router.get(PAGES_PATH, ...page, async (ctx) => {
+    const token = ctx.query.pwd_reset_token;
+    if (typeof token === 'string' && token !== '') {
+      // Out of the address bar and the history: the token goes into the cookie, and the page
+      // moves on by a same-origin refresh (which replaces this history entry). Not a 303: a
+      // redirect keeps the e-mail client's cross-site context, and the browser would then hold
+      // back the SameSite=Strict cookie just set.
+      setResetCookie(ctx, config, token);
+      return show(ctx, 200, 'continue', { title: 'continue_title', vars: { refresh: PAGES_PATH } });
+    }
+    const cookie = readCookie(ctx, RESET_COOKIE);
+    if (!cookie) return show(ctx, 200, 'request', { title: 'request_title' });
+    const user = await userOfResetLink(db, config, cookie);
+    if (!user) return show(ctx, 200, 'expired', { title: 'expired_title', vars: { minutes } });
+    return show(ctx, 200, 'choose', { title: 'choose_title', vars: { username: user.username } });
+  });
+
+  router.post(PAGES_PATH, ...form, async (ctx) => {
+    const address = field(ctx.request.body, 'email').trim();
+    // The API's limit, on the API's key: a client has one budget whichever way it asks.
+    if (perMinute > 0) {
+      const { hits, resetInSeconds } = await hit(db, `pwd-reset:${ctx.ip}`, 60);
+      if (hits > perMinute) {
+        ctx.set('Retry-After', String(resetInSeconds));
+        return show(ctx, 429, 'request', { title: 'request_title', vars: { retry_after: resetInSeconds, email: address } });
+      }
+    }
+    let valid: string;
+    try {
+      valid = validate(ResetRequest, { email: address }).email;
+    } catch (err) {
+      if (!(err instanceof HttpError) || err.status !== 422) throw err;
+      const errors = { email: catalog(ctx.state.locale).email_invalid };
+      return show(ctx, 400, 'request', { title: 'request_title', vars: { errors, email: address } });
+    }
+    await requestPwdReset(outbox, config, valid, ctx.state.locale);
+    clearResetCookie(ctx, config);
+    ctx.status = 303;
+    ctx.redirect(`${PAGES_PATH}/sent`);
+  });
+
+  router.get(`${PAGES_PATH}/sent`, ...page, (ctx) =>
+    show(ctx, 200, 'sent', { title: 'sent_title', path: `${PAGES_PATH}/sent`, vars: { minutes } }));
+
+  router.post(`${PAGES_PATH}/new_password`, ...form, async (ctx) => {
+    const user = await userOfResetLink(db, config, readCookie(ctx, RESET_COOKIE));
+    const expired = () => {
+      clearResetCookie(ctx, config);
+      return show(ctx, 403, 'expired', { title: 'expired_title', vars: { minutes } });
+    };
+    if (!user) return expired();
+    const password = field(ctx.request.body, 'password');
+    const confirm = field(ctx.request.body, 'password_confirm');
+    const t = catalog(ctx.state.locale);
+    const errors: Record<string, string> = {};
+    const problem = passwordProblem(password, user);
+    if (problem) errors.password = translatePolicy(ctx.state.locale, problem, { min: PASSWORD_MIN_LENGTH, max: PASSWORD_MAX_LENGTH });
+    if (password !== confirm) errors.password_confirm = t.mismatch!;
+    if (Object.keys(errors).length > 0) {
+      return show(ctx, 400, 'choose', { title: 'choose_title', vars: { username: user.username, errors } });
+    }
+    // The API's function: the same transaction, the same notice e-mail, every session ended.
+    const changed = await changePassword(db, config, user, password, ctx.state.locale);
+    if (!changed) return expired();
+    clearResetCookie(ctx, config);
+    ctx.status = 303;
+    ctx.redirect(`${PAGES_PATH}/done`);
+  });
+
+  router.get(`${PAGES_PATH}/done`, ...page, (ctx) => show(ctx, 200, 'done', { title: 'done_title', path: `${PAGES_PATH}/done` }));
+
+  return router;
+}
