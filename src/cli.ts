@@ -3,33 +3,25 @@
  * database the settings name, joining the embedded PostgreSQL when the service runs it.
  * A failure prints one line and exits non-zero.
  */
-import { writeFileSync } from 'node:fs';
 import process from 'node:process';
-import repl from 'node:repl';
 import { parseArgs } from 'node:util';
-import { createAccessToken, type Scope, type TokenData } from './auth/tokens.ts';
-import { changePassword } from './commands/changePassword.ts';
+import { outboxCommand } from './cli/outbox.ts';
+import { previewCommand } from './cli/preview.ts';
+import { shellCommand } from './cli/shell.ts';
+import { table, UsageError, withDatabase, type Command } from './cli/support.ts';
 import { createUser } from './commands/createUser.ts';
-import { requestPwdReset } from './commands/requestPwdReset.ts';
-import { tryToSendPwdResetEmail } from './commands/tryToSendPwdResetEmail.ts';
-import { ConfigError, loadConfig, type Settings } from './config.ts';
-import { openDatabase, type Database } from './db/database.ts';
-import { migrateLatest } from './db/migrations.ts';
+import { ConfigError, loadConfig } from './config.ts';
 import { createMailer } from './email/mailer.ts';
 import { Conflict, NotFound, PolicyViolation } from './errors.ts';
 import { HttpError } from './http/httpError.ts';
 import { NewUser } from './http/schemas.ts';
 import { validate } from './http/validate.ts';
-import { createLogger, type Logger } from './log.ts';
-import { isLocale } from './locales.ts';
-import { PREVIEWS, renderPreview } from './pages/preview.ts';
+import { createLogger } from './log.ts';
 import { serve } from './main.ts';
 import { dispatchUntilIdle } from './outbox/dispatchOnce.ts';
-import { isOutboxStatus, listByStatus, OUTBOX_STATUSES, retry, summary } from './outbox/queries.ts';
 import { isEntry } from './runtime.ts';
 import { emailWorker } from './tasks/worker.ts';
-import { authenticate, updateProfile } from './users/account.ts';
-import { findUserByEmail, findUserByUsername, listUsers } from './users/queries.ts';
+import { listUsers } from './users/queries.ts';
 
 const USAGE = `usage: dundie <command>
 
@@ -45,27 +37,6 @@ const USAGE = `usage: dundie <command>
   preview <template> [--locale en|pt-BR] [--out FILE]
                                  an e-mail (text and HTML) or a page (pages/<state>) with sample data`;
 
-class UsageError extends Error {}
-
-type Context = { config: Settings; log: Logger; database: Database };
-
-async function withDatabase<T>(config: Settings, log: Logger, work: (ctx: Context) => Promise<T>): Promise<T> {
-  const database = await openDatabase(config, log);
-  try {
-    await migrateLatest(database.db);
-    return await work({ config, log, database });
-  } finally {
-    await database.close();
-  }
-}
-
-function table(rows: Record<string, unknown>[], columns: string[]): string {
-  const cell = (v: unknown) => (v === null || v === undefined ? '' : String(v));
-  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(columns.map((c) => cell(r[c]))))].join('\n');
-}
-
 const newUserOptions = {
   name: { type: 'string' },
   email: { type: 'string' },
@@ -75,7 +46,7 @@ const newUserOptions = {
   currency: { type: 'string' },
 } as const;
 
-const commands: Record<string, (args: string[], config: Settings, log: Logger) => Promise<void>> = {
+const commands: Record<string, Command> = {
   async serve(args) {
     const { values } = parseArgs({ args, options: { api: { type: 'boolean' }, dispatcher: { type: 'boolean' } } });
     const both = !values.api && !values.dispatcher;
@@ -118,105 +89,9 @@ const commands: Record<string, (args: string[], config: Settings, log: Logger) =
     });
   },
 
-  async outbox(args, config, log) {
-    const { values, positionals } = parseArgs({
-      args,
-      allowPositionals: true,
-      options: { status: { type: 'string' }, limit: { type: 'string', default: '20' }, dead: { type: 'boolean' } },
-    });
-    const [action = 'summary', id] = positionals;
-    await withDatabase(config, log, async ({ database: { db } }) => {
-      if (action === 'summary') {
-        const rows = await summary(db);
-        console.log(rows.length ? table(rows as unknown as Record<string, unknown>[], ['status', 'count', 'oldest_created_at', 'next_run_after']) : 'the outbox is empty');
-      } else if (action === 'list') {
-        const status = values.status;
-        if (!isOutboxStatus(status)) throw new UsageError(`outbox list needs --status ${OUTBOX_STATUSES.join('|')}`);
-        const rows = (await listByStatus(db, status, Number(values.limit) || 20)).map((r) => ({ ...r, email: r.payload.email }));
-        console.log(table(rows as unknown as Record<string, unknown>[], ['id', 'kind', 'email', 'attempts', 'max_attempts', 'run_after', 'last_error']));
-      } else if (action === 'retry') {
-        if (values.dead === Boolean(id)) throw new UsageError('outbox retry takes a row id or --dead');
-        if (id && !/^\d+$/.test(id)) throw new UsageError(`not a row id: "${id}"`);
-        const n = await retry(db, id ? { id } : { status: 'dead' });
-        if (id && n === 0) throw new Error(`row ${id} is not dead, pending or skipped (or does not exist)`);
-        console.log(`${n} row${n === 1 ? '' : 's'} back in line`);
-      } else {
-        throw new UsageError(`unknown outbox action "${action}" (summary, list, retry)`);
-      }
-    });
-  },
-
-  async preview(args, config) {
-    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { locale: { type: 'string', default: config.email.DEFAULT_LOCALE }, out: { type: 'string' } } });
-    const [name] = positionals;
-    if (!name || !PREVIEWS.includes(name)) throw new UsageError(`preview takes one of: ${PREVIEWS.join(', ')}`);
-    if (!isLocale(values.locale)) throw new UsageError(`--locale must be en or pt-BR, got "${values.locale}"`);
-    const preview = await renderPreview(name, values.locale, config);
-    if (preview.kind === 'page') {
-      if (values.out) writeFileSync(values.out, preview.html);
-      else process.stdout.write(preview.html);
-      return;
-    }
-    const { mail, template } = preview;
-    if (values.out) {
-      const htmlFile = values.out.replace(/\.(txt|eml)$/, '') + '.html';
-      writeFileSync(values.out, mail.rendered + '\n');
-      if (mail.html) writeFileSync(htmlFile, mail.html);
-      console.log(`wrote ${values.out}${mail.html ? ` and ${htmlFile}` : ''} (templates/${template})`);
-      return;
-    }
-    console.log(`--- text: templates/${template}.liquid ---\n${mail.rendered}`);
-    if (mail.html) console.log(`--- html: templates/${template}.html.liquid ---\n${mail.html}`);
-  },
-
-  async shell(args, config, log) {
-    parseArgs({ args, options: {} });
-    await withDatabase(config, log, async ({ database }) => {
-      const { db } = database;
-      const mailer = createMailer(config.email);
-      const scope = {
-        settings: config,
-        db,
-        listUsers: () => listUsers(db),
-        findUserByUsername: (username: string) => findUserByUsername(db, username),
-        findUserByEmail: (address: string) => findUserByEmail(db, address),
-        createUser: (input: Parameters<typeof createUser>[1]) => createUser(db, input),
-        authenticate: (username: string, password: string) => authenticate(db, username, password),
-        changePassword: async (username: string, password: string) => {
-          const user = await findUserByUsername(db, username);
-          if (!user) throw new NotFound('User not found');
-          return changePassword(db, config, user, password);
-        },
-        updateProfile: async (username: string, changes: { avatar?: string; bio?: string }) => {
-          const user = await findUserByUsername(db, username);
-          if (!user) throw new NotFound('User not found');
-          return updateProfile(db, user, changes);
-        },
-        createAccessToken: (data: TokenData, expiresDelta?: number, scope?: Scope) =>
-          createAccessToken(config.security, data, expiresDelta, scope),
-        requestPwdReset: (address: string) => requestPwdReset(db, config, address),
-        tryToSendPwdResetEmail: (address: string) => tryToSendPwdResetEmail(emailWorker({ db, config, mailer, log }), config, address),
-      };
-      console.log(`Dundie shell. In scope: ${Object.keys(scope).join(', ')}`);
-      const server = repl.start({ prompt: 'dundie> ' });
-      Object.assign(server.context, scope);
-      // With piped input the REPL exits at the end of input while an `await` may still run;
-      // count evaluations so the database stays open until the last one has answered.
-      let running = 0;
-      let idle = () => {};
-      const evaluate = server.eval.bind(server);
-      (server as { eval: repl.REPLEval }).eval = (code, context, file, callback) => {
-        running++;
-        evaluate(code, context, file, (err, result) => {
-          callback(err, result);
-          if (--running === 0) idle();
-        });
-      };
-      await new Promise<void>((resolve) => server.on('exit', resolve));
-      if (running > 0) await new Promise<void>((resolve) => (idle = resolve));
-      mailer.close();
-    });
-  },
+  outbox: outboxCommand,
+  preview: (args, config) => previewCommand(args, config),
+  shell: shellCommand,
 };
 
 export async function runCli(argv: string[]): Promise<number> {
