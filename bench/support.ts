@@ -3,13 +3,11 @@
  * throwaway embedded PostgreSQL), statistics, and a line saying where the figures come from.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import process from 'node:process';
 import pg from 'pg';
 import { pino } from 'pino';
-import { startEmbeddedPostgres } from '../src/db/embeddedPostgres.ts';
+import { startThrowawayPostgres } from '../src/db/embeddedPostgres.ts';
 
 export interface BenchDatabase {
   /** The benchmark's own database. */
@@ -24,14 +22,9 @@ export async function benchDatabase(): Promise<BenchDatabase> {
   let adminUrl = process.env.DATABASE_URL;
   let stopServer = async () => {};
   if (!adminUrl) {
-    const parent = mkdtempSync(path.join(os.tmpdir(), 'dundie-bench-'));
-    chmodSync(parent, 0o755);
-    const server = await startEmbeddedPostgres(path.join(parent, 'pg'), pino({ level: 'warn' }), { persistent: false });
+    const server = await startThrowawayPostgres(pino({ level: 'warn' }), 'dundie-bench-');
     adminUrl = server.adminUrl;
-    stopServer = async () => {
-      await server.stop();
-      rmSync(parent, { recursive: true, force: true });
-    };
+    stopServer = () => server.stop();
   }
   const name = `dundie_bench_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });

@@ -4,28 +4,20 @@
  * embedded PostgreSQL for the run and removes it afterwards.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
 import { pino } from 'pino';
-import { startEmbeddedPostgres } from '../src/db/embeddedPostgres.ts';
+import { startThrowawayPostgres } from '../src/db/embeddedPostgres.ts';
 
 const log = pino({ level: process.env.DUNDIE_LOG__LEVEL ?? 'warn' });
 const env = { ...process.env };
 let stop = async () => {};
 
 if (!env.DATABASE_URL) {
-  const parent = mkdtempSync(path.join(tmpdir(), 'dundie-test-'));
-  // As root, the server runs as the `postgres` user, which must reach its data directory.
-  chmodSync(parent, 0o755);
-  const server = await startEmbeddedPostgres(path.join(parent, 'pg'), log, { persistent: false });
+  const server = await startThrowawayPostgres(log, 'dundie-test-');
   env.DATABASE_URL = server.adminUrl;
   console.log('tests use a throwaway embedded PostgreSQL');
-  stop = async () => {
-    await server.stop();
-    rmSync(parent, { recursive: true, force: true });
-  };
+  stop = () => server.stop();
 } else {
   console.log(`tests use the PostgreSQL at DATABASE_URL (${new URL(env.DATABASE_URL).host})`);
 }

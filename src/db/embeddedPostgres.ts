@@ -7,8 +7,9 @@
  * starting another; only the process that started the server stops it.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
 import pg from 'pg';
@@ -152,6 +153,24 @@ export async function startEmbeddedPostgres(
     stop: async () => {
       await server.stop();
       log.info('embedded PostgreSQL stopped');
+    },
+  };
+}
+
+/**
+ * A server for one run of the tests or the benchmarks, in a temporary directory that `stop()`
+ * removes. As root, the server runs as the `postgres` user, which must reach that directory.
+ */
+export async function startThrowawayPostgres(log: Logger, prefix = 'dundie-'): Promise<EmbeddedServer> {
+  const parent = mkdtempSync(path.join(tmpdir(), prefix));
+  chmodSync(parent, 0o755);
+  const server = await startEmbeddedPostgres(path.join(parent, 'pg'), log, { persistent: false });
+  return {
+    adminUrl: server.adminUrl,
+    owned: server.owned,
+    async stop() {
+      await server.stop();
+      rmSync(parent, { recursive: true, force: true });
     },
   };
 }
