@@ -50,6 +50,11 @@ const schema = {
     LOGIN_FAILURE_WINDOW_SECONDS: int(900, 1),
     /** Take the client address from X-Forwarded-For: only behind a proxy that sets it. */
     TRUST_PROXY: bool(false),
+    /**
+     * With TRUST_PROXY: how many proxies of ours append to X-Forwarded-For. The client is the
+     * entry this many from the right; entries left of it were written by the client itself.
+     */
+    PROXY_HOPS: int(1, 1),
   },
   email: {
     debug_mode: bool(true),

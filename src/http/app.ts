@@ -31,6 +31,9 @@ export function createApp({ db, config, log, metrics }: AppDeps): Koa {
   const app = new Koa();
   // Trust X-Forwarded-For (ctx.ip) only when told: otherwise any client could pick its own address.
   app.proxy = config.security.TRUST_PROXY;
+  // Koa takes the leftmost X-Forwarded-For entry, which the client wrote; keep only the entries
+  // our own proxies appended, so the leftmost left is the address the nearest proxy saw.
+  app.maxIpsCount = config.security.PROXY_HOPS;
   // Koa would print errors itself; errorHandler already logs the ones that matter.
   app.silent = true;
   const limit = `${config.api.BODY_LIMIT_KB}kb`;
