@@ -6,6 +6,7 @@ import Koa from 'koa';
 import bodyParser from 'koa-bodyparser';
 import type { Settings } from '../config.ts';
 import type { Db } from '../db/database.ts';
+import { requireBodyType } from './bodyType.ts';
 import { bodyParseError, errorHandler } from './errorHandler.ts';
 import { requestLog } from './requestLog.ts';
 import { docsRouter } from './routes/docs.ts';
@@ -40,6 +41,7 @@ export function createApp({ db, config, log, metrics }: AppDeps): Koa {
 
   app.use(requestLog(log));
   app.use(errorHandler());
+  app.use(requireBodyType());
   app.use(
     bodyParser({
       enableTypes: ['json', 'form'],

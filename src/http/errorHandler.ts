@@ -18,15 +18,23 @@ const clientErrorDetail: Record<number, string> = {
   415: 'Unsupported media type',
 };
 
+/** zlib's failures: a body that is not what its `Content-Encoding` says (gzip or br on plain bytes). */
+const isDecompressionError = (code: unknown) =>
+  typeof code === 'string' && (code.startsWith('Z_') || code.startsWith('ERR__ERROR') || code.startsWith('ERR_BROTLI'));
+
 /** The body parser's failures (bad JSON, too large, bad encoding) as client errors. */
 export function bodyParseError(err: unknown): HttpError {
-  const { status, type } = err as { status?: number; type?: string };
+  const { status, type, code } = err as { status?: number; type?: string; code?: unknown };
   if (err instanceof SyntaxError || type === 'entity.parse.failed') return new HttpError(400, 'Malformed JSON in request body');
+  if (isDecompressionError(code)) return new HttpError(400, 'Request body does not match its Content-Encoding');
   if (typeof status === 'number' && status >= 400 && status < 500) {
     return new HttpError(status, clientErrorDetail[status] ?? 'Bad request');
   }
   throw err;
 }
+
+const isMalformedInput = ({ status, detail }: HttpError) =>
+  status === 400 || status === 413 || status === 415 || (Array.isArray(detail) && detail.some((i) => i.type === 'string_unicode'));
 
 function asHttpError(err: unknown): HttpError | undefined {
   if (err instanceof HttpError) return err;
@@ -58,6 +66,8 @@ export function errorHandler(): Middleware<{ log: Logger }> {
     } catch (err) {
       const known = asHttpError(err);
       if (known?.status === 503) ctx.state.log.warn({ err: (err as Error).message }, 'database unavailable');
+      // Input no handler could read (an undecodable body, a lone surrogate): one line, no stack.
+      if (known && isMalformedInput(known)) ctx.state.log.warn({ status: known.status, err: known.message }, 'malformed input');
       if (known) {
         ctx.status = known.status;
         ctx.set(known.headers);

@@ -3,6 +3,7 @@
  * checked from `validate(shape, ctx.request.body)`. Failures answer 422 with FastAPI's shape,
  * `{"detail": [{"loc": ["body", "email"], "msg": "...", "type": "..."}]}`.
  */
+import { isWellFormed } from '../text/wellFormed.ts';
 import { validationFailed, type ValidationIssue } from './httpError.ts';
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; msg: string; type: string };
@@ -20,6 +21,7 @@ export function text({ min = 1, max = 1000, controls = false } = {}): Check<stri
   return (value) => {
     if (value === undefined) return fail('Field required', 'missing');
     if (typeof value !== 'string') return fail('Input should be a valid string', 'string_type');
+    if (!isWellFormed(value)) return fail('Input should be a valid Unicode string (no lone surrogates)', 'string_unicode');
     const length = [...value].length;
     if (length < min) return fail(`String should have at least ${min} character${min === 1 ? '' : 's'}`, 'string_too_short');
     if (length > max) return fail(`String should have at most ${max} characters`, 'string_too_long');
