@@ -1,6 +1,11 @@
 /** Issue 13: the second security pass. Each test is named after the item it pins. */
 import test from 'ava';
+import { createTokenPair } from '../src/auth/tokens.ts';
+import { createMailer } from '../src/email/mailer.ts';
 import { testConfig } from './helpers/config.ts';
+import { makeUser, makeUsers } from './helpers/factories.ts';
+import { dispatch, readEmailLog } from './helpers/flow.ts';
+import { cliEnv, runCli } from './helpers/process.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { startApi } from './helpers/service.ts';
 
@@ -41,4 +46,39 @@ test.serial('4. PROXY_HOPS=2: two proxies append; entries the client wrote are s
   const send = (xff: string) => api.request('POST', '/user/pwd_reset_token/', { ...resetRequest, headers: { 'X-Forwarded-For': xff } });
   t.is((await send('1.1.1.1, 203.0.113.9, 10.1.1.1')).status, 200);
   t.is((await send('2.2.2.2, 203.0.113.9, 10.1.1.2')).status, 429);
+});
+
+const SMUGGLED = ['comma,attacker@evil.com', 'angle<attacker@evil.com>', 'me@dm.com (attacker@evil.com)', 'x@dm.com;attacker@evil.com', 'group: attacker@evil.com;', '"a@dm.com"@evil.com'];
+
+test.serial('8. an address with several recipients is refused by the API, the CLI and the mailer', async (t) => {
+  const config = testConfig(tdb.url);
+  const api = await startApi(config);
+  t.teardown(() => api.service.stop());
+  const boss = await makeUser(tdb.db, { dept: 'management' });
+  const token = createTokenPair(config.security, boss, true).access_token;
+  for (const email of SMUGGLED) {
+    const created = await api.request('POST', '/user/', { json: { name: 'Eve', email, dept: 'sales', password: 'a-fine-password-1' }, token });
+    t.is(created.status, 422, email);
+    t.deepEqual(created.body.detail.map((i: { loc: string[] }) => i.loc), [['body', 'email']]);
+    t.is((await api.request('POST', '/user/pwd_reset_token/', { json: { email } })).status, 422, email);
+  }
+  for (const email of SMUGGLED.slice(0, 2)) {
+    const cli = await runCli(['create-user', '--name', 'Eve Cli', '--email', email, '--password', 'a-fine-password-1', '--dept', 'sales'], cliEnv(tdb.url));
+    t.not(cli.code, 0, email);
+  }
+  t.is(Number((await tdb.db('users').where('email', 'like', '%evil%').count({ n: '*' }))[0]!.n), 0);
+
+  // A row stored before this check: the mailer refuses it rather than write to attacker@evil.com.
+  const [legacy] = await makeUsers(tdb.db, 1);
+  await tdb.db('users').where({ id: legacy!.id }).update({ email: 'legacy@dm.com,attacker@evil.com' });
+  const mailer = createMailer(config.email);
+  await t.throwsAsync(
+    mailer.send('pwd_reset_email', { sender: 'no-reply@dm.com', to: 'legacy@dm.com,attacker@evil.com', url: 'u', pwd_reset_token: 't', expire: 10 }),
+    { message: /2 recipients/ },
+  );
+  // And a row queued before it, for that address.
+  await tdb.db('outbox').insert({ kind: 'pwd_reset_email', payload: { email: 'legacy@dm.com,attacker@evil.com' }, max_attempts: 1 });
+  await dispatch(tdb.db, config);
+  t.is((await tdb.db('outbox').where('payload', '@>', JSON.stringify({ email: 'legacy@dm.com,attacker@evil.com' })).first())?.status, 'dead');
+  t.false((await readEmailLog(config)).some((m) => m.to.includes('evil')));
 });

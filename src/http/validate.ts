@@ -4,6 +4,7 @@
  * `{"detail": [{"loc": ["body", "email"], "msg": "...", "type": "..."}]}`.
  */
 import { isWellFormed } from '../text/wellFormed.ts';
+import { EMAIL_MAX_LENGTH, mailboxProblem } from '../users/emailAddress.ts';
 import { validationFailed, type ValidationIssue } from './httpError.ts';
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; msg: string; type: string };
@@ -40,16 +41,14 @@ export function nullable<T>(check: Check<T>): Check<T | undefined | null> {
   return (value) => (value === null ? ok(null) : optional(check)(value));
 }
 
-const EMAIL_MAX = 254;
-const EMAIL_SHAPE = /^[^\s@]{1,64}@[^\s@.]+(\.[^\s@.]+)+$/;
-
-/** A plausible address: what an MTA would accept, not a proof that the mailbox exists. */
+/** One plain mailbox (`users/emailAddress.ts`): not a proof that it exists, never two recipients. */
 export function email(): Check<string> {
-  const base = text({ max: EMAIL_MAX });
+  const base = text({ max: EMAIL_MAX_LENGTH });
   return (value) => {
     const result = base(value);
     if (!result.ok) return result;
-    if (!EMAIL_SHAPE.test(result.value)) return fail('value is not a valid email address', 'value_error');
+    const problem = mailboxProblem(result.value);
+    if (problem) return fail(problem, 'value_error');
     return result;
   };
 }
