@@ -80,8 +80,6 @@ const schema = {
     CONCURRENCY: int(8, 1),
     /** How long shutdown waits for e-mails in flight before it leaves them to their leases. */
     SHUTDOWN_GRACE_SECONDS: int(8, 0),
-    /** When the dispatcher runs without the API: serve /health and /metrics on this port (0: off). */
-    METRICS_PORT: int(0, 0),
     MAX_ATTEMPTS: int(8, 1),
     /** How long a claim is held; a row whose lease lapses is free for another dispatcher. */
     LEASE_SECONDS: int(120, 1),
@@ -90,6 +88,15 @@ const schema = {
   },
   api: {
     BODY_LIMIT_KB: int(100, 1),
+  },
+  /**
+   * Where `/metrics` (and /health, /ready) is served, for the API and the dispatcher alike: never
+   * on the public port, whose counters would tell anyone whether a reset went to a real account.
+   * Port 0 takes a free port (tests).
+   */
+  metrics: {
+    PORT: int(9464, 0),
+    HOST: str('127.0.0.1'),
   },
   outbox: {
     /** `sent` and `skipped` rows older than this are deleted; `dead` rows stay for an operator. */
@@ -190,7 +197,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
   }
   for (const name of byUpperName.keys()) {
-    if (!known.has(name)) problems.push(`${name} is not a setting Dundie knows (see the README's configuration table)`);
+    if (name === 'DUNDIE_DISPATCHER__METRICS_PORT') problems.push(`${name} was replaced by DUNDIE_METRICS__PORT (and DUNDIE_METRICS__HOST)`);
+    else if (!known.has(name)) problems.push(`${name} is not a setting Dundie knows (see the README's configuration table)`);
   }
 
   const nodeEnv = env.NODE_ENV ?? 'development';
@@ -199,6 +207,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
   const port = parseField('PORT', int(8000, 0), env.PORT, problems) as number;
   if (port > 65535) problems.push(`PORT must be at most 65535, got "${env.PORT}"`);
+  if ((sections.metrics!.PORT as number) > 65535) problems.push('DUNDIE_METRICS__PORT must be at most 65535');
 
   const databaseUrl = env.DATABASE_URL || undefined;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {

@@ -159,7 +159,7 @@ test.serial('/ready answers while the database does; /metrics shows rows by stat
   await api.request('POST', '/user/pwd_reset_token/', { json: { email: user!.email } });
   await smtp.waitFor(1, 5000);
   await new Promise((r) => setTimeout(r, 200));
-  const metrics = await fetch(`${api.base}/metrics`).then((r) => r.text());
+  const metrics = await fetch(`${api.metricsBase}/metrics`).then((r) => r.text());
   t.regex(metrics, /dundie_outbox_rows\{status="sent"\} 1/);
   t.regex(metrics, /dundie_emails_sent_total\{kind="pwd_reset_email"\} 1/);
   t.regex(metrics, /dundie_outbox_delay_seconds_count\{kind="pwd_reset_email"\} 1/);

@@ -10,7 +10,7 @@ import { requireBodyType } from './bodyType.ts';
 import { bodyParseError, errorHandler } from './errorHandler.ts';
 import { requestLog } from './requestLog.ts';
 import { docsRouter } from './routes/docs.ts';
-import { healthRouter } from './routes/health.ts';
+import { healthRouter, metricsRouter } from './routes/health.ts';
 import { tokensRouter } from './routes/tokens.ts';
 import { usersRouter } from './routes/users.ts';
 import type { Logger } from '../log.ts';
@@ -60,14 +60,15 @@ export function createApp({ db, config, log, metrics }: AppDeps): Koa {
   return app;
 }
 
-/** Only /health, /ready and /metrics: what a dispatcher running alone shows on METRICS_PORT. */
+/** /health, /ready and /metrics: what every role serves on the metrics port (`metrics.PORT`). */
 export function createOpsApp({ db, log, metrics }: Omit<AppDeps, 'config'>): Koa {
   const app = new Koa();
   app.silent = true;
   app.use(requestLog(log));
   app.use(errorHandler());
-  const router = healthRouter({ db, metrics });
-  app.use(router.routes());
-  app.use(router.allowedMethods());
+  for (const router of [healthRouter({ db }), metricsRouter({ metrics })]) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
   return app;
 }

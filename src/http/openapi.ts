@@ -43,12 +43,6 @@ export const openApiDocument = {
         },
       },
     },
-    '/metrics': {
-      get: {
-        summary: 'Prometheus metrics: outbox rows by status, sends, failures, send time, enqueue-to-sent delay',
-        responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } },
-      },
-    },
     '/token': {
       post: {
         summary: 'Log in (OAuth2 password flow)',

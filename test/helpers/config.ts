@@ -11,6 +11,8 @@ export function testConfig(databaseUrl: string, env: Record<string, string> = {}
   return loadConfig({
     DATABASE_URL: databaseUrl,
     PORT: '0',
+    // A free port each: parallel test files must not meet on 9464.
+    DUNDIE_METRICS__PORT: '0',
     DUNDIE_DATA_DIR: dir,
     DUNDIE_SECURITY__SECRET_KEY: TEST_SECRET,
     DUNDIE_EMAIL__LOG_FILE: path.join(dir, 'email.log'),
