@@ -45,9 +45,13 @@ const schema = {
     /** Per client address; 0 turns a limit off. */
     RATE_LIMIT_PWD_RESET_PER_MINUTE: int(5),
     RATE_LIMIT_LOGIN_PER_MINUTE: int(20),
-    /** Failed logins per username before it is refused for the window below (password guessing). */
-    LOGIN_FAILURES_PER_USERNAME: int(10),
+    /** Login attempts per username and client address per window before that client is refused. */
+    LOGIN_FAILURES_PER_CLIENT_AND_USERNAME: int(10),
+    /** The looser ceiling per username across all clients (guessing from many addresses). */
+    LOGIN_FAILURES_PER_USERNAME: int(100),
     LOGIN_FAILURE_WINDOW_SECONDS: int(900, 1),
+    /** Progressive delay: the n-th attempt of a client on a username waits this * 2^(n-2) ms (max 8 s). */
+    LOGIN_FAILURE_DELAY_MS: int(250),
     /** Take the client address from X-Forwarded-For: only behind a proxy that sets it. */
     TRUST_PROXY: bool(false),
     /**

@@ -31,3 +31,11 @@ export class PolicyViolation extends Error {
 }
 
 export const USER_NOT_FOUND = 'User not found';
+
+/** Too many tries of something limited (login failures); `retryAfterSeconds` says when to try again. */
+export class TooManyAttempts extends Error {
+  override name = 'TooManyAttempts';
+  constructor(readonly retryAfterSeconds: number) {
+    super('Too many requests, try again later');
+  }
+}

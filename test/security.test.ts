@@ -16,7 +16,7 @@ test.before(async () => {
 });
 test.beforeEach(async () => {
   await tdb.db('outbox').del();
-  await tdb.db('rate_limits').del();
+  await tdb.db('rate_limiter').del();
   await tdb.db('pwd_reset_throttle').del();
 });
 test.after.always(async () => {
@@ -87,7 +87,7 @@ test.serial('X-Forwarded-For is ignored unless TRUST_PROXY is on', async (t) => 
     api.request('POST', '/user/pwd_reset_token/', { json: { email: 'x@dm.com' }, headers: { 'X-Forwarded-For': ip } });
   t.is((await ask(plain, '198.51.100.1')).status, 200);
   t.is((await ask(plain, '198.51.100.2')).status, 429, 'a forged header does not buy a new budget');
-  await tdb.db('rate_limits').del();
+  await tdb.db('rate_limiter').del();
   const proxied = await startApi(testConfig(tdb.url, { ...limited, DUNDIE_SECURITY__TRUST_PROXY: 'true' }));
   t.teardown(() => proxied.service.stop());
   t.is((await ask(proxied, '198.51.100.1')).status, 200);

@@ -3,7 +3,7 @@ import test from 'ava';
 import { createTokenPair } from '../src/auth/tokens.ts';
 import { createMailer } from '../src/email/mailer.ts';
 import { testConfig } from './helpers/config.ts';
-import { makeUser, makeUsers } from './helpers/factories.ts';
+import { makeUser, makeUsers, PASSWORD } from './helpers/factories.ts';
 import { dispatch, readEmailLog } from './helpers/flow.ts';
 import { cliEnv, runCli } from './helpers/process.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
@@ -115,4 +115,79 @@ test.serial('8. an address with several recipients is refused by the API, the CL
   await dispatch(tdb.db, config);
   t.is((await tdb.db('outbox').where('payload', '@>', JSON.stringify({ email: 'legacy@dm.com,attacker@evil.com' })).first())?.status, 'dead');
   t.false((await readEmailLog(config)).some((m) => m.to.includes('evil')));
+});
+
+const loginFrom = (api: Awaited<ReturnType<typeof startApi>>, client: string, username: string, password: string) =>
+  api.request('POST', '/token', { form: { username, password }, headers: { 'X-Forwarded-For': client } });
+const tally = (statuses: number[]) => statuses.reduce<Record<number, number>>((n, s) => ({ ...n, [s]: (n[s] ?? 0) + 1 }), {});
+
+test.serial('2. the login-failure limit cannot be raced: 60 parallel wrong passwords, 10 checked', async (t) => {
+  const config = testConfig(tdb.url, {
+    DUNDIE_SECURITY__TRUST_PROXY: 'true',
+    DUNDIE_SECURITY__LOGIN_FAILURES_PER_CLIENT_AND_USERNAME: '10',
+    DUNDIE_SECURITY__LOGIN_FAILURES_PER_USERNAME: '10',
+  });
+  const api = await startApi(config);
+  t.teardown(() => api.service.stop());
+  const user = await makeUser(tdb.db);
+  // One client, then many clients (the per-username ceiling): neither count can be outrun.
+  const oneClient = await Promise.all(Array.from({ length: 60 }, (_, i) => loginFrom(api, '198.51.100.20', user.username, `wrong-${i}`)));
+  t.deepEqual(tally(oneClient.map((r) => r.status)), { 401: 10, 429: 50 });
+  const other = await makeUser(tdb.db);
+  const manyClients = await Promise.all(Array.from({ length: 60 }, (_, i) => loginFrom(api, `198.51.100.${100 + i}`, other.username, `wrong-${i}`)));
+  t.deepEqual(tally(manyClients.map((r) => r.status)), { 401: 10, 429: 50 });
+  t.truthy(manyClients.find((r) => r.status === 429)!.headers.get('retry-after'));
+});
+
+test.serial('2. a successful login clears its client\'s failure count', async (t) => {
+  const config = testConfig(tdb.url, { DUNDIE_SECURITY__TRUST_PROXY: 'true', DUNDIE_SECURITY__LOGIN_FAILURES_PER_CLIENT_AND_USERNAME: '3' });
+  const api = await startApi(config);
+  t.teardown(() => api.service.stop());
+  const user = await makeUser(tdb.db);
+  const client = '198.51.100.30';
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 2; i++) t.is((await loginFrom(api, client, user.username, 'wrong')).status, 401);
+    t.is((await loginFrom(api, client, user.username, PASSWORD)).status, 200, `round ${round}`);
+  }
+  for (let i = 0; i < 3; i++) t.is((await loginFrom(api, client, user.username, 'wrong')).status, 401);
+  t.is((await loginFrom(api, client, user.username, PASSWORD)).status, 429, 'past the limit even the right password waits');
+});
+
+test.serial('3. lockout is no denial of service: failures elsewhere do not lock the real user out', async (t) => {
+  const config = testConfig(tdb.url, {
+    DUNDIE_SECURITY__TRUST_PROXY: 'true',
+    DUNDIE_SECURITY__LOGIN_FAILURES_PER_CLIENT_AND_USERNAME: '10',
+    DUNDIE_SECURITY__LOGIN_FAILURES_PER_USERNAME: '100',
+    DUNDIE_SECURITY__LOGIN_FAILURE_DELAY_MS: '0',
+  });
+  const api = await startApi(config);
+  t.teardown(() => api.service.stop());
+  const user = await makeUser(tdb.db);
+  // Usernames are public (GET /user/): an attacker tries ten wrong passwords and more.
+  for (let i = 0; i < 12; i++) await loginFrom(api, '203.0.113.66', user.username, `guess-${i}`);
+  t.is((await loginFrom(api, '203.0.113.66', user.username, PASSWORD)).status, 429, 'the attacker is stopped');
+  t.is((await loginFrom(api, '198.51.100.40', user.username, PASSWORD)).status, 200, 'the real user is not');
+});
+
+test.serial('3. failed logins slow down progressively', async (t) => {
+  const config = testConfig(tdb.url, {
+    DUNDIE_SECURITY__TRUST_PROXY: 'true',
+    DUNDIE_SECURITY__LOGIN_FAILURES_PER_CLIENT_AND_USERNAME: '10',
+    DUNDIE_SECURITY__LOGIN_FAILURE_DELAY_MS: '100',
+  });
+  const api = await startApi(config);
+  t.teardown(() => api.service.stop());
+  const user = await makeUser(tdb.db);
+  const took: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const started = performance.now();
+    t.is((await loginFrom(api, '203.0.113.77', user.username, `guess-${i}`)).status, 401);
+    took.push(performance.now() - started);
+  }
+  // Delays before the 2nd..5th check: 100, 200, 400, 800 ms.
+  t.true(took[4]! >= 800, `5th attempt took ${Math.round(took[4]!)} ms`);
+  t.true(took[3]! >= 400 && took[2]! >= 200, took.map(Math.round).join(', '));
+  const started = performance.now();
+  t.is((await loginFrom(api, '198.51.100.41', user.username, PASSWORD)).status, 200);
+  t.true(performance.now() - started < 800, 'another client is not slowed');
 });

@@ -9,6 +9,6 @@ export async function housekeeping(db: Conn, config: Settings) {
   return {
     outboxRows: await deleteFinished(db, config.outbox.RETENTION_DAYS),
     throttleSlots: await pruneResetSlots(db, Math.max(config.security.PWD_RESET_COOLDOWN_SECONDS, 3600)),
-    rateLimitWindows: await pruneRateLimits(db, Math.max(config.security.LOGIN_FAILURE_WINDOW_SECONDS, 3600)),
+    rateLimitWindows: await pruneRateLimits(db),
   };
 }

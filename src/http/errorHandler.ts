@@ -6,9 +6,9 @@
  */
 import type { Middleware } from 'koa';
 import { isTransientDbError } from '../db/errors.ts';
-import { Conflict, NotAllowed, NotFound, PolicyViolation } from '../errors.ts';
+import { Conflict, NotAllowed, NotFound, PolicyViolation, TooManyAttempts } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { HttpError, serviceUnavailable, validationFailed } from './httpError.ts';
+import { HttpError, serviceUnavailable, tooManyRequests, validationFailed } from './httpError.ts';
 
 const clientErrorDetail: Record<number, string> = {
   400: 'Malformed request body',
@@ -41,6 +41,7 @@ function asHttpError(err: unknown): HttpError | undefined {
   if (err instanceof NotFound) return new HttpError(404, err.message);
   if (err instanceof NotAllowed) return new HttpError(403, err.message);
   if (err instanceof Conflict) return new HttpError(409, err.message);
+  if (err instanceof TooManyAttempts) return tooManyRequests(err.retryAfterSeconds);
   if (err instanceof PolicyViolation) return validationFailed([{ loc: ['body', err.field], msg: err.message, type: 'value_error' }]);
   // The database is out of reach: a client should retry soon, and nothing of theirs was half-done.
   if (isTransientDbError(err)) return serviceUnavailable();
