@@ -52,6 +52,10 @@ const schema = {
     LOGIN_FAILURE_WINDOW_SECONDS: int(900, 1),
     /** Progressive delay: the n-th attempt of a client on a username waits this * 2^(n-2) ms (max 8 s). */
     LOGIN_FAILURE_DELAY_MS: int(250),
+    /** Password hashes (scrypt) at once per process; 0: one per core. */
+    HASH_CONCURRENCY: int(0),
+    /** Hashes that may wait for one; past it a login answers 503 with Retry-After at once. */
+    HASH_QUEUE: int(8),
     /** Take the client address from X-Forwarded-For: only behind a proxy that sets it. */
     TRUST_PROXY: bool(false),
     /**

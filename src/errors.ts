@@ -39,3 +39,11 @@ export class TooManyAttempts extends Error {
     super('Too many requests, try again later');
   }
 }
+
+/** Too much work in progress to take this on now (password hashes); try again in `retryAfterSeconds`. */
+export class Overloaded extends Error {
+  override name = 'Overloaded';
+  constructor(readonly retryAfterSeconds: number) {
+    super('The server is busy, try again shortly');
+  }
+}

@@ -14,6 +14,7 @@ import { createApp, createOpsApp } from './http/app.ts';
 import type { Logger } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import { Dispatcher } from './outbox/dispatcher.ts';
+import { setHashLimits } from './users/hashSlots.ts';
 import { emailWorker } from './tasks/worker.ts';
 
 export interface Roles {
@@ -71,6 +72,7 @@ export async function startService(config: Settings, log: Logger, roles: Roles):
       }
     }
   };
+  setHashLimits({ concurrency: config.security.HASH_CONCURRENCY, queue: config.security.HASH_QUEUE });
   try {
     const database = await openDatabase(config, log);
     cleanups.push(() => database.close());

@@ -6,7 +6,7 @@
  */
 import type { Middleware } from 'koa';
 import { isTransientDbError } from '../db/errors.ts';
-import { Conflict, NotAllowed, NotFound, PolicyViolation, TooManyAttempts } from '../errors.ts';
+import { Conflict, NotAllowed, NotFound, Overloaded, PolicyViolation, TooManyAttempts } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { HttpError, serviceUnavailable, tooManyRequests, validationFailed } from './httpError.ts';
 
@@ -42,6 +42,7 @@ function asHttpError(err: unknown): HttpError | undefined {
   if (err instanceof NotAllowed) return new HttpError(403, err.message);
   if (err instanceof Conflict) return new HttpError(409, err.message);
   if (err instanceof TooManyAttempts) return tooManyRequests(err.retryAfterSeconds);
+  if (err instanceof Overloaded) return new HttpError(503, err.message, { 'Retry-After': String(err.retryAfterSeconds) });
   if (err instanceof PolicyViolation) return validationFailed([{ loc: ['body', err.field], msg: err.message, type: 'value_error' }]);
   // The database is out of reach: a client should retry soon, and nothing of theirs was half-done.
   if (isTransientDbError(err)) return serviceUnavailable();
