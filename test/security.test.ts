@@ -187,7 +187,7 @@ test.serial('the change notice goes to email.log in debug mode', async (t) => {
   const api = await startApi(config);
   t.teardown(() => api.service.stop());
   const user = await makeUser(tdb.db);
-  const token = createAccessToken(config.security, { sub: user.username });
+  const token = createAccessToken(config.security, { sub: user.username, fresh: true });
   await api.request('POST', `/user/${user.username}/password/`, { ...newPassword('notice-in-the-log'), token });
   await dispatch(tdb.db, config);
   const notice = (await readEmailLog(config)).find((m) => m.to === user.email && m.message.includes('Subject: Your Dundie password was changed'));
@@ -208,7 +208,7 @@ for (const [rule, password, message] of [
     const api = await startApi(config);
     t.teardown(() => api.service.stop());
     const user = (await tdb.db('users').where({ username: 'policy-person' }).first()) ?? (await makeUser(tdb.db, { username: 'policy-person', email: 'policy.person@dm.com' }));
-    const token = createAccessToken(config.security, { sub: user.username, ver: user.token_version });
+    const token = createAccessToken(config.security, { sub: user.username, ver: user.token_version, fresh: true });
     const res = await api.request('POST', `/user/${user.username}/password/`, { ...newPassword(password), token });
     t.is(res.status, 422);
     t.regex(res.body.detail[0].msg, message);

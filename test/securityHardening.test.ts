@@ -1,6 +1,6 @@
 /** Issue 13: the second security pass. Each test is named after the item it pins. */
 import test from 'ava';
-import { createTokenPair } from '../src/auth/tokens.ts';
+import { createAccessToken, createPwdResetToken, createTokenPair } from '../src/auth/tokens.ts';
 import { createMailer } from '../src/email/mailer.ts';
 import { testConfig } from './helpers/config.ts';
 import { makeUser, makeUsers, PASSWORD } from './helpers/factories.ts';
@@ -190,4 +190,47 @@ test.serial('3. failed logins slow down progressively', async (t) => {
   const started = performance.now();
   t.is((await loginFrom(api, '198.51.100.41', user.username, PASSWORD)).status, 200);
   t.true(performance.now() - started < 800, 'another client is not slowed');
+});
+
+test.serial('5. a stale token cannot change the password without the current one', async (t) => {
+  const config = testConfig(tdb.url);
+  const api = await startApi(config);
+  t.teardown(() => api.service.stop());
+  const user = await makeUser(tdb.db);
+  const change = (token: string, extra: Record<string, string> = {}, username = user.username) =>
+    api.request('POST', `/user/${username}/password/`, { token, json: { password: 'new-password-42', password_confirm: 'new-password-42', ...extra } });
+
+  const pair = (await api.request('POST', '/token', { form: { username: user.username, password: PASSWORD } })).body;
+  const refreshed = (await api.request('POST', '/refresh_token', { json: { refresh_token: pair.refresh_token } })).body;
+  const missing = await change(refreshed.access_token);
+  t.is(missing.status, 422);
+  t.deepEqual(missing.body.detail[0].loc, ['body', 'current_password']);
+  const wrong = await change(refreshed.access_token, { current_password: 'not-my-password' });
+  t.is(wrong.status, 403);
+  t.deepEqual(wrong.body, { detail: 'Current password is incorrect' });
+  // Issued by /token, but longer ago than FRESH_TOKEN_MINUTES (15).
+  const old = createAccessToken(config.security, { sub: user.username, ver: user.token_version, fresh: true, iat: Math.floor(Date.now() / 1000) - 16 * 60 });
+  t.is((await change(old)).status, 422);
+  t.is((await change(refreshed.access_token, { current_password: PASSWORD })).status, 200, 'with the current password it works');
+
+  // A fresh token from /token needs nothing more, as before.
+  const other = await makeUser(tdb.db);
+  const fresh = (await api.request('POST', '/token', { form: { username: other.username, password: PASSWORD } })).body.access_token;
+  t.is((await change(fresh, {}, other.username)).status, 200);
+
+  // A superuser: fresh token works for anyone; a stale one needs the superuser's own password.
+  const boss = await makeUser(tdb.db, { dept: 'management' });
+  const third = await makeUser(tdb.db);
+  const bossFresh = (await api.request('POST', '/token', { form: { username: boss.username, password: PASSWORD } })).body;
+  t.is((await change(bossFresh.access_token, {}, third.username)).status, 200);
+  const bossStale = (await api.request('POST', '/refresh_token', { json: { refresh_token: bossFresh.refresh_token } })).body.access_token;
+  const fourth = await makeUser(tdb.db);
+  t.is((await change(bossStale, {}, fourth.username)).status, 422);
+  t.is((await change(bossStale, { current_password: PASSWORD }, fourth.username)).status, 200);
+
+  // The reset-token path is unchanged: no bearer, no current password.
+  const fifth = await makeUser(tdb.db);
+  const resetToken = createPwdResetToken(config.security, fifth);
+  const reset = await api.request('POST', `/user/${fifth.username}/password/?pwd_reset_token=${resetToken}`, { json: { password: 'new-password-42', password_confirm: 'new-password-42' } });
+  t.is(reset.status, 200);
 });

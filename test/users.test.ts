@@ -14,7 +14,7 @@ test.before(async () => {
   config = testConfig(tdb.url);
   api = await startApi(config);
   const boss = await makeUser(tdb.db, { name: 'Boss Man', dept: 'management' });
-  bossToken = createAccessToken(config.security, { sub: boss.username });
+  bossToken = createAccessToken(config.security, { sub: boss.username, fresh: true });
 });
 test.after.always(async () => {
   await api?.service.stop();

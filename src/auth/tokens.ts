@@ -137,6 +137,14 @@ export function createPwdResetToken(security: Security, user: ResetBinding & { u
 export const sessionIsCurrent = (claims: TokenClaims, user: { token_version: number }) =>
   (claims.ver ?? 0) === user.token_version;
 
+/**
+ * A token from `POST /token` (a password just typed), issued within FRESH_TOKEN_MINUTES: the only
+ * bearer that may set a password without giving the current one. `/refresh_token` never makes one.
+ */
+export function isFresh(security: Security, claims: TokenClaims, now = Date.now() / 1000): boolean {
+  return claims.fresh === true && now - claims.iat <= security.FRESH_TOKEN_MINUTES * 60;
+}
+
 /** The pair `POST /token` and `POST /refresh_token` answer with. */
 export function createTokenPair(security: Security, user: { username: string; token_version: number }, fresh: boolean) {
   const data = { sub: user.username, ver: user.token_version };

@@ -130,18 +130,22 @@ export const openApiDocument = {
       parameters: [username],
       post: {
         summary: 'Set a new password',
-        description: 'Allowed with a `pwd_reset_token` for that user (good once), or with the access token of that user or of a superuser.',
+        description:
+          'Allowed with a `pwd_reset_token` for that user (good once), or with the access token of that user or of a superuser. ' +
+          'An access token that is not fresh (from `/refresh_token`, or from `/token` more than FRESH_TOKEN_MINUTES ago) must come with the caller\'s own `current_password`.',
         security: [{}, ...bearer],
         parameters: [{ name: 'pwd_reset_token', in: 'query', required: false, schema: { type: 'string' } }],
         requestBody: {
           required: true,
-          content: json({ type: 'object', required: ['password', 'password_confirm'], properties: { password, password_confirm: password } }),
+          content: json({ type: 'object', required: ['password', 'password_confirm'], properties: { password, password_confirm: password, current_password: { type: 'string' } } }),
         },
         responses: {
           200: { description: 'Changed', content: json(ref('User')) },
           400: error('Passwords do not match'),
-          403: error("You are not allowed to change this user's password"),
+          403: error("You are not allowed to change this user's password / Current password is incorrect"),
           404: error('User not found'),
+          429: error('Too many requests, try again later'),
+          503: error('The server is busy, try again shortly'),
           422: validationError,
         },
       },
