@@ -234,3 +234,36 @@ test.serial('5. a stale token cannot change the password without the current one
   const reset = await api.request('POST', `/user/${fifth.username}/password/?pwd_reset_token=${resetToken}`, { json: { password: 'new-password-42', password_confirm: 'new-password-42' } });
   t.is(reset.status, 200);
 });
+
+test.serial('6. refresh tokens rotate: each is good once, and a reused one ends its whole family', async (t) => {
+  const config = testConfig(tdb.url);
+  const api = await startApi(config);
+  t.teardown(() => api.service.stop());
+  const user = await makeUser(tdb.db);
+  const refresh = (refresh_token: string) => api.request('POST', '/refresh_token', { json: { refresh_token } });
+  const login = () => api.request('POST', '/token', { form: { username: user.username, password: PASSWORD } });
+
+  // A client that always uses the newest pair keeps working.
+  const first = (await login()).body;
+  let pair = first;
+  for (let i = 0; i < 3; i++) {
+    const next = await refresh(pair.refresh_token);
+    t.is(next.status, 200);
+    pair = next.body;
+  }
+  t.is((await api.request('PATCH', `/user/${user.username}/`, { token: pair.access_token, json: { bio: 'still here' } })).status, 200);
+
+  // A thief replays a spent refresh token: refused, and the owner's newest tokens die with it.
+  t.is((await refresh(first.refresh_token)).status, 401);
+  t.is((await refresh(pair.refresh_token)).status, 401, 'the family is revoked');
+  t.is((await api.request('PATCH', `/user/${user.username}/`, { token: pair.access_token, json: { bio: 'x' } })).status, 401, "the family's access tokens too");
+
+  // Another login (another family) is untouched.
+  const other = (await login()).body;
+  t.is((await refresh(other.refresh_token)).status, 200);
+
+  // Two requests racing with one refresh token: one pair at most.
+  const racing = (await login()).body.refresh_token;
+  const answers = await Promise.all(Array.from({ length: 8 }, () => refresh(racing)));
+  t.true(answers.filter((r) => r.status === 200).length <= 1);
+});

@@ -18,10 +18,14 @@ export interface TokenClaims {
   ver?: number;
   /** pwd_reset only: fingerprint of the password hash and reset nonce it was issued against. */
   pwd?: string;
+  /** access and refresh tokens from a login: its refresh token family (`refreshFamilies.ts`). */
+  fam?: string;
+  /** refresh tokens: their one-time id within the family. */
+  jti?: string;
 }
 
 /** What the caller puts in; `iat` may be given to make a token as of another time. */
-export type TokenData = { sub: string; iat?: number; fresh?: boolean; ver?: number; pwd?: string };
+export type TokenData = { sub: string; iat?: number; fresh?: boolean; ver?: number; pwd?: string; fam?: string; jti?: string };
 
 export class InvalidToken extends Error {
   constructor(reason: string) {
@@ -145,12 +149,20 @@ export function isFresh(security: Security, claims: TokenClaims, now = Date.now(
   return claims.fresh === true && now - claims.iat <= security.FRESH_TOKEN_MINUTES * 60;
 }
 
-/** The pair `POST /token` and `POST /refresh_token` answer with. */
-export function createTokenPair(security: Security, user: { username: string; token_version: number }, fresh: boolean) {
+/**
+ * The pair `POST /token` and `POST /refresh_token` answer with; `link` names the refresh token
+ * family both belong to and the refresh token's one-time id.
+ */
+export function createTokenPair(
+  security: Security,
+  user: { username: string; token_version: number },
+  fresh: boolean,
+  link?: { fam: string; jti: string },
+) {
   const data = { sub: user.username, ver: user.token_version };
   return {
-    access_token: createAccessToken(security, { ...data, fresh }),
-    refresh_token: createAccessToken(security, data, undefined, 'refresh_token'),
+    access_token: createAccessToken(security, { ...data, fresh, fam: link?.fam }),
+    refresh_token: createAccessToken(security, { ...data, ...link }, undefined, 'refresh_token'),
     token_type: 'bearer' as const,
   };
 }

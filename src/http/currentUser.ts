@@ -3,6 +3,7 @@
  * user it names. Only `access_token` is a bearer token here; the other scopes are refused.
  */
 import type { Context, Middleware } from 'koa';
+import { familyIsLive } from '../auth/refreshFamilies.ts';
 import { InvalidToken, sessionIsCurrent, verifyToken, type TokenClaims } from '../auth/tokens.ts';
 import type { Settings } from '../config.ts';
 import type { Db } from '../db/database.ts';
@@ -42,6 +43,8 @@ export async function optionalCaller({ db, config }: Deps, ctx: Context): Promis
     const user = await findUserByUsername(db, claims.sub);
     // A password change since the token was issued ends the session.
     if (!user || !sessionIsCurrent(claims, user)) throw unauthorized();
+    // So does a refresh token family revoked for reuse: its access tokens die with it.
+    if (!(await familyIsLive(db, claims.fam))) throw unauthorized();
     return { user, claims };
   } catch (err) {
     if (err instanceof InvalidToken) throw unauthorized();

@@ -3,6 +3,7 @@ import Router from '@koa/router';
 import { createTokenPair, InvalidToken, sessionIsCurrent, verifyToken } from '../../auth/tokens.ts';
 import { unauthorized } from '../httpError.ts';
 import { loginThrottle } from '../../auth/loginThrottle.ts';
+import { rotate, startFamily } from '../../auth/refreshFamilies.ts';
 import { findUserByUsername } from '../../users/queries.ts';
 import { authenticate } from '../../users/account.ts';
 import type { Deps } from '../currentUser.ts';
@@ -27,7 +28,7 @@ export function tokensRouter({ db, config }: Deps): Router {
     });
     if (!user) throw unauthorized('Incorrect username or password');
     await attempt.succeeded();
-    ctx.body = createTokenPair(config.security, user, true);
+    ctx.body = createTokenPair(config.security, user, true, await startFamily(db, user.id));
   });
 
   router.post('/refresh_token', async (ctx) => {
@@ -36,7 +37,14 @@ export function tokensRouter({ db, config }: Deps): Router {
       const claims = verifyToken(config.security, refresh_token, 'refresh_token');
       const user = await findUserByUsername(db, claims.sub);
       if (!user || !sessionIsCurrent(claims, user)) throw new InvalidToken('no such user, or the password changed since');
-      ctx.body = createTokenPair(config.security, user, false);
+      // Tokens from before rotation carry no family: their holders log in once more.
+      if (typeof claims.fam !== 'string' || typeof claims.jti !== 'string') throw new InvalidToken('refresh token without a family');
+      const rotation = await rotate(db, { fam: claims.fam, jti: claims.jti }, user.id);
+      if (!rotation.ok) {
+        if (rotation.reuse) ctx.state.log.warn({ username: user.username }, 'spent refresh token used again: its family is revoked');
+        throw new InvalidToken('spent or revoked refresh token');
+      }
+      ctx.body = createTokenPair(config.security, user, false, rotation.next);
     } catch (err) {
       if (err instanceof InvalidToken) throw unauthorized();
       throw err;
