@@ -42,6 +42,8 @@ const schema = {
     PREVIOUS_SECRET_KEYS: optional(),
     /** At most one reset e-mail per address in this many seconds; later requests are skipped. */
     PWD_RESET_COOLDOWN_SECONDS: int(60),
+    /** The cooldown doubles with each e-mail to one address up to this; a quiet day resets it. */
+    PWD_RESET_COOLDOWN_MAX_SECONDS: int(3600),
     /** Per client address; 0 turns a limit off. */
     RATE_LIMIT_PWD_RESET_PER_MINUTE: int(5),
     RATE_LIMIT_LOGIN_PER_MINUTE: int(20),

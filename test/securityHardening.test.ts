@@ -267,3 +267,37 @@ test.serial('6. refresh tokens rotate: each is good once, and a reused one ends 
   const answers = await Promise.all(Array.from({ length: 8 }, () => refresh(racing)));
   t.true(answers.filter((r) => r.status === 200).length <= 1);
 });
+
+test.serial('7. e-mail bombing: the per-address cooldown escalates to an hour, unknown addresses too, and resets after a quiet day', async (t) => {
+  const { takeResetSlotsAndRenewNonces } = await import('../src/users/resetSlots.ts');
+  let id = 1000;
+  const take = async (email: string) => (await takeResetSlotsAndRenewNonces(tdb.db, 60, [{ email, outboxId: String(id++), nonce: 'n' }], 3600))[0]!.allowed;
+  // Time passes: the last e-mail to the address went out `seconds` ago.
+  const lastSentAgo = (email: string, seconds: number) =>
+    tdb.db('pwd_reset_throttle').where({ email_key: email }).update({ sent_at: tdb.db.raw('now() - make_interval(secs => ?)', [seconds]) });
+
+  for (const email of ['bombed-ghost@dm.com', (await makeUser(tdb.db)).email.toLowerCase()]) {
+    t.true(await take(email), 'the first e-mail');
+    t.false(await take(email), 'within 60 s');
+    await lastSentAgo(email, 61);
+    t.true(await take(email), 'after 60 s, the second');
+    await lastSentAgo(email, 61);
+    t.false(await take(email), 'now the cooldown is 120 s');
+    await lastSentAgo(email, 121);
+    t.true(await take(email), 'the third');
+    await lastSentAgo(email, 239);
+    t.false(await take(email), 'then 240 s');
+    for (let n = 0; n < 6; n++) {
+      await lastSentAgo(email, 3601);
+      t.true(await take(email));
+    }
+    await lastSentAgo(email, 3599);
+    t.false(await take(email), 'capped at an hour, and still an hour');
+    await lastSentAgo(email, 3601);
+    t.true(await take(email));
+    await lastSentAgo(email, 86_401);
+    t.true(await take(email), 'after a quiet day');
+    await lastSentAgo(email, 61);
+    t.true(await take(email), 'the cooldown is 60 s again');
+  }
+});
