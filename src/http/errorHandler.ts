@@ -33,8 +33,12 @@ export function bodyParseError(err: unknown): HttpError {
   throw err;
 }
 
+const UNREADABLE_BODY = new Set(['Malformed JSON in request body', 'Request body does not match its Content-Encoding', clientErrorDetail[400]]);
 const isMalformedInput = ({ status, detail }: HttpError) =>
-  status === 400 || status === 413 || status === 415 || (Array.isArray(detail) && detail.some((i) => i.type === 'string_unicode'));
+  status === 413 ||
+  status === 415 ||
+  (status === 400 && typeof detail === 'string' && UNREADABLE_BODY.has(detail)) ||
+  (Array.isArray(detail) && detail.some((i) => i.type === 'string_unicode'));
 
 function asHttpError(err: unknown): HttpError | undefined {
   if (err instanceof HttpError) return err;
