@@ -35,6 +35,7 @@ export async function measureLatency() {
   const config = loadConfig({
     DATABASE_URL: database.url,
     PORT: '0',
+    DUNDIE_METRICS__PORT: '0',
     DUNDIE_SECURITY__SECRET_KEY: 'bench-secret-key-that-is-long-enough-0123456789',
     DUNDIE_LOG__LEVEL: 'silent',
     DUNDIE_EMAIL__LOG_FILE: path.join(work, 'email.log'),

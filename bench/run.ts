@@ -47,6 +47,8 @@ const baseEnv = {
   DUNDIE_SECURITY__SECRET_KEY: 'bench-secret-key-that-is-long-enough-0123456789',
   DUNDIE_LOG__LEVEL: 'warn',
   DUNDIE_LOG__FORMAT: 'json',
+  // API and dispatcher processes side by side: each its own metrics port.
+  DUNDIE_METRICS__PORT: '0',
   DUNDIE_SECURITY__RATE_LIMIT_PWD_RESET_PER_MINUTE: '0',
   DUNDIE_SECURITY__RATE_LIMIT_LOGIN_PER_MINUTE: '0',
   DUNDIE_EMAIL__LOG_FILE: path.join(work, 'email.log'),

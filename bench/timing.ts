@@ -21,6 +21,7 @@ const database = await benchDatabase();
 const config = loadConfig({
   DATABASE_URL: database.url,
   PORT: '0',
+  DUNDIE_METRICS__PORT: '0',
   DUNDIE_SECURITY__SECRET_KEY: 'bench-secret-key-that-is-long-enough-0123456789',
   DUNDIE_LOG__LEVEL: 'silent',
   DUNDIE_SECURITY__RATE_LIMIT_PWD_RESET_PER_MINUTE: '0',

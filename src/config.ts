@@ -43,14 +43,31 @@ const schema = {
     PREVIOUS_SECRET_KEYS: optional(),
     /** At most one reset e-mail per address in this many seconds; later requests are skipped. */
     PWD_RESET_COOLDOWN_SECONDS: int(60),
+    /** The cooldown doubles with each e-mail to one address up to this; a quiet day resets it. */
+    PWD_RESET_COOLDOWN_MAX_SECONDS: int(3600),
     /** Per client address; 0 turns a limit off. */
     RATE_LIMIT_PWD_RESET_PER_MINUTE: int(5),
     RATE_LIMIT_LOGIN_PER_MINUTE: int(20),
-    /** Failed logins per username before it is refused for the window below (password guessing). */
-    LOGIN_FAILURES_PER_USERNAME: int(10),
+    /** Login attempts per username and client address per window before that client is refused. */
+    LOGIN_FAILURES_PER_CLIENT_AND_USERNAME: int(10),
+    /** The looser ceiling per username across all clients (guessing from many addresses). */
+    LOGIN_FAILURES_PER_USERNAME: int(100),
     LOGIN_FAILURE_WINDOW_SECONDS: int(900, 1),
+    /** Progressive delay: the n-th attempt of a client on a username waits this * 2^(n-2) ms (max 8 s). */
+    LOGIN_FAILURE_DELAY_MS: int(250),
+    /** Password hashes (scrypt) at once per process; 0: one per core. */
+    HASH_CONCURRENCY: int(0),
+    /** Hashes that may wait for one; past it a login answers 503 with Retry-After at once. */
+    HASH_QUEUE: int(8),
+    /** An access token from /token sets a password without the current one only this long. */
+    FRESH_TOKEN_MINUTES: int(15, 0),
     /** Take the client address from X-Forwarded-For: only behind a proxy that sets it. */
     TRUST_PROXY: bool(false),
+    /**
+     * With TRUST_PROXY: how many proxies of ours append to X-Forwarded-For. The client is the
+     * entry this many from the right; entries left of it were written by the client itself.
+     */
+    PROXY_HOPS: int(1, 1),
   },
   email: {
     debug_mode: bool(true),
@@ -78,8 +95,6 @@ const schema = {
     CONCURRENCY: int(8, 1),
     /** How long shutdown waits for e-mails in flight before it leaves them to their leases. */
     SHUTDOWN_GRACE_SECONDS: int(8, 0),
-    /** When the dispatcher runs without the API: serve /health and /metrics on this port (0: off). */
-    METRICS_PORT: int(0, 0),
     MAX_ATTEMPTS: int(8, 1),
     /** How long a claim is held; a row whose lease lapses is free for another dispatcher. */
     LEASE_SECONDS: int(120, 1),
@@ -94,6 +109,15 @@ const schema = {
     PUBLIC_URL: str('http://localhost:8000'),
     /** Comma-separated exact origins allowed to call the API from a browser (CORS); none by default. */
     CORS_ORIGINS: optional(),
+  },
+  /**
+   * Where `/metrics` (and /health, /ready) is served, for the API and the dispatcher alike: never
+   * on the public port, whose counters would tell anyone whether a reset went to a real account.
+   * Port 0 takes a free port (tests).
+   */
+  metrics: {
+    PORT: int(9464, 0),
+    HOST: str('127.0.0.1'),
   },
   outbox: {
     /** `sent` and `skipped` rows older than this are deleted; `dead` rows stay for an operator. */
@@ -224,7 +248,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
   }
   for (const name of byUpperName.keys()) {
-    if (!known.has(name)) problems.push(`${name} is not a setting Dundie knows (see the README's configuration table)`);
+    if (name === 'DUNDIE_DISPATCHER__METRICS_PORT') problems.push(`${name} was replaced by DUNDIE_METRICS__PORT (and DUNDIE_METRICS__HOST)`);
+    else if (!known.has(name)) problems.push(`${name} is not a setting Dundie knows (see the README's configuration table)`);
   }
 
   const nodeEnv = env.NODE_ENV ?? 'development';
@@ -233,6 +258,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
   const port = parseField('PORT', int(8000, 0), env.PORT, problems) as number;
   if (port > 65535) problems.push(`PORT must be at most 65535, got "${env.PORT}"`);
+  if ((sections.metrics!.PORT as number) > 65535) problems.push('DUNDIE_METRICS__PORT must be at most 65535');
 
   const databaseUrl = env.DATABASE_URL || undefined;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {

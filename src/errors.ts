@@ -31,3 +31,19 @@ export class PolicyViolation extends Error {
 }
 
 export const USER_NOT_FOUND = 'User not found';
+
+/** Too many tries of something limited (login failures); `retryAfterSeconds` says when to try again. */
+export class TooManyAttempts extends Error {
+  override name = 'TooManyAttempts';
+  constructor(readonly retryAfterSeconds: number) {
+    super('Too many requests, try again later');
+  }
+}
+
+/** Too much work in progress to take this on now (password hashes); try again in `retryAfterSeconds`. */
+export class Overloaded extends Error {
+  override name = 'Overloaded';
+  constructor(readonly retryAfterSeconds: number) {
+    super('The server is busy, try again shortly');
+  }
+}

@@ -20,13 +20,41 @@ export function createLogger(
   return pino(options, pretty({ destination: fd, sync: true, colorize: false, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
 }
 
-const SECRET_PARAMS = ['pwd_reset_token', 'token', 'access_token', 'refresh_token', 'password'];
+const SECRET_PARAMS = new Set(['pwd_reset_token', 'token', 'access_token', 'refresh_token', 'password', 'current_password']);
 
-/** A URL fit for logs: secret query parameters replaced by `REDACTED`. */
+// Three base64url runs joined by dots, any character possibly percent-encoded: a JWT however the
+// client spelled it, in the path or in any parameter. Over-redacting a look-alike costs nothing.
+const CHAR = String.raw`(?:[\w-]|%[0-9a-f]{2})`;
+const DOT = String.raw`(?:\.|%2e)`;
+const JWT_SHAPE = new RegExp(`${CHAR}{10,}${DOT}${CHAR}{10,}${DOT}${CHAR}{16,}`, 'gi');
+
+function paramName(raw: string): string {
+  let name = raw.replace(/\+/g, ' ');
+  try {
+    name = decodeURIComponent(name);
+  } catch {
+    // a malformed escape: compare the raw spelling
+  }
+  // `pwd_reset_token[]`, `pwd_reset_token[0]`: the qs spellings of the same name.
+  return name.trim().toLowerCase().replace(/(\[[^\]]*\])+$/, '');
+}
+
+/**
+ * A URL fit for logs: every JWT-shaped value replaced by `REDACTED`, wherever it sits, and the
+ * values of secret parameters (any case, any `[]` suffix) too. The rest is kept as sent.
+ */
 export function redactUrl(url: string): string {
-  const q = url.indexOf('?');
-  if (q < 0) return url;
-  const params = new URLSearchParams(url.slice(q + 1));
-  for (const name of SECRET_PARAMS) if (params.has(name)) params.set(name, 'REDACTED');
-  return `${url.slice(0, q)}?${params.toString()}`;
+  const redacted = url.replace(JWT_SHAPE, 'REDACTED');
+  const q = redacted.indexOf('?');
+  if (q < 0) return redacted;
+  const query = redacted
+    .slice(q + 1)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      if (eq < 0 || !SECRET_PARAMS.has(paramName(pair.slice(0, eq)))) return pair;
+      return `${pair.slice(0, eq)}=REDACTED`;
+    })
+    .join('&');
+  return `${redacted.slice(0, q)}?${query}`;
 }

@@ -14,6 +14,7 @@ import { createApp, createOpsApp } from './http/app.ts';
 import type { Logger } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import { Dispatcher } from './outbox/dispatcher.ts';
+import { setHashLimits } from './users/hashSlots.ts';
 import { emailWorker } from './tasks/worker.ts';
 
 export interface Roles {
@@ -24,13 +25,15 @@ export interface Roles {
 export interface RunningService {
   /** The port the API listens on, when it runs. */
   readonly port: number | undefined;
+  /** The port `/metrics` is served on (`metrics.PORT`, or the free one taken for 0). */
+  readonly metricsPort: number;
   stop(): Promise<void>;
 }
 
-function listen(server: Server, port: number): Promise<number> {
+function listen(server: Server, port: number, host?: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, () => resolve((server.address() as AddressInfo).port));
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
   });
 }
 
@@ -69,6 +72,7 @@ export async function startService(config: Settings, log: Logger, roles: Roles):
       }
     }
   };
+  setHashLimits({ concurrency: config.security.HASH_CONCURRENCY, queue: config.security.HASH_QUEUE });
   try {
     const database = await openDatabase(config, log);
     cleanups.push(() => database.close());
@@ -94,15 +98,14 @@ export async function startService(config: Settings, log: Logger, roles: Roles):
       cleanups.push(() => dispatcher.stop());
       const cleanup = scheduleHousekeeping(database.db, config, dispatcherLog);
       cleanups.push(() => cleanup.destroy());
-      if (!roles.api && config.dispatcher.METRICS_PORT > 0) {
-        // A dispatcher on its own still shows its health and figures to the scraper.
-        const server = createServer(createOpsApp({ db: database.db, log: dispatcherLog, metrics }).callback());
-        const metricsPort = await listen(server, config.dispatcher.METRICS_PORT);
-        cleanups.push(() => closeServer(server));
-        dispatcherLog.info({ port: metricsPort }, 'metrics on /metrics');
-      }
     }
-    return { port, stop };
+    // One metrics server per process, whatever its roles, never on the API's port.
+    const opsLog = log.child({ role: 'metrics' });
+    const opsServer = createServer(createOpsApp({ db: database.db, log: opsLog, metrics }).callback());
+    const metricsPort = await listen(opsServer, config.metrics.PORT, config.metrics.HOST);
+    cleanups.push(() => closeServer(opsServer));
+    opsLog.info({ port: metricsPort, host: config.metrics.HOST }, `metrics on http://${config.metrics.HOST}:${metricsPort}/metrics`);
+    return { port, metricsPort, stop };
   } catch (err) {
     await stop();
     throw err;

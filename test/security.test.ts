@@ -10,7 +10,7 @@ import { dispatch, readEmailLog, tokenFromText } from './helpers/flow.ts';
 import { startApi } from './helpers/service.ts';
 import { smtpEnv, startSmtpSink } from './helpers/smtp.ts';
 
-const tdb = useTestDatabase('security', { clean: ['outbox', 'rate_limits', 'pwd_reset_throttle'] });
+const tdb = useTestDatabase('security', { clean: ['outbox', 'rate_limiter', 'pwd_reset_throttle'] });
 
 const json = (body: unknown) => ({ json: body });
 const newPassword = (p: string) => json({ password: p, password_confirm: p });
@@ -76,7 +76,7 @@ test.serial('X-Forwarded-For is ignored unless TRUST_PROXY is on', async (t) => 
     api.request('POST', '/user/pwd_reset_token/', { json: { email: 'x@dm.com' }, headers: { 'X-Forwarded-For': ip } });
   t.is((await ask(plain, '198.51.100.1')).status, 200);
   t.is((await ask(plain, '198.51.100.2')).status, 429, 'a forged header does not buy a new budget');
-  await tdb.db('rate_limits').del();
+  await tdb.db('rate_limiter').del();
   const proxied = await startApi(testConfig(tdb.url, { ...limited, DUNDIE_SECURITY__TRUST_PROXY: 'true' }));
   t.teardown(() => proxied.service.stop());
   t.is((await ask(proxied, '198.51.100.1')).status, 200);
@@ -176,7 +176,7 @@ test.serial('the change notice goes to email.log in debug mode', async (t) => {
   const api = await startApi(config);
   t.teardown(() => api.service.stop());
   const user = await makeUser(tdb.db);
-  const token = createAccessToken(config.security, { sub: user.username });
+  const token = createAccessToken(config.security, { sub: user.username, fresh: true });
   await api.request('POST', `/user/${user.username}/password/`, { ...newPassword('notice-in-the-log'), token });
   await dispatch(tdb.db, config);
   const notice = (await readEmailLog(config)).find((m) => m.to === user.email && m.message.includes('Subject: Your Dundie password was changed'));
@@ -197,7 +197,7 @@ for (const [rule, password, message] of [
     const api = await startApi(config);
     t.teardown(() => api.service.stop());
     const user = (await tdb.db('users').where({ username: 'policy-person' }).first()) ?? (await makeUser(tdb.db, { username: 'policy-person', email: 'policy.person@dm.com' }));
-    const token = createAccessToken(config.security, { sub: user.username, ver: user.token_version });
+    const token = createAccessToken(config.security, { sub: user.username, ver: user.token_version, fresh: true });
     const res = await api.request('POST', `/user/${user.username}/password/`, { ...newPassword(password), token });
     t.is(res.status, 422);
     t.regex(res.body.detail[0].msg, message);

@@ -1,49 +1,75 @@
 /**
- * Fixed-window counters in the `rate_limits` table, so every instance behind a balancer shares
- * them. A small table of our own rather than rate-limiter-flexible: one upsert per request (the
- * same round trip its PostgreSQL store makes), no extra dependency, and a table operators can read.
+ * Every limit Dundie keeps (requests per client, login failures), one mechanism:
+ * rate-limiter-flexible's PostgreSQL store through knex, in the `rate_limiter` table, so every
+ * instance behind a balancer shares the counts. A hit is one `INSERT ... ON CONFLICT DO UPDATE
+ * ... RETURNING points`: counting and reading the count are one atomic statement, so many
+ * parallel requests can never all see the count below the limit (issue 13 found 140 password
+ * checks pass a limit of 10 when the count was read first and written after the check).
  */
-import type { Conn } from '../db/database.ts';
+import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Conn, Db } from '../db/database.ts';
 
-export interface Hit {
+export const RATE_LIMIT_TABLE = 'rate_limiter';
+
+export interface Taken {
+  /** False past the limit: the caller must not do the work. */
+  allowed: boolean;
   /** Hits in the current window, this one included. */
   hits: number;
-  /** Seconds until the window ends. */
-  resetInSeconds: number;
+  /** Seconds until the window ends (at least 1). */
+  retryAfterSeconds: number;
 }
 
-/** Counts one hit on `key` and returns the window's count. */
-export async function hit(db: Conn, key: string, windowSeconds: number): Promise<Hit> {
-  const { rows } = await db.raw(
-    `
-    INSERT INTO rate_limits AS r (key, window_start, hits) VALUES (?, now(), 1)
-    ON CONFLICT (key) DO UPDATE SET
-      window_start = CASE WHEN r.window_start <= now() - make_interval(secs => ?) THEN now() ELSE r.window_start END,
-      hits = CASE WHEN r.window_start <= now() - make_interval(secs => ?) THEN 1 ELSE r.hits + 1 END
-    RETURNING hits, ceil(extract(epoch FROM r.window_start + make_interval(secs => ?) - now()))::int AS reset_in
-    `,
-    [key, windowSeconds, windowSeconds, windowSeconds],
-  );
-  return { hits: rows[0].hits, resetInSeconds: Math.max(1, rows[0].reset_in) };
+/** `points` hits per `durationSeconds` per key. */
+export interface Limit {
+  readonly points: number;
+  take(key: string): Promise<Taken>;
+  /** Gives one hit back (an attempt that turned out not to count). */
+  refund(key: string): Promise<void>;
+  clear(key: string): Promise<void>;
 }
 
-/** The current window's count without counting (for checks made before the work). */
-export async function peek(db: Conn, key: string, windowSeconds: number): Promise<Hit> {
-  const row = await db('rate_limits')
-    .where({ key })
-    .where('window_start', '>', db.raw('now() - make_interval(secs => ?)', [windowSeconds]))
-    .first(
-      'hits',
-      db.raw('ceil(extract(epoch FROM window_start + make_interval(secs => ?) - now()))::int AS reset_in', [windowSeconds]),
-    );
-  return row ? { hits: row.hits, resetInSeconds: Math.max(1, row.reset_in) } : { hits: 0, resetInSeconds: 0 };
+const taken = (res: RateLimiterRes, allowed: boolean): Taken => ({
+  allowed,
+  hits: res.consumedPoints,
+  retryAfterSeconds: Math.max(1, Math.ceil(res.msBeforeNext / 1000)),
+});
+
+/** A limit named `name` (the key prefix); undefined when `points` is 0, which turns it off. */
+export function createLimit(db: Db, name: string, points: number, durationSeconds: number): Limit | undefined {
+  if (points <= 0) return undefined;
+  const limiter = new RateLimiterPostgres({
+    storeClient: db,
+    storeType: 'knex',
+    tableName: RATE_LIMIT_TABLE,
+    // The migration made it; housekeeping prunes it (no timers of the library's own).
+    tableCreated: true,
+    clearExpiredByTimeout: false,
+    keyPrefix: name,
+    points,
+    duration: durationSeconds,
+  });
+  return {
+    points,
+    async take(key) {
+      try {
+        return taken(await limiter.consume(key), true);
+      } catch (err) {
+        // Past the limit the library rejects with the count; anything else is the store failing.
+        if (err instanceof RateLimiterRes) return taken(err, false);
+        throw err;
+      }
+    },
+    async refund(key) {
+      await limiter.reward(key, 1);
+    },
+    async clear(key) {
+      await limiter.delete(key);
+    },
+  };
 }
 
-export async function clear(db: Conn, key: string): Promise<void> {
-  await db('rate_limits').where({ key }).del();
-}
-
-/** Windows long over: housekeeping drops them. */
-export function pruneRateLimits(db: Conn, olderThanSeconds: number): Promise<number> {
-  return db('rate_limits').where('window_start', '<', db.raw('now() - make_interval(secs => ?)', [olderThanSeconds])).del();
+/** Windows that ended over an hour ago: housekeeping drops them. */
+export function pruneRateLimits(db: Conn): Promise<number> {
+  return db(RATE_LIMIT_TABLE).where('expire', '<', Date.now() - 3600_000).del();
 }

@@ -18,10 +18,14 @@ export interface TokenClaims {
   ver?: number;
   /** pwd_reset only: fingerprint of the password hash and reset nonce it was issued against. */
   pwd?: string;
+  /** access and refresh tokens from a login: its refresh token family (`refreshFamilies.ts`). */
+  fam?: string;
+  /** refresh tokens: their one-time id within the family. */
+  jti?: string;
 }
 
 /** What the caller puts in; `iat` may be given to make a token as of another time. */
-export type TokenData = { sub: string; iat?: number; fresh?: boolean; ver?: number; pwd?: string };
+export type TokenData = { sub: string; iat?: number; fresh?: boolean; ver?: number; pwd?: string; fam?: string; jti?: string };
 
 export class InvalidToken extends Error {
   constructor(reason: string) {
@@ -87,6 +91,8 @@ export function verifyToken(security: Security, token: string, scope: Scope): To
   }
   if (!claims) throw new InvalidToken((failure as Error).message);
   if (typeof claims !== 'object' || typeof claims.sub !== 'string') throw new InvalidToken('token has no subject');
+  // jsonwebtoken checks `exp` only when present: a token without one would never expire.
+  if (typeof claims.exp !== 'number' || typeof claims.iat !== 'number') throw new InvalidToken('token has no exp or iat');
   if (claims.scope !== scope) throw new InvalidToken(`token scope is ${String(claims.scope)}, not ${scope}`);
   return claims;
 }
@@ -135,12 +141,28 @@ export function createPwdResetToken(security: Security, user: ResetBinding & { u
 export const sessionIsCurrent = (claims: TokenClaims, user: { token_version: number }) =>
   (claims.ver ?? 0) === user.token_version;
 
-/** The pair `POST /token` and `POST /refresh_token` answer with. */
-export function createTokenPair(security: Security, user: { username: string; token_version: number }, fresh: boolean) {
+/**
+ * A token from `POST /token` (a password just typed), issued within FRESH_TOKEN_MINUTES: the only
+ * bearer that may set a password without giving the current one. `/refresh_token` never makes one.
+ */
+export function isFresh(security: Security, claims: TokenClaims, now = Date.now() / 1000): boolean {
+  return claims.fresh === true && now - claims.iat <= security.FRESH_TOKEN_MINUTES * 60;
+}
+
+/**
+ * The pair `POST /token` and `POST /refresh_token` answer with; `link` names the refresh token
+ * family both belong to and the refresh token's one-time id.
+ */
+export function createTokenPair(
+  security: Security,
+  user: { username: string; token_version: number },
+  fresh: boolean,
+  link?: { fam: string; jti: string },
+) {
   const data = { sub: user.username, ver: user.token_version };
   return {
-    access_token: createAccessToken(security, { ...data, fresh }),
-    refresh_token: createAccessToken(security, data, undefined, 'refresh_token'),
+    access_token: createAccessToken(security, { ...data, fresh, fam: link?.fam }),
+    refresh_token: createAccessToken(security, { ...data, ...link }, undefined, 'refresh_token'),
     token_type: 'bearer' as const,
   };
 }

@@ -1,7 +1,8 @@
 /** Creates a user (the API's `POST /user/`, the CLI's `create-user`), the password policy checked first. */
 import type { Conn } from '../db/database.ts';
 import { uniqueViolation } from '../db/errors.ts';
-import { Conflict } from '../errors.ts';
+import { Conflict, PolicyViolation } from '../errors.ts';
+import { mailboxProblem } from '../users/emailAddress.ts';
 import { usernameFromName } from '../users/account.ts';
 import { hashPassword } from '../users/passwords.ts';
 import { assertPasswordAllowed } from '../users/passwordPolicy.ts';
@@ -19,6 +20,9 @@ export interface NewUser {
 }
 
 export async function createUser(db: Conn, input: NewUser): Promise<UserRow> {
+  // Checked here too, not only at the edges: the shell calls this with whatever it is given.
+  const problem = mailboxProblem(input.email);
+  if (problem) throw new PolicyViolation('email', problem);
   const username = input.username ?? usernameFromName(input.name);
   assertPasswordAllowed(input.password, { username, email: input.email });
   const row = {

@@ -13,6 +13,7 @@ import { Liquid } from 'liquidjs';
 import nodemailer from 'nodemailer';
 import type { Settings } from '../config.ts';
 import { templatesDir } from '../paths.ts';
+import { recipients } from './recipients.ts';
 
 export interface Mail {
   from: string;
@@ -60,6 +61,12 @@ export function localizedTemplate(template: string, locale: string | undefined, 
   return existsSync(path.join(templates, locale, `${template}.liquid`)) ? `${locale}/${template}` : template;
 }
 
+/** A message goes to one person: a `To` that nodemailer would read as several is refused, never sent. */
+export function assertOneRecipient(to: string): void {
+  const count = recipients(to).length;
+  if (count !== 1) throw new Error(`refusing to send: the To address stands for ${count} recipients`);
+}
+
 export function createMailer(email: Settings['email'], { templates = templatesDir, maxConnections = 5 } = {}): Mailer {
   const inLocale = (template: string, locale: string | undefined) => localizedTemplate(template, locale ?? email.DEFAULT_LOCALE, templates);
   const liquid = new Liquid({ root: templates, extname: '.liquid', cache: true, strictVariables: true });
@@ -79,6 +86,7 @@ export function createMailer(email: Settings['email'], { templates = templatesDi
       render,
       async send(template, vars, locale) {
         const mail = await render(inLocale(template, locale), vars, false);
+        assertOneRecipient(mail.to);
         // Synchronous on purpose: ~10 µs on a local file, where the promise version (open, write
         // and close, each a hop through the thread pool) took a sixth of the dispatcher's CPU.
         // Opened per message, so an `rm email.log` is followed by a fresh file.
@@ -105,6 +113,7 @@ export function createMailer(email: Settings['email'], { templates = templatesDi
     render,
     async send(template, vars, locale) {
       const { from, to, subject, text, html } = await render(inLocale(template, locale), vars);
+      assertOneRecipient(to);
       await transport.sendMail({ from, to, subject, text, html });
     },
     close: () => transport.close(),

@@ -6,11 +6,12 @@ import Koa from 'koa';
 import bodyParser from 'koa-bodyparser';
 import type { Settings } from '../config.ts';
 import type { Db } from '../db/database.ts';
+import { requireBodyType } from './bodyType.ts';
 import { cors } from './cors.ts';
 import { bodyParseError, errorHandler } from './errorHandler.ts';
 import { requestLog } from './requestLog.ts';
 import { docsRouter } from './routes/docs.ts';
-import { healthRouter } from './routes/health.ts';
+import { healthRouter, metricsRouter } from './routes/health.ts';
 import { tokensRouter } from './routes/tokens.ts';
 import { usersRouter } from './routes/users.ts';
 import type { Logger } from '../log.ts';
@@ -33,6 +34,9 @@ export function createApp({ db, config, log, metrics }: AppDeps): Koa {
   const app = new Koa();
   // Trust X-Forwarded-For (ctx.ip) only when told: otherwise any client could pick its own address.
   app.proxy = config.security.TRUST_PROXY;
+  // Koa takes the leftmost X-Forwarded-For entry, which the client wrote; keep only the entries
+  // our own proxies appended, so the leftmost left is the address the nearest proxy saw.
+  app.maxIpsCount = config.security.PROXY_HOPS;
   // Koa would print errors itself; errorHandler already logs the ones that matter.
   app.silent = true;
   const limit = `${config.api.BODY_LIMIT_KB}kb`;
@@ -40,6 +44,7 @@ export function createApp({ db, config, log, metrics }: AppDeps): Koa {
   app.use(requestLog(log));
   app.use(cors(config));
   app.use(errorHandler());
+  app.use(requireBodyType());
   app.use(
     bodyParser({
       enableTypes: ['json', 'form'],
@@ -62,14 +67,15 @@ export function createApp({ db, config, log, metrics }: AppDeps): Koa {
   return app;
 }
 
-/** Only /health, /ready and /metrics: what a dispatcher running alone shows on METRICS_PORT. */
+/** /health, /ready and /metrics: what every role serves on the metrics port (`metrics.PORT`). */
 export function createOpsApp({ db, log, metrics }: Omit<AppDeps, 'config'>): Koa {
   const app = new Koa();
   app.silent = true;
   app.use(requestLog(log));
   app.use(errorHandler());
-  const router = healthRouter({ db, metrics });
-  app.use(router.routes());
-  app.use(router.allowedMethods());
+  for (const router of [healthRouter({ db }), metricsRouter({ metrics })]) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
   return app;
 }

@@ -3,7 +3,8 @@
  * user it names. Only `access_token` is a bearer token here; the other scopes are refused.
  */
 import type { Context, Middleware } from 'koa';
-import { InvalidToken, sessionIsCurrent, verifyToken } from '../auth/tokens.ts';
+import { familyIsLive } from '../auth/refreshFamilies.ts';
+import { InvalidToken, sessionIsCurrent, verifyToken, type TokenClaims } from '../auth/tokens.ts';
 import type { Settings } from '../config.ts';
 import type { Db } from '../db/database.ts';
 import { forbidden, unauthorized } from './httpError.ts';
@@ -26,7 +27,12 @@ function bearerToken(ctx: Context): string | undefined {
 }
 
 /** The calling user, undefined when no Authorization header is sent, 401 when it is not valid. */
-export async function optionalUser({ db, config }: Deps, ctx: Context): Promise<UserRow | undefined> {
+export async function optionalUser(deps: Deps, ctx: Context): Promise<UserRow | undefined> {
+  return (await optionalCaller(deps, ctx))?.user;
+}
+
+/** The calling user and the claims of the token that named them (whether it is fresh, say). */
+export async function optionalCaller({ db, config }: Deps, ctx: Context): Promise<{ user: UserRow; claims: TokenClaims } | undefined> {
   const token = bearerToken(ctx);
   if (token === undefined) {
     if (ctx.get('Authorization')) throw unauthorized();
@@ -37,7 +43,9 @@ export async function optionalUser({ db, config }: Deps, ctx: Context): Promise<
     const user = await findUserByUsername(db, claims.sub);
     // A password change since the token was issued ends the session.
     if (!user || !sessionIsCurrent(claims, user)) throw unauthorized();
-    return user;
+    // So does a refresh token family revoked for reuse: its access tokens die with it.
+    if (!(await familyIsLive(db, claims.fam))) throw unauthorized();
+    return { user, claims };
   } catch (err) {
     if (err instanceof InvalidToken) throw unauthorized();
     throw err;

@@ -6,9 +6,9 @@
  */
 import type { Middleware } from 'koa';
 import { isTransientDbError } from '../db/errors.ts';
-import { Conflict, NotAllowed, NotFound, PolicyViolation } from '../errors.ts';
+import { Conflict, NotAllowed, NotFound, Overloaded, PolicyViolation, TooManyAttempts } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { HttpError, serviceUnavailable, validationFailed } from './httpError.ts';
+import { HttpError, serviceUnavailable, tooManyRequests, validationFailed } from './httpError.ts';
 
 const clientErrorDetail: Record<number, string> = {
   400: 'Malformed request body',
@@ -18,21 +18,35 @@ const clientErrorDetail: Record<number, string> = {
   415: 'Unsupported media type',
 };
 
+/** zlib's failures: a body that is not what its `Content-Encoding` says (gzip or br on plain bytes). */
+const isDecompressionError = (code: unknown) =>
+  typeof code === 'string' && (code.startsWith('Z_') || code.startsWith('ERR__ERROR') || code.startsWith('ERR_BROTLI'));
+
 /** The body parser's failures (bad JSON, too large, bad encoding) as client errors. */
 export function bodyParseError(err: unknown): HttpError {
-  const { status, type } = err as { status?: number; type?: string };
+  const { status, type, code } = err as { status?: number; type?: string; code?: unknown };
   if (err instanceof SyntaxError || type === 'entity.parse.failed') return new HttpError(400, 'Malformed JSON in request body');
+  if (isDecompressionError(code)) return new HttpError(400, 'Request body does not match its Content-Encoding');
   if (typeof status === 'number' && status >= 400 && status < 500) {
     return new HttpError(status, clientErrorDetail[status] ?? 'Bad request');
   }
   throw err;
 }
 
+const UNREADABLE_BODY = new Set(['Malformed JSON in request body', 'Request body does not match its Content-Encoding', clientErrorDetail[400]]);
+const isMalformedInput = ({ status, detail }: HttpError) =>
+  status === 413 ||
+  status === 415 ||
+  (status === 400 && typeof detail === 'string' && UNREADABLE_BODY.has(detail)) ||
+  (Array.isArray(detail) && detail.some((i) => i.type === 'string_unicode'));
+
 function asHttpError(err: unknown): HttpError | undefined {
   if (err instanceof HttpError) return err;
   if (err instanceof NotFound) return new HttpError(404, err.message);
   if (err instanceof NotAllowed) return new HttpError(403, err.message);
   if (err instanceof Conflict) return new HttpError(409, err.message);
+  if (err instanceof TooManyAttempts) return tooManyRequests(err.retryAfterSeconds);
+  if (err instanceof Overloaded) return new HttpError(503, err.message, { 'Retry-After': String(err.retryAfterSeconds) });
   if (err instanceof PolicyViolation) return validationFailed([{ loc: ['body', err.field], msg: err.message, type: 'value_error' }]);
   // The database is out of reach: a client should retry soon, and nothing of theirs was half-done.
   if (isTransientDbError(err)) return serviceUnavailable();
@@ -58,6 +72,8 @@ export function errorHandler(): Middleware<{ log: Logger }> {
     } catch (err) {
       const known = asHttpError(err);
       if (known?.status === 503) ctx.state.log.warn({ err: (err as Error).message }, 'database unavailable');
+      // Input no handler could read (an undecodable body, a lone surrogate): one line, no stack.
+      if (known && isMalformedInput(known)) ctx.state.log.warn({ status: known.status, err: known.message }, 'malformed input');
       if (known) {
         ctx.status = known.status;
         ctx.set(known.headers);

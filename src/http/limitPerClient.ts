@@ -5,15 +5,16 @@
 import type { Middleware } from 'koa';
 import type { Db } from '../db/database.ts';
 import { tooManyRequests } from './httpError.ts';
-import { hit } from '../auth/rateLimits.ts';
+import { createLimit } from '../auth/rateLimits.ts';
 
 /** `perMinute` requests per client address per minute on this route; 0 turns it off. */
 export function limitPerClient(db: Db, name: string, perMinute: number): Middleware {
-  if (perMinute <= 0) return (_ctx, next) => next();
+  const limit = createLimit(db, name, perMinute, 60);
+  if (!limit) return (_ctx, next) => next();
   return async (ctx, next) => {
     // ctx.ip honours X-Forwarded-For only when app.proxy is on (security.TRUST_PROXY).
-    const { hits, resetInSeconds } = await hit(db, `${name}:${ctx.ip}`, 60);
-    if (hits > perMinute) throw tooManyRequests(resetInSeconds);
+    const { allowed, retryAfterSeconds } = await limit.take(ctx.ip);
+    if (!allowed) throw tooManyRequests(retryAfterSeconds);
     await next();
   };
 }

@@ -63,12 +63,6 @@ export const openApiDocument = {
         },
       },
     },
-    '/metrics': {
-      get: {
-        summary: 'Prometheus metrics: outbox rows by status, sends, failures, send time, enqueue-to-sent delay',
-        responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } },
-      },
-    },
     '/token': {
       post: {
         summary: 'Log in (OAuth2 password flow)',
@@ -84,6 +78,7 @@ export const openApiDocument = {
           401: error('Incorrect username or password (with `WWW-Authenticate: Bearer`)'),
           422: validationError,
           429: tooMany,
+          503: error('Too many password checks in progress: try again in a second (`Retry-After`)'),
         },
       },
     },
@@ -156,7 +151,9 @@ export const openApiDocument = {
       parameters: [username],
       post: {
         summary: 'Set a new password',
-        description: 'Allowed with a `pwd_reset_token` for that user (good once), or with the access token of that user or of a superuser.',
+        description:
+          'Allowed with a `pwd_reset_token` for that user (good once), or with the access token of that user or of a superuser. ' +
+          "An access token that is not fresh (from `/refresh_token`, or from `/token` more than FRESH_TOKEN_MINUTES ago) must come with the caller's own `current_password`.",
         security: [{}, ...bearer],
         parameters: [{ name: 'pwd_reset_token', in: 'query', required: false, schema: { type: 'string' } }],
         requestBody: {
@@ -166,9 +163,11 @@ export const openApiDocument = {
         responses: {
           200: { description: 'Changed', content: json(ref('User')) },
           400: error('Passwords do not match'),
-          403: error("You are not allowed to change this user's password"),
+          403: error("You are not allowed to change this user's password / Current password is incorrect"),
           404: error('User not found'),
           422: validationError,
+          429: tooMany,
+          503: error('The server is busy, try again shortly'),
         },
       },
     },

@@ -6,12 +6,11 @@
  */
 import { z } from 'zod';
 import { PWD_RESET_MESSAGE } from '../commands/requestPwdReset.ts';
+import { EMAIL_MAX_LENGTH, mailboxProblem } from '../users/emailAddress.ts';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../users/passwordPolicy.ts';
 
 // eslint-disable-next-line no-control-regex -- control characters are exactly what it looks for
 const CONTROL = /[\u0000-\u001f\u007f]/;
-const EMAIL_SHAPE = /^[^\s@]{1,64}@[^\s@.]+(\.[^\s@.]+)+$/;
-const EMAIL_MAX = 254;
 
 /**
  * A string of `min` to `max` characters. It must be well-formed Unicode (a lone surrogate is
@@ -29,10 +28,13 @@ export function text({ min = 1, max = 1000, controls = false } = {}) {
     : checked.refine((v) => !CONTROL.test(v), { message: 'String must not contain control characters', params: { type: 'value_error' } });
 }
 
-/** A plausible address: what an MTA would accept, not a proof that the mailbox exists. */
+/** One plain mailbox (`users/emailAddress.ts`): not a proof that it exists, never two recipients. */
 export const email = () =>
-  text({ max: EMAIL_MAX })
-    .refine((v) => EMAIL_SHAPE.test(v), { message: 'value is not a valid email address', params: { type: 'value_error' } })
+  text({ max: EMAIL_MAX_LENGTH })
+    .check((ctx) => {
+      const problem = mailboxProblem(ctx.value);
+      if (problem) ctx.issues.push({ code: 'custom', message: problem, params: { type: 'value_error' }, input: ctx.value });
+    })
     .meta({ format: 'email' });
 
 const password = text({ max: 1024, controls: true }).describe(
@@ -54,7 +56,13 @@ export const NewUser = z.object({
   bio,
 });
 export const Profile = z.object({ avatar, bio });
-export const NewPassword = z.object({ password, password_confirm: password });
+export const NewPassword = z.object({
+  password,
+  password_confirm: password,
+  current_password: text({ max: 1024, controls: true })
+    .optional()
+    .describe('Required with an access token that is not fresh (from /refresh_token, or from /token more than FRESH_TOKEN_MINUTES ago)'),
+});
 export const ResetRequest = z.object({ email: email() });
 
 export const User = z.object({

@@ -28,7 +28,7 @@ import { ResetRequest } from '../http/schemas.ts';
 import { validate } from '../http/validate.ts';
 import type { Logger } from '../log.ts';
 import { EnqueueBatcher } from '../outbox/enqueueBatcher.ts';
-import { hit } from '../auth/rateLimits.ts';
+import { createLimit } from '../auth/rateLimits.ts';
 import { projectRoot } from '../paths.ts';
 import { passwordProblem, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../users/passwordPolicy.ts';
 import { clearResetCookie, PAGES_PATH, readCookie, readLangCookie, RESET_COOKIE, setLangCookie, setResetCookie } from './cookies.ts';
@@ -105,7 +105,7 @@ export function pagesRouter({ db, config }: PagesDeps): Router<PageState> {
   const router = new Router<PageState>();
   const outbox = new EnqueueBatcher(db);
   const minutes = config.security.RESET_TOKEN_EXPIRE_MINUTES;
-  const perMinute = config.security.RATE_LIMIT_PWD_RESET_PER_MINUTE;
+  const resetLimit = createLimit(db, 'pwd-reset', config.security.RATE_LIMIT_PWD_RESET_PER_MINUTE, 60);
   const page = [pageHeaders(), chooseLocale(config), pageErrors()] as const;
   const form = [...page, ownFormsOnly(config)] as const;
 
@@ -133,12 +133,10 @@ export function pagesRouter({ db, config }: PagesDeps): Router<PageState> {
   router.post(PAGES_PATH, ...form, async (ctx) => {
     const address = field(ctx.request.body, 'email').trim();
     // The API's limit, on the API's key: a client has one budget whichever way it asks.
-    if (perMinute > 0) {
-      const { hits, resetInSeconds } = await hit(db, `pwd-reset:${ctx.ip}`, 60);
-      if (hits > perMinute) {
-        ctx.set('Retry-After', String(resetInSeconds));
-        return show(ctx, 429, 'request', { title: 'request_title', vars: { retry_after: resetInSeconds, email: address } });
-      }
+    const taken = await resetLimit?.take(ctx.ip);
+    if (taken && !taken.allowed) {
+      ctx.set('Retry-After', String(taken.retryAfterSeconds));
+      return show(ctx, 429, 'request', { title: 'request_title', vars: { retry_after: taken.retryAfterSeconds, email: address } });
     }
     let valid: string;
     try {

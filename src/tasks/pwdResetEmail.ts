@@ -19,10 +19,11 @@ export const newResetNonce = () => randomBytes(12).toString('base64url');
 
 export function pwdResetEmailTask({ db, config, mailer }: TaskDeps): Task {
   const cooldown = config.security.PWD_RESET_COOLDOWN_SECONDS;
+  const maxCooldown = config.security.PWD_RESET_COOLDOWN_MAX_SECONDS;
   // One address twice in a batch (an address being bombed) is refused whole with 21000: then the
   // batch goes one by one, in order, as if the rows had come alone.
-  const slots = new GroupCommit((batch: SlotRequest[]) => takeResetSlotsAndRenewNonces(db, cooldown, batch), {
-    writeOne: async (request) => (await takeResetSlotsAndRenewNonces(db, cooldown, [request]))[0]!,
+  const slots = new GroupCommit((batch: SlotRequest[]) => takeResetSlotsAndRenewNonces(db, cooldown, batch, maxCooldown), {
+    writeOne: async (request) => (await takeResetSlotsAndRenewNonces(db, cooldown, [request], maxCooldown))[0]!,
   });
   return async (row) => {
     const { allowed, user } = await slots.add({ email: String(row.payload.email), outboxId: row.id, nonce: newResetNonce() });

@@ -4,10 +4,15 @@
  * breaking the hashes already stored.
  */
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { withHashSlot } from './hashSlots.ts';
 
+// Every hash takes a slot (hashSlots.ts): a login flood is refused, not queued without end.
 const scrypt = (password: string, salt: Buffer, keylen: number, options: ScryptOptions) =>
-  new Promise<Buffer>((resolve, reject) =>
-    scryptCallback(password, salt, keylen, options, (err, key) => (err ? reject(err) : resolve(key))),
+  withHashSlot(
+    () =>
+      new Promise<Buffer>((resolve, reject) =>
+        scryptCallback(password, salt, keylen, options, (err, key) => (err ? reject(err) : resolve(key))),
+      ),
   );
 
 // OWASP's floor for scrypt (N=2^17, r=8, p=1) costs 128 MiB a hash; 2^15 keeps a login near

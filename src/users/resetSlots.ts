@@ -1,7 +1,9 @@
 /**
  * SQL of `pwd_reset_throttle`, and of the user's reset nonce it renews: at most one reset e-mail
  * per address per cooldown, counted for unknown addresses too (so the throttle tells nothing
- * about who has an account). One statement takes the slot and renews the nonce, because the
+ * about who has an account). The cooldown escalates per address: after the n-th e-mail in a row
+ * it is `cooldown * 2^(n-1)`, at most `maxCooldown`, and a day with no e-mail starts it over;
+ * a fixed 60 s let anyone send a victim 1,440 e-mails a day, this lets through about 30. One statement takes the slot and renews the nonce, because the
  * dispatcher runs it for every reset e-mail.
  */
 import type { Conn } from '../db/database.ts';
@@ -30,17 +32,30 @@ export interface SlotOutcome {
  * otherwise look newer than "now". The addresses must differ (case-insensitively): ON CONFLICT
  * cannot touch one slot twice in a statement, and PostgreSQL refuses such a batch with 21000.
  */
-export async function takeResetSlotsAndRenewNonces(db: Conn, cooldownSeconds: number, requests: readonly SlotRequest[]): Promise<SlotOutcome[]> {
+export async function takeResetSlotsAndRenewNonces(
+  db: Conn,
+  cooldownSeconds: number,
+  requests: readonly SlotRequest[],
+  maxCooldownSeconds = Math.max(cooldownSeconds, 3600),
+): Promise<SlotOutcome[]> {
   const { rows } = await db.raw<{ rows: { outbox_id: string; allowed: boolean; user: ResetUser | null }[] }>(
     `
     WITH req AS (
       SELECT * FROM unnest(:emails::text[], :ids::bigint[], :nonces::text[]) AS r(email, outbox_id, nonce)
     ),
     slot AS (
-      INSERT INTO pwd_reset_throttle AS t (email_key, outbox_id, sent_at)
-      SELECT lower(email), outbox_id, now() FROM req
-      ON CONFLICT (email_key) DO UPDATE SET outbox_id = excluded.outbox_id, sent_at = now()
-        WHERE :cooldown <= 0 OR t.sent_at <= now() - make_interval(secs => :cooldown) OR t.outbox_id = excluded.outbox_id
+      INSERT INTO pwd_reset_throttle AS t (email_key, outbox_id, sent_at, strikes)
+      SELECT lower(email), outbox_id, now(), 0 FROM req
+      ON CONFLICT (email_key) DO UPDATE SET
+        outbox_id = excluded.outbox_id,
+        sent_at = now(),
+        -- A retry of the same row is no new e-mail; a quiet day starts the escalation over.
+        strikes = CASE WHEN t.outbox_id = excluded.outbox_id THEN t.strikes
+                       WHEN t.sent_at <= now() - interval '1 day' THEN 0
+                       ELSE least(t.strikes + 1, 30) END
+        WHERE :cooldown <= 0
+           OR t.sent_at <= now() - make_interval(secs => least(:cooldown::float8 * power(2, t.strikes), greatest(:maxCooldown::float8, :cooldown::float8)))
+           OR t.outbox_id = excluded.outbox_id
       RETURNING t.outbox_id
     ),
     renewed AS (
@@ -61,6 +76,7 @@ export async function takeResetSlotsAndRenewNonces(db: Conn, cooldownSeconds: nu
       ids: requests.map((r) => r.outboxId),
       nonces: requests.map((r) => r.nonce),
       cooldown: cooldownSeconds,
+      maxCooldown: maxCooldownSeconds,
     },
   );
   const byId = new Map(rows.map((r) => [String(r.outbox_id), { allowed: r.allowed, user: r.user ?? undefined }]));

@@ -62,6 +62,7 @@ const base = `http://127.0.0.1:${port}`;
 const env: NodeJS.ProcessEnv = {
   ...process.env,
   PORT: String(port),
+  DUNDIE_METRICS__PORT: '0',
   DUNDIE_DATA_DIR: path.join(work, 'data'),
   DUNDIE_EMAIL__LOG_FILE: emailLog,
   DUNDIE_SECURITY__SECRET_KEY: randomBytes(32).toString('base64url'),

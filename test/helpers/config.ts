@@ -11,6 +11,8 @@ export function testConfig(databaseUrl: string, env: Record<string, string> = {}
   return loadConfig({
     DATABASE_URL: databaseUrl,
     PORT: '0',
+    // A free port each: parallel test files must not meet on 9464.
+    DUNDIE_METRICS__PORT: '0',
     DUNDIE_DATA_DIR: dir,
     DUNDIE_SECURITY__SECRET_KEY: TEST_SECRET,
     DUNDIE_EMAIL__LOG_FILE: path.join(dir, 'email.log'),
@@ -19,6 +21,10 @@ export function testConfig(databaseUrl: string, env: Record<string, string> = {}
     DUNDIE_SECURITY__RATE_LIMIT_PWD_RESET_PER_MINUTE: '0',
     DUNDIE_SECURITY__RATE_LIMIT_LOGIN_PER_MINUTE: '0',
     DUNDIE_SECURITY__LOGIN_FAILURES_PER_USERNAME: '0',
+    DUNDIE_SECURITY__LOGIN_FAILURES_PER_CLIENT_AND_USERNAME: '0',
+    DUNDIE_SECURITY__LOGIN_FAILURE_DELAY_MS: '0',
+    // Tests fire many logins at once on a shared machine; the hash queue is the subject of one test only.
+    DUNDIE_SECURITY__HASH_QUEUE: '1000',
     DUNDIE_SECURITY__PWD_RESET_COOLDOWN_SECONDS: '0',
     ...env,
   });

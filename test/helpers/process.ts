@@ -10,6 +10,7 @@ export function cliEnv(databaseUrl: string, env: Record<string, string> = {}): R
     HOME: process.env.HOME ?? '/tmp',
     DATABASE_URL: databaseUrl,
     PORT: '0',
+    DUNDIE_METRICS__PORT: '0',
     DUNDIE_SECURITY__SECRET_KEY: 'test-secret-key-that-is-long-enough-0123456789',
     DUNDIE_LOG__LEVEL: 'info',
     DUNDIE_LOG__FORMAT: 'json',

@@ -9,6 +9,8 @@ import { startService, type Roles, type RunningService } from '../../src/service
 export interface Api {
   service: RunningService;
   base: string;
+  /** Where /metrics is: the metrics port, never the API's. */
+  metricsBase: string;
   request(method: string, path: string, options?: { json?: unknown; form?: Record<string, string>; token?: string; body?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
 }
 
@@ -22,6 +24,7 @@ export async function startApi(
   return {
     service,
     base,
+    metricsBase: `http://127.0.0.1:${service.metricsPort}`,
     async request(method, path, { json, form, token, body, headers = {} } = {}) {
       const h: Record<string, string> = { ...headers };
       let payload: string | undefined = body;

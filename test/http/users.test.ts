@@ -14,7 +14,7 @@ test.before(async () => {
   api = await startApi(config);
   tdb.teardown(() => api.service.stop());
   const boss = await makeUser(tdb.db, { name: 'Boss Man', dept: 'management' });
-  bossToken = createAccessToken(config.security, { sub: boss.username });
+  bossToken = createAccessToken(config.security, { sub: boss.username, fresh: true });
 });
 
 const login = async (username: string, password = PASSWORD) =>

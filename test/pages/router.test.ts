@@ -173,7 +173,7 @@ test.serial('the form answers the same for every address, and the outbox keeps t
 
 test.serial('the page shares the API\'s per-client limit and says when to try again', async (t) => {
   const a = await api(t, { DUNDIE_SECURITY__RATE_LIMIT_PWD_RESET_PER_MINUTE: '2' });
-  await tdb.db('rate_limits').del();
+  await tdb.db('rate_limiter').del();
   const browser = pageClient(a.base);
   t.is((await a.request('POST', '/user/pwd_reset_token/', { json: { email: 'a@dm.com' } })).status, 200);
   t.is((await browser.post('/reset_password', { email: 'b@dm.com' })).status, 303);
@@ -184,7 +184,7 @@ test.serial('the page shares the API\'s per-client limit and says when to try ag
   t.true(textOf(refused.html).includes(`Please try again in ${seconds} s.`));
   t.regex(refused.html, /value="c@dm.com"/, 'what was typed stays typed');
   t.is((await a.request('POST', '/user/pwd_reset_token/', { json: { email: 'a@dm.com' } })).status, 429);
-  await tdb.db('rate_limits').del();
+  await tdb.db('rate_limiter').del();
 });
 
 test.serial('password errors are said next to their field, in the person\'s language', async (t) => {

@@ -1,8 +1,9 @@
 /** `POST /token` (OAuth2 password flow, form or JSON) and `POST /refresh_token`. */
 import Router from '@koa/router';
 import { createTokenPair, InvalidToken, sessionIsCurrent, verifyToken } from '../../auth/tokens.ts';
-import { tooManyRequests, unauthorized } from '../httpError.ts';
-import { clear, hit, peek } from '../../auth/rateLimits.ts';
+import { unauthorized } from '../httpError.ts';
+import { loginThrottle } from '../../auth/loginThrottle.ts';
+import { rotate, startFamily } from '../../auth/refreshFamilies.ts';
 import { findUserByUsername } from '../../users/queries.ts';
 import { authenticate } from '../../users/account.ts';
 import type { Deps } from '../currentUser.ts';
@@ -13,24 +14,19 @@ import { validate } from '../validate.ts';
 export function tokensRouter({ db, config }: Deps): Router {
   const router = new Router();
 
-  const { RATE_LIMIT_LOGIN_PER_MINUTE, LOGIN_FAILURES_PER_USERNAME, LOGIN_FAILURE_WINDOW_SECONDS } = config.security;
+  const throttle = loginThrottle(db, config.security);
 
-  router.post('/token', limitPerClient(db, 'login', RATE_LIMIT_LOGIN_PER_MINUTE), async (ctx) => {
+  router.post('/token', limitPerClient(db, 'login', config.security.RATE_LIMIT_LOGIN_PER_MINUTE), async (ctx) => {
     const { username, password } = validate(Login, ctx.request.body);
-    // Failures are counted per username, known or not, across every client: against guessing
-    // one account's password from many addresses.
-    const failures = `login-failures:${username.toLowerCase()}`;
-    if (LOGIN_FAILURES_PER_USERNAME > 0) {
-      const { hits, resetInSeconds } = await peek(db, failures, LOGIN_FAILURE_WINDOW_SECONDS);
-      if (hits >= LOGIN_FAILURES_PER_USERNAME) throw tooManyRequests(resetInSeconds);
-    }
-    const user = await authenticate(db, username, password);
-    if (!user) {
-      if (LOGIN_FAILURES_PER_USERNAME > 0) await hit(db, failures, LOGIN_FAILURE_WINDOW_SECONDS);
-      throw unauthorized('Incorrect username or password');
-    }
-    if (LOGIN_FAILURES_PER_USERNAME > 0) await clear(db, failures);
-    ctx.body = createTokenPair(config.security, user, true);
+    // Counted before the password is checked, known username or not (auth/loginThrottle.ts).
+    const attempt = await throttle.begin(username, ctx.ip);
+    const user = await authenticate(db, username, password).catch(async (err) => {
+      await attempt.cancelled();
+      throw err;
+    });
+    if (!user) throw unauthorized('Incorrect username or password');
+    await attempt.succeeded();
+    ctx.body = createTokenPair(config.security, user, true, await startFamily(db, user.id));
   });
 
   router.post('/refresh_token', async (ctx) => {
@@ -39,7 +35,14 @@ export function tokensRouter({ db, config }: Deps): Router {
       const claims = verifyToken(config.security, refresh_token, 'refresh_token');
       const user = await findUserByUsername(db, claims.sub);
       if (!user || !sessionIsCurrent(claims, user)) throw new InvalidToken('no such user, or the password changed since');
-      ctx.body = createTokenPair(config.security, user, false);
+      // Tokens from before rotation carry no family: their holders log in once more.
+      if (typeof claims.fam !== 'string' || typeof claims.jti !== 'string') throw new InvalidToken('refresh token without a family');
+      const rotation = await rotate(db, { fam: claims.fam, jti: claims.jti }, user.id);
+      if (!rotation.ok) {
+        if (rotation.reuse) ctx.state.log.warn({ username: user.username }, 'spent refresh token used again: its family is revoked');
+        throw new InvalidToken('spent or revoked refresh token');
+      }
+      ctx.body = createTokenPair(config.security, user, false, rotation.next);
     } catch (err) {
       if (err instanceof InvalidToken) throw unauthorized();
       throw err;

@@ -1,7 +1,8 @@
 /** The `/user` resource: profiles, creation, password changes and reset requests. */
 import Router, { type RouterContext } from '@koa/router';
 import type { Middleware } from 'koa';
-import { fingerprintMatches, InvalidToken, verifyToken } from '../../auth/tokens.ts';
+import { loginThrottle } from '../../auth/loginThrottle.ts';
+import { fingerprintMatches, InvalidToken, isFresh, verifyToken } from '../../auth/tokens.ts';
 import { changePassword } from '../../commands/changePassword.ts';
 import { createUser } from '../../commands/createUser.ts';
 import { PWD_RESET_MESSAGE, requestPwdReset } from '../../commands/requestPwdReset.ts';
@@ -11,8 +12,9 @@ import { negotiateLocale } from '../../locales.ts';
 import { isSuperuser, presentUser } from '../../users/presenter.ts';
 import { findUserByUsername, listUsers, type UserRow } from '../../users/queries.ts';
 import { updateProfile } from '../../users/account.ts';
-import { badRequest, HttpError } from '../httpError.ts';
-import { optionalUser, requireSuperuser, requireUser, type AuthState, type Deps } from '../currentUser.ts';
+import { verifyPassword } from '../../users/passwords.ts';
+import { badRequest, forbidden, HttpError, validationFailed } from '../httpError.ts';
+import { optionalCaller, requireSuperuser, requireUser, type AuthState, type Deps } from '../currentUser.ts';
 import { limitPerClient } from '../limitPerClient.ts';
 import { NewPassword, NewUser, Profile, ResetRequest } from '../schemas.ts';
 import { validate } from '../validate.ts';
@@ -22,6 +24,8 @@ const NOT_ALLOWED_TO_CHANGE_PASSWORD = "You are not allowed to change this user'
 /** What the middleware in front of a handler has put in `ctx.state`. */
 interface RouteState extends AuthState {
   target: UserRow;
+  /** Set when the caller's token is not fresh: they must give their own current password. */
+  reauthenticate?: UserRow;
 }
 
 /** 404 for an unknown username; the target user lands in `ctx.state.target`. */
@@ -54,11 +58,14 @@ function mayChangePassword(deps: Deps): Middleware<RouteState> {
     } else {
       // An invalid bearer token is simply no permission here (403, as the first API answered);
       // anything else, a database outage say, is not.
-      const caller = await optionalUser(deps, ctx).catch((err) => {
+      const caller = await optionalCaller(deps, ctx).catch((err) => {
         if (err instanceof HttpError && err.status === 401) return undefined;
         throw err;
       });
-      allowed = caller !== undefined && (caller.id === target.id || isSuperuser(caller));
+      allowed = caller !== undefined && (caller.user.id === target.id || isSuperuser(caller.user));
+      // A token that came from /refresh_token, or from /token long ago, may be a stolen one:
+      // its bearer proves who they are with the current password (Django, Devise do the same).
+      if (caller && !isFresh(security, caller.claims)) ctx.state.reauthenticate = caller.user;
     }
     if (!allowed) throw new NotAllowed(NOT_ALLOWED_TO_CHANGE_PASSWORD);
     // The URL carries a secret: keep it out of Referer headers and caches.
@@ -72,6 +79,22 @@ export function usersRouter(deps: Deps): Router {
   const { db, config } = deps;
   const router = new Router<RouteState>({ prefix: '/user' });
   const outbox = new EnqueueBatcher(db);
+  // Guessing the current password here counts with guesses at /token.
+  const throttle = loginThrottle(db, config.security);
+
+  /** 422 without current_password, 403 when it is wrong; counted like a login attempt. */
+  const confirmCurrentPassword = async (caller: UserRow, given: string | undefined, client: string) => {
+    if (given === undefined) {
+      throw validationFailed([{ loc: ['body', 'current_password'], msg: 'Field required unless the access token is fresh from /token', type: 'missing' }]);
+    }
+    const attempt = await throttle.begin(caller.username, client);
+    const right = await verifyPassword(given, caller.password_hash).catch(async (err) => {
+      await attempt.cancelled();
+      throw err;
+    });
+    if (!right) throw forbidden('Current password is incorrect');
+    await attempt.succeeded();
+  };
 
   router.get('/', async (ctx) => {
     ctx.body = (await listUsers(db)).map(presentUser);
@@ -106,6 +129,8 @@ export function usersRouter(deps: Deps): Router {
     const { target } = ctx.state;
     const input = validate(NewPassword, ctx.request.body);
     if (input.password !== input.password_confirm) throw badRequest('Passwords do not match');
+    const { reauthenticate } = ctx.state;
+    if (reauthenticate) await confirmCurrentPassword(reauthenticate, input.current_password, ctx.ip);
     const changed = await changePassword(db, config, target, input.password);
     // Changed meanwhile by another request (the same reset token used twice at once).
     if (!changed) throw new NotAllowed(NOT_ALLOWED_TO_CHANGE_PASSWORD);

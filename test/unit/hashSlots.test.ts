@@ -1,0 +1,37 @@
+import test from 'ava';
+import { Overloaded } from '../../src/errors.ts';
+import { hashesInProgress, setHashLimits, withHashSlot } from '../../src/users/hashSlots.ts';
+
+test.serial('12. at most `concurrency` hashes run, `queue` wait, the rest are refused at once', async (t) => {
+  setHashLimits({ concurrency: 2, queue: 3 });
+  let running = 0;
+  let most = 0;
+  const releases: (() => void)[] = [];
+  const hash = () =>
+    new Promise<string>((resolve) => {
+      running++;
+      most = Math.max(most, running);
+      releases.push(() => {
+        running--;
+        resolve('done');
+      });
+    });
+  const outcomes = Array.from({ length: 8 }, () => withHashSlot(hash).then(() => 'ran', (err) => (err instanceof Overloaded ? 'refused' : 'error')));
+  // The refusals settle before any hash finishes.
+  await new Promise((r) => setImmediate(r));
+  t.deepEqual(hashesInProgress(), { running: 2, waiting: 3 });
+  while (releases.length > 0 || running > 0) {
+    releases.shift()?.();
+    await new Promise((r) => setImmediate(r));
+  }
+  t.deepEqual((await Promise.all(outcomes)).sort(), ['ran', 'ran', 'ran', 'ran', 'ran', 'refused', 'refused', 'refused']);
+  t.is(most, 2);
+  t.deepEqual(hashesInProgress(), { running: 0, waiting: 0 });
+});
+
+test.serial('12. a failing hash frees its slot', async (t) => {
+  setHashLimits({ concurrency: 1, queue: 0 });
+  await t.throwsAsync(withHashSlot(() => Promise.reject(new Error('boom'))), { message: 'boom' });
+  t.is(await withHashSlot(async () => 'next'), 'next');
+  t.deepEqual(hashesInProgress(), { running: 0, waiting: 0 });
+});
