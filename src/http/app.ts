@@ -16,7 +16,7 @@ import { tokensRouter } from './routes/tokens.ts';
 import { usersRouter } from './routes/users.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { pagesRouter } from '../pages/router.ts';
+import { pagesBoundary, pagesRouter } from '../pages/router.ts';
 
 export interface AppDeps {
   db: Db;
@@ -44,6 +44,8 @@ export function createApp({ db, config, log, metrics }: AppDeps): Koa {
   app.use(requestLog(log));
   app.use(cors(config));
   app.use(errorHandler());
+  // Under /reset_password a person sees pages, errors included; the API's JSON errors elsewhere.
+  app.use(pagesBoundary(config));
   app.use(requireBodyType());
   app.use(
     bodyParser({

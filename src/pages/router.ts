@@ -33,7 +33,8 @@ import { projectRoot } from '../paths.ts';
 import { passwordProblem, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../users/passwordPolicy.ts';
 import { clearResetCookie, PAGES_PATH, readCookie, readLangCookie, RESET_COOKIE, setLangCookie, setResetCookie } from './cookies.ts';
 import { fromOurOwnPage, pageHeaders } from './guards.ts';
-import { catalog, isLocale, negotiateLocale, translatePolicy, type Locale } from './i18n.ts';
+import { matchLocale } from '../locales.ts';
+import { catalog, negotiateLocale, translatePolicy, type Locale } from './i18n.ts';
 import { userOfResetLink } from './resetLink.ts';
 import { renderPage, type PageName, type PageView } from './views.ts';
 
@@ -53,9 +54,9 @@ const field = (body: unknown, name: string): string => {
 /** `?lang=` (remembered in a cookie) first, then the cookie, then Accept-Language, then the default. */
 function chooseLocale(config: Settings): Middleware<PageState> {
   return async (ctx, next) => {
-    const asked = ctx.query.lang;
-    if (ctx.method === 'GET' && isLocale(asked)) setLangCookie(ctx, config, asked);
-    ctx.state.locale = (isLocale(asked) ? asked : undefined) ?? readLangCookie(ctx) ?? negotiateLocale(ctx.get('Accept-Language')) ?? config.email.DEFAULT_LOCALE as Locale;
+    const asked = typeof ctx.query.lang === 'string' ? matchLocale(ctx.query.lang) : undefined;
+    if (ctx.method === 'GET' && asked) setLangCookie(ctx, config, asked);
+    ctx.state.locale = asked ?? readLangCookie(ctx) ?? negotiateLocale(ctx.get('Accept-Language')) ?? config.email.DEFAULT_LOCALE as Locale;
     await next();
   };
 }
@@ -67,19 +68,36 @@ async function show(ctx: PageContext, status: number, page: PageName, view: Page
 }
 
 /**
- * A person gets a page, never a JSON error: a database outage says "try again in a moment"
- * (503 with Retry-After), and anything unexpected is logged (no cookies, no body) and answered 500.
+ * Everything under /reset_path is a page, whatever goes wrong: the page headers, the person's
+ * language, and never a JSON error. A database outage says "try again in a moment" (503 with
+ * Retry-After); a body the parser refused (too large, unreadable) says so; an unknown path or
+ * method is "page not found"; anything unexpected is logged (no cookies, no body) and answered
+ * 500. Mounted ahead of the body parser and the API's error handler, for these paths only.
  */
-function pageErrors(): Middleware<PageState> {
-  return async (ctx, next) => {
-    try {
-      await next();
-    } catch (err) {
-      const status = err instanceof HttpError ? err.status : isTransientDbError(err) ? 503 : 500;
-      if (status === 503) ctx.set('Retry-After', '5');
-      if (status === 500) ctx.state.log.error({ err, method: ctx.method, path: ctx.path }, 'unhandled error on a page');
-      await show(ctx as PageContext, status, 'message', { title: 'error_title', vars: { body: catalog(ctx.state.locale).error_body } });
-    }
+export function pagesBoundary(config: Settings): Middleware<PageState> {
+  const headers = pageHeaders();
+  const locale = chooseLocale(config);
+  const isPage = (path: string) => path === PAGES_PATH || path.startsWith(`${PAGES_PATH}/`);
+  return (ctx, next) => {
+    if (!isPage(ctx.path)) return next();
+    return headers(ctx, () =>
+      locale(ctx, async () => {
+        try {
+          await next();
+        } catch (err) {
+          const status = err instanceof HttpError ? err.status : isTransientDbError(err) ? 503 : 500;
+          if (status === 503) ctx.set('Retry-After', '5');
+          if (status === 500) ctx.state.log.error({ err, method: ctx.method, path: ctx.path }, 'unhandled error on a page');
+          const title = status < 500 ? 'bad_request_title' : 'error_title';
+          const body = catalog(ctx.state.locale)[status < 500 ? 'bad_request_body' : 'error_body'];
+          return show(ctx as PageContext, status, 'message', { title, vars: { body } });
+        }
+        if ((ctx.status === 404 || ctx.status === 405) && ctx.body === undefined) {
+          const [title, body] = ctx.status === 404 ? ['not_found_title', 'not_found_body'] : ['bad_request_title', 'bad_request_body'];
+          await show(ctx as PageContext, ctx.status, 'message', { title, vars: { body: catalog(ctx.state.locale)[body] } });
+        }
+      }),
+    );
   };
 }
 
@@ -95,7 +113,7 @@ function ownFormsOnly(config: Settings): Middleware<PageState> {
 function staticFile(name: string, type: string): Middleware {
   const content = readFileSync(path.join(projectRoot, 'static', name));
   return (ctx) => {
-    ctx.set({ 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-cache' });
+    ctx.set({ 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-cache', 'Content-Security-Policy': "default-src 'none'" });
     ctx.type = type;
     ctx.body = content;
   };
@@ -106,8 +124,9 @@ export function pagesRouter({ db, config }: PagesDeps): Router<PageState> {
   const outbox = new EnqueueBatcher(db);
   const minutes = config.security.RESET_TOKEN_EXPIRE_MINUTES;
   const resetLimit = createLimit(db, 'pwd-reset', config.security.RATE_LIMIT_PWD_RESET_PER_MINUTE, 60);
-  const page = [pageHeaders(), chooseLocale(config), pageErrors()] as const;
-  const form = [...page, ownFormsOnly(config)] as const;
+  // Headers, language and errors come from pagesBoundary, ahead of every page route.
+  const page = [] as const;
+  const form = [ownFormsOnly(config)] as const;
 
   router.get('/static/dundie.css', staticFile('dundie.css', 'text/css; charset=utf-8'));
   router.get('/static/dundie.js', staticFile('dundie.js', 'text/javascript; charset=utf-8'));
@@ -126,7 +145,10 @@ export function pagesRouter({ db, config }: PagesDeps): Router<PageState> {
     const cookie = readCookie(ctx, RESET_COOKIE);
     if (!cookie) return show(ctx, 200, 'request', { title: 'request_title' });
     const user = await userOfResetLink(db, config, cookie);
-    if (!user) return show(ctx, 200, 'expired', { title: 'expired_title', vars: { minutes } });
+    if (!user) {
+      clearResetCookie(ctx, config);
+      return show(ctx, 200, 'expired', { title: 'expired_title', vars: { minutes } });
+    }
     return show(ctx, 200, 'choose', { title: 'choose_title', vars: { username: user.username } });
   });
 
@@ -178,6 +200,12 @@ export function pagesRouter({ db, config }: PagesDeps): Router<PageState> {
     clearResetCookie(ctx, config);
     ctx.status = 303;
     ctx.redirect(`${PAGES_PATH}/done`);
+  });
+
+  // The form's own address, opened again (Enter in the address bar, a restored tab): the form.
+  router.get(`${PAGES_PATH}/new_password`, (ctx) => {
+    ctx.status = 303;
+    ctx.redirect(PAGES_PATH);
   });
 
   router.get(`${PAGES_PATH}/done`, ...page, (ctx) => show(ctx, 200, 'done', { title: 'done_title', path: `${PAGES_PATH}/done` }));

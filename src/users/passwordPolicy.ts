@@ -10,6 +10,19 @@ export const PASSWORD_MIN_LENGTH = 8;
 export const PASSWORD_MAX_LENGTH = 128;
 
 const common = new Set(commonPasswords.passwords);
+/** What anyone guessing a Dunder Mifflin password tries first, beside the common list. */
+const ownWords = new Set(['dundermifflin', 'dunder-mifflin', 'dunder mifflin', 'dundie', 'dundies', 'scranton']);
+
+/**
+ * On the list, or a listed word with digits and symbols tacked on (`password123`, `dragon!!`):
+ * most of the list is shorter than the minimum length, and that is how people lengthen it.
+ * Blank passwords are as guessable.
+ */
+function isCommon(lower: string): boolean {
+  if (lower.trim() === '') return true;
+  const core = lower.replace(/^[\d\W_]+|[\d\W_]+$/gu, '');
+  return [lower, core].some((word) => common.has(word) || ownWords.has(word));
+}
 
 /** The first rule a password breaks, as a sentence, or undefined when it keeps them all. */
 export function passwordProblem(password: string, owner: { username?: string; email?: string } = {}): string | undefined {
@@ -21,7 +34,7 @@ export function passwordProblem(password: string, owner: { username?: string; em
   if (owner.email && (lower === owner.email.toLowerCase() || lower === owner.email.split('@')[0]!.toLowerCase())) {
     return 'Password must not be the e-mail address';
   }
-  if (common.has(lower)) return 'Password is too common: it is one of the 10,000 most used passwords';
+  if (isCommon(lower)) return 'Password is too common: it is one of the 10,000 most used passwords';
   return undefined;
 }
 

@@ -273,8 +273,36 @@ test.serial('a page that fails says so as a page, not as JSON', async (t) => {
   const browser = pageClient(a.base);
   const wrong = await browser.get('/reset_password/nowhere');
   t.is(wrong.status, 404);
-  const css = await fetch(`${a.base}/reset_password`, { method: 'DELETE' });
-  t.is(css.status, 405);
+  t.regex(wrong.headers.get('content-type') ?? '', /text\/html/);
+  assertPageHeaders(t, wrong, 'unknown page');
+  const method = await fetch(`${a.base}/reset_password`, { method: 'DELETE' });
+  t.is(method.status, 405);
+  t.regex(method.headers.get('content-type') ?? '', /text\/html/);
+  for (const [what, init] of [
+    ['unreadable JSON', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{{{' }],
+    ['a body over the limit', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `email=${'a'.repeat(200 * 1024)}` }],
+    ['an unsupported content type', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: 'a,b' }],
+  ] as const) {
+    const res = await fetch(`${a.base}/reset_password`, init);
+    t.true(res.status >= 400 && res.status < 500, what);
+    t.regex(res.headers.get('content-type') ?? '', /text\/html/, what);
+    t.is(res.headers.get('content-security-policy'), PAGE_CSP, what);
+  }
+});
+
+test.serial('the password form\'s address opened again leads back to the form, not to an error', async (t) => {
+  const a = await api(t);
+  const res = await fetch(`${a.base}/reset_password/new_password`, { redirect: 'manual' });
+  t.is(res.status, 303);
+  t.is(new URL(res.headers.get('location')!, a.base).pathname, '/reset_password');
+});
+
+test.serial('?lang= takes a language as Accept-Language would (pt, PT-br)', async (t) => {
+  const a = await api(t);
+  for (const lang of ['pt', 'PT-br', 'pt-BR']) {
+    const page = await pageClient(a.base).get(`/reset_password?lang=${lang}`);
+    t.regex(page.html, /<html lang="pt-BR"/, lang);
+  }
 });
 
 test.serial('the API keeps the caller\'s language for the e-mail, and answers in English', async (t) => {

@@ -25,3 +25,10 @@ test('a refusal is a PolicyViolation naming the password field, not an HTTP erro
   const err = t.throws(() => assertPasswordAllowed('short'), { instanceOf: PolicyViolation });
   t.is(err!.field, 'password');
 });
+
+test('a common word lengthened with digits or symbols, a company word, or blanks count as common', (t) => {
+  for (const password of ['password123', 'dragon!!!', '2024monkey', 'dundermifflin', 'DunderMifflin1', '        ']) {
+    t.regex(passwordProblem(password) ?? '', /too common/, password);
+  }
+  t.is(passwordProblem('dragon-fruit-salad'), undefined, 'a listed word inside a longer phrase is fine');
+});
