@@ -31,25 +31,44 @@ export interface NewOutboxRow {
   kind: string;
   payload: Record<string, unknown>;
   maxAttempts: number;
+  /** Not inserted once this moment has passed on the server's clock (its caller was told so). */
+  deadline?: Date;
 }
 
 /**
- * Inserts `rows` in one statement and one commit; their ids in the order given. The statement's
+ * Inserts `rows` in one statement and one commit; their ids in the order given, or null for a row
+ * whose deadline had passed when the server ran the statement (not inserted). The statement's
  * text is the same for any number of rows (arrays, not a VALUES list), so the server plans it once.
  */
-export async function enqueueMany(db: Conn, rows: readonly NewOutboxRow[]): Promise<string[]> {
-  const { rows: inserted } = await db.raw<{ rows: { id: string }[] }>(
-    'INSERT INTO outbox (kind, payload, max_attempts) SELECT * FROM unnest(?::text[], ?::jsonb[], ?::int[]) RETURNING id',
-    [rows.map((r) => r.kind), rows.map((r) => JSON.stringify(r.payload)), rows.map((r) => r.maxAttempts)],
+export async function enqueueMany(db: Conn, rows: readonly NewOutboxRow[]): Promise<(string | null)[]> {
+  const { rows: [result] } = await db.raw<{ rows: { ns: string[] | null; ids: string[] | null }[] }>(
+    `
+    WITH live AS (
+      SELECT * FROM unnest(?::text[], ?::jsonb[], ?::int[], ?::timestamptz[])
+        WITH ORDINALITY AS r(kind, payload, max_attempts, deadline, n)
+      WHERE r.deadline IS NULL OR clock_timestamp() < r.deadline
+    ), inserted AS (
+      INSERT INTO outbox (kind, payload, max_attempts)
+      SELECT kind, payload, max_attempts FROM live ORDER BY n
+      RETURNING id
+    )
+    SELECT (SELECT array_agg(n ORDER BY n) FROM live)::text[] AS ns,
+           (SELECT array_agg(id ORDER BY id) FROM inserted)::text[] AS ids
+    `,
+    // A row without a deadline binds NULL in the timestamptz[]; knex's types just do not say so.
+    [rows.map((r) => r.kind), rows.map((r) => JSON.stringify(r.payload)), rows.map((r) => r.maxAttempts), rows.map((r) => r.deadline?.toISOString() ?? null) as string[]],
   );
-  // unnest yields the rows in order and each takes the next id, so ascending ids are that order.
-  return inserted.map((r) => BigInt(r.id)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String);
+  // Rows are inserted in order and each takes the next id, so ascending ids follow ascending n.
+  const ids: (string | null)[] = rows.map(() => null);
+  result?.ns?.forEach((n, i) => (ids[Number(n) - 1] = result.ids![i]!));
+  return ids;
 }
 
 /** One row (inside the caller's transaction, if it has one); its id. */
 export async function enqueue(db: Conn, row: NewOutboxRow): Promise<string> {
   const [id] = await enqueueMany(db, [row]);
-  return id!;
+  if (!id) throw new Error('row not inserted: its deadline had passed');
+  return id;
 }
 
 /**

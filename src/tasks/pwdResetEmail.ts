@@ -20,10 +20,8 @@ export const newResetNonce = () => randomBytes(12).toString('base64url');
 export function pwdResetEmailTask({ db, config, mailer }: TaskDeps): Task {
   const cooldown = config.security.PWD_RESET_COOLDOWN_SECONDS;
   // One address twice in a batch (an address being bombed) is refused whole with 21000: then the
-  // batch goes one by one, in order, as if the rows had come alone.
-  const slots = new GroupCommit((batch: SlotRequest[]) => takeResetSlotsAndRenewNonces(db, cooldown, batch), {
-    writeOne: async (request) => (await takeResetSlotsAndRenewNonces(db, cooldown, [request]))[0]!,
-  });
+  // batch is split in halves, written in order, until the two land in different statements.
+  const slots = new GroupCommit((batch: SlotRequest[]) => takeResetSlotsAndRenewNonces(db, cooldown, batch), { bisect: true });
   return async (row) => {
     const { allowed, user } = await slots.add({ email: String(row.payload.email), outboxId: row.id, nonce: newResetNonce() });
     if (!allowed) return skipped(THROTTLED);
