@@ -16,12 +16,20 @@ export type Conn = Db | Tx;
 
 /**
  * A pool on `url`. Short timeouts on purpose: with PostgreSQL down, a request should get a 503
- * in a few seconds rather than hang; the pool makes new connections once it is back.
+ * in a few seconds rather than hang; the pool makes new connections once it is back. Every
+ * statement has a deadline too: `statement_timeout` on the server (a slow query, a lock wait) and
+ * `query_timeout` in the driver (a server that does not answer at all: stopped, partitioned).
+ * Migrations run without them (`migrateLatest`).
  */
 export function createDb(url: string, { poolMax = 10, timeoutSeconds = 3 } = {}): Db {
   return knex({
     client: 'pg',
-    connection: { connectionString: url, connectionTimeoutMillis: timeoutSeconds * 1000 },
+    connection: {
+      connectionString: url,
+      connectionTimeoutMillis: timeoutSeconds * 1000,
+      statement_timeout: timeoutSeconds * 1000,
+      query_timeout: timeoutSeconds * 1000,
+    },
     pool: { min: 0, max: poolMax },
     migrations: migrationConfig,
     acquireConnectionTimeout: timeoutSeconds * 1000,

@@ -6,6 +6,7 @@ import Koa from 'koa';
 import bodyParser from 'koa-bodyparser';
 import type { Settings } from '../config.ts';
 import type { Db } from '../db/database.ts';
+import { requestDeadline } from './deadline.ts';
 import { bodyParseError, errorHandler } from './errorHandler.ts';
 import { requestLog } from './requestLog.ts';
 import { docsRouter } from './routes/docs.ts';
@@ -35,6 +36,7 @@ export function createApp({ db, config, log, metrics }: AppDeps): Koa {
   app.silent = true;
   const limit = `${config.api.BODY_LIMIT_KB}kb`;
 
+  app.use(requestDeadline(config.database.TIMEOUT_SECONDS));
   app.use(requestLog(log));
   app.use(errorHandler());
   app.use(

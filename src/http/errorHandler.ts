@@ -6,6 +6,7 @@
  */
 import type { Middleware } from 'koa';
 import { isTransientDbError } from '../db/errors.ts';
+import { DeadlineExceeded, Overloaded } from '../db/groupCommit.ts';
 import { Conflict, NotAllowed, NotFound, PolicyViolation } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { HttpError, serviceUnavailable, validationFailed } from './httpError.ts';
@@ -17,6 +18,8 @@ const clientErrorDetail: Record<number, string> = {
   413: 'Request body is too large',
   415: 'Unsupported media type',
 };
+
+const NOT_RECORDED = 'Service temporarily unavailable: your request was not recorded, try again shortly';
 
 /** The body parser's failures (bad JSON, too large, bad encoding) as client errors. */
 export function bodyParseError(err: unknown): HttpError {
@@ -35,6 +38,8 @@ function asHttpError(err: unknown): HttpError | undefined {
   if (err instanceof Conflict) return new HttpError(409, err.message);
   if (err instanceof PolicyViolation) return validationFailed([{ loc: ['body', err.field], msg: err.message, type: 'value_error' }]);
   // The database is out of reach: a client should retry soon, and nothing of theirs was half-done.
+  // Not written before the request's deadline, or refused unqueued: guaranteed not recorded.
+  if (err instanceof DeadlineExceeded || err instanceof Overloaded) return serviceUnavailable(NOT_RECORDED);
   if (isTransientDbError(err)) return serviceUnavailable();
   // Koa's own client errors (ctx.throw, http-errors) are marked `expose`.
   const { status, expose } = err as { status?: number; expose?: boolean };

@@ -10,6 +10,7 @@ import { EnqueueBatcher } from '../../outbox/enqueueBatcher.ts';
 import { isSuperuser, presentUser } from '../../users/presenter.ts';
 import { findUserByUsername, listUsers, type UserRow } from '../../users/queries.ts';
 import { updateProfile } from '../../users/account.ts';
+import type { DeadlineState } from '../deadline.ts';
 import { badRequest, HttpError } from '../httpError.ts';
 import { optionalUser, requireSuperuser, requireUser, type AuthState, type Deps } from '../currentUser.ts';
 import { limitPerClient } from '../limitPerClient.ts';
@@ -32,7 +33,7 @@ const resetRequest = { email: email() };
 const NOT_ALLOWED_TO_CHANGE_PASSWORD = "You are not allowed to change this user's password";
 
 /** What the middleware in front of a handler has put in `ctx.state`. */
-interface RouteState extends AuthState {
+interface RouteState extends AuthState, DeadlineState {
   target: UserRow;
 }
 
@@ -98,7 +99,7 @@ export function usersRouter(deps: Deps): Router {
   // Registered before '/:username' routes so the literal path wins.
   router.post('/pwd_reset_token', limitPerClient(db, 'pwd-reset', config.security.RATE_LIMIT_PWD_RESET_PER_MINUTE), async (ctx) => {
     const input = validate(resetRequest, ctx.request.body);
-    await requestPwdReset(outbox, config, input.email);
+    await requestPwdReset(outbox, config, input.email, ctx.state.deadline);
     ctx.body = { message: PWD_RESET_MESSAGE };
   });
 
