@@ -12,7 +12,7 @@ import path from 'node:path';
 import process from 'node:process';
 import cron from 'node-cron';
 
-type Kind = 'string' | 'optional' | 'int' | 'bool';
+type Kind = 'string' | 'optional' | 'int' | 'bool' | 'duration';
 interface Field<K extends Kind = Kind> {
   kind: K;
   default?: string;
@@ -20,6 +20,7 @@ interface Field<K extends Kind = Kind> {
   oneOf?: readonly string[];
 }
 type FieldValue<F> = F extends Field<'int'> ? number
+  : F extends Field<'duration'> ? number
   : F extends Field<'bool'> ? boolean
   : F extends Field<'optional'> ? string | undefined
   : string;
@@ -28,6 +29,9 @@ const str = (def: string, oneOf?: readonly string[]): Field<'string'> => ({ kind
 const int = (def: number, min = 0): Field<'int'> => ({ kind: 'int', default: String(def), min });
 const bool = (def: boolean): Field<'bool'> => ({ kind: 'bool', default: String(def) });
 const optional = (): Field<'optional'> => ({ kind: 'optional' });
+/** A length of time, `90s`, `30m`, `24h`, `7d` or plain seconds; read as seconds. */
+const duration = (def: string, min = 1): Field<'duration'> => ({ kind: 'duration', default: def, min });
+const DURATION_UNITS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400 };
 
 /** Sections and keys with the first API's defaults (`default.toml`), plus Dundie's own. */
 const schema = {
@@ -77,9 +81,18 @@ const schema = {
     SHUTDOWN_GRACE_SECONDS: int(8, 0),
     /** When the dispatcher runs without the API: serve /health and /metrics on this port (0: off). */
     METRICS_PORT: int(0, 0),
+    /**
+     * How many times a row may be found abandoned (its lease lapsed: the dispatcher crashed or hung
+     * while sending it) before it goes `dead`. Failed sends are retried by time instead (GIVE_UP_AFTER).
+     */
     MAX_ATTEMPTS: int(8, 1),
-    /** How long a claim is held; a row whose lease lapses is free for another dispatcher. */
-    LEASE_SECONDS: int(120, 1),
+    /**
+     * How long a claim is held; renewed every third of it while the send is alive, so a crashed
+     * dispatcher's rows are free for another within about this long.
+     */
+    LEASE_SECONDS: int(30, 1),
+    /** Temporary failures are retried (capped exponential backoff, full jitter) until a row is this old. */
+    GIVE_UP_AFTER: duration('24h'),
     BACKOFF_BASE_SECONDS: int(5, 1),
     BACKOFF_MAX_SECONDS: int(3600, 1),
   },
@@ -139,6 +152,14 @@ function parseField(name: string, field: Field, raw: string | undefined, problem
         problems.push(`${name} must be a whole number of at least ${field.min ?? 0}, got "${value}"`);
       }
       return n;
+    }
+    case 'duration': {
+      const match = /^\s*(\d+)\s*([smhd]?)\s*$/i.exec(value);
+      const seconds = match ? Number(match[1]) * DURATION_UNITS[match[2]!.toLowerCase()]! : NaN;
+      if (!Number.isSafeInteger(seconds) || seconds < (field.min ?? 0)) {
+        problems.push(`${name} must be a duration such as 90s, 30m, 24h or 7d (at least ${field.min ?? 0} s), got "${value}"`);
+      }
+      return seconds;
     }
     case 'bool': {
       const v = value.trim().toLowerCase();

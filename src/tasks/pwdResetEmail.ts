@@ -10,6 +10,7 @@ import { GroupCommit } from '../db/groupCommit.ts';
 import { SENT, skipped, type Task } from '../outbox/tasks.ts';
 import { takeResetSlotsAndRenewNonces, type SlotRequest } from '../users/resetSlots.ts';
 import type { TaskDeps } from './deps.ts';
+import { sendMail } from './send.ts';
 
 export const PWD_RESET_EMAIL = 'pwd_reset_email';
 export const NO_SUCH_USER = 'no user with this email';
@@ -27,7 +28,7 @@ export function pwdResetEmailTask({ db, config, mailer }: TaskDeps): Task {
     if (!allowed) return skipped(THROTTLED);
     if (!user) return skipped(NO_SUCH_USER);
     // The token is bound to the current password and to the nonce just renewed.
-    await mailer.send('pwd_reset_email', {
+    await sendMail(mailer, 'pwd_reset_email', {
       sender: config.email.smtp_sender,
       to: user.email,
       url: config.security.PWD_RESET_URL,
