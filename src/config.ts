@@ -98,6 +98,16 @@ const schema = {
   },
   api: {
     BODY_LIMIT_KB: int(100, 1),
+    /** A client must send its headers within this long (slowloris), and its whole request within the next. */
+    HEADERS_TIMEOUT_SECONDS: int(10, 1),
+    REQUEST_TIMEOUT_SECONDS: int(30, 1),
+    /**
+     * Idle keep-alive connections are closed after this long (clients are told, and close first).
+     * Behind a proxy or load balancer that reuses connections, set it above the proxy's idle timeout.
+     */
+    KEEP_ALIVE_TIMEOUT_SECONDS: int(5, 1),
+    /** Open connections at most; more are closed as they arrive. */
+    MAX_CONNECTIONS: int(1024, 1),
   },
   outbox: {
     /** `sent` and `skipped` rows older than this are deleted; `dead` rows stay for an operator. */
@@ -247,6 +257,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if ((dispatcher.BACKOFF_MAX_SECONDS as number) < (dispatcher.BACKOFF_BASE_SECONDS as number)) {
     problems.push('DUNDIE_DISPATCHER__BACKOFF_MAX_SECONDS must not be below DUNDIE_DISPATCHER__BACKOFF_BASE_SECONDS');
+  }
+
+  const api = sections.api!;
+  if ((api.HEADERS_TIMEOUT_SECONDS as number) > (api.REQUEST_TIMEOUT_SECONDS as number)) {
+    problems.push('DUNDIE_API__HEADERS_TIMEOUT_SECONDS must not be above DUNDIE_API__REQUEST_TIMEOUT_SECONDS');
   }
 
   if (problems.length > 0) throw new ConfigError(problems);

@@ -2,8 +2,6 @@
  * The running service: the database (migrated), then the API and/or the dispatcher. Each role
  * registers its own cleanup; `stop()` undoes them in reverse, so the database goes last.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import cron from 'node-cron';
 import { housekeeping } from './commands/housekeeping.ts';
 import type { Settings } from './config.ts';
@@ -11,6 +9,7 @@ import { openDatabase } from './db/database.ts';
 import { migrateLatest } from './db/migrations.ts';
 import { createMailer } from './email/mailer.ts';
 import { createApp, createOpsApp } from './http/app.ts';
+import { createHttpServer } from './http/server.ts';
 import type { Logger } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import { Dispatcher } from './outbox/dispatcher.ts';
@@ -25,21 +24,6 @@ export interface RunningService {
   /** The port the API listens on, when it runs. */
   readonly port: number | undefined;
   stop(): Promise<void>;
-}
-
-function listen(server: Server, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, () => resolve((server.address() as AddressInfo).port));
-  });
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    // In-flight requests finish; idle keep-alive sockets would otherwise hold the close open.
-    server.closeIdleConnections();
-  });
 }
 
 /** Housekeeping on its own cron schedule, beside the dispatcher; one run at a time. */
@@ -79,9 +63,9 @@ export async function startService(config: Settings, log: Logger, roles: Roles):
     let port: number | undefined;
     if (roles.api) {
       const apiLog = log.child({ role: 'api' });
-      const server = createServer(createApp({ db: database.db, config, log: apiLog, metrics }).callback());
-      port = await listen(server, config.port);
-      cleanups.push(() => closeServer(server));
+      const server = createHttpServer(createApp({ db: database.db, config, log: apiLog, metrics }).callback(), config.api);
+      port = await server.listen(config.port);
+      cleanups.push(() => server.close());
       apiLog.info({ port }, `API listening on http://localhost:${port}`);
     }
     if (roles.dispatcher) {
@@ -96,9 +80,9 @@ export async function startService(config: Settings, log: Logger, roles: Roles):
       cleanups.push(() => cleanup.destroy());
       if (!roles.api && config.dispatcher.METRICS_PORT > 0) {
         // A dispatcher on its own still shows its health and figures to the scraper.
-        const server = createServer(createOpsApp({ db: database.db, log: dispatcherLog, metrics }).callback());
-        const metricsPort = await listen(server, config.dispatcher.METRICS_PORT);
-        cleanups.push(() => closeServer(server));
+        const server = createHttpServer(createOpsApp({ db: database.db, log: dispatcherLog, metrics }).callback(), config.api);
+        const metricsPort = await server.listen(config.dispatcher.METRICS_PORT);
+        cleanups.push(() => server.close(0));
         dispatcherLog.info({ port: metricsPort }, 'metrics on /metrics');
       }
     }
