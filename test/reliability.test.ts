@@ -4,6 +4,10 @@
  * never the shared server at DATABASE_URL.
  */
 import test from 'ava';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import process from 'node:process';
 import { createDb } from '../src/db/database.ts';
 import { startOwnPostgres } from './helpers/embedded.ts';
 import { cliEnv, startServe } from './helpers/process.ts';
@@ -87,4 +91,85 @@ test.serial('PostgreSQL stalled (SIGSTOP): every request gets a 503 with Retry-A
   const stored = new Set((await db('outbox').pluck('payload')).map((p: { email: string }) => p.email));
   const leftBehind = during.filter((a) => stored.has(a.email));
   t.is(leftBehind.length, 0, `rows inserted for requests answered 503: ${leftBehind.map((a) => a.email)}`);
+});
+
+/** `dundie serve` on an embedded PostgreSQL of its own, under a fresh data directory. */
+async function serveOnEmbedded(t: { teardown(f: () => unknown): void }, label: string) {
+  const dataDir = mkdtempSync(path.join(tmpdir(), `dundie-${label}-`));
+  chmodSync(dataDir, 0o755);
+  const service = await startServe([], cliEnv('', {
+    DUNDIE_DATA_DIR: dataDir,
+    DUNDIE_EMAIL__LOG_FILE: path.join(dataDir, 'email.log'),
+    DUNDIE_DISPATCHER__CRON: '* * * * * *',
+  }));
+  const postmasterPid = () => Number(readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  t.teardown(async () => {
+    service.child.kill('SIGKILL');
+    try {
+      process.kill(postmasterPid(), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    await sleep(500);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  return { service, dataDir, postmasterPid };
+}
+
+const ready = (port: number) =>
+  fetch(`http://127.0.0.1:${port}/ready`, { signal: AbortSignal.timeout(5000) }).then((r) => r.status, () => 0);
+
+test.serial('the embedded PostgreSQL killed with -9 is restarted: /ready says 503 meanwhile, then 200, and requests are served again', async (t) => {
+  t.timeout(90_000);
+  const { service, postmasterPid } = await serveOnEmbedded(t, 'pg-kill');
+  t.is(await ready(service.port), 200);
+  const before = postmasterPid();
+  process.kill(before, 'SIGKILL');
+  const killedAt = Date.now();
+  const statuses: number[] = [];
+  await until('/ready 200 again', async () => {
+    statuses.push(await ready(service.port));
+    return statuses.at(-1) === 200;
+  }, 45_000);
+  const recovered = Date.now() - killedAt;
+  t.true(statuses.includes(503), '/ready said 503 while the database was away');
+  t.not(postmasterPid(), before, 'a new postmaster');
+  t.is((await resetRequest(service.port, 'after-restart@dm.com')).status, 200);
+  t.log(`/ready 200 again ${recovered} ms after kill -9 of the postmaster`);
+  t.regex(service.output(), /embedded PostgreSQL restarted/);
+
+  service.child.kill('SIGTERM');
+  const stopStarted = Date.now();
+  t.is(await service.exited, 0);
+  t.true(Date.now() - stopStarted < 8000, `stopped in ${Date.now() - stopStarted} ms`);
+});
+
+test.serial('an embedded PostgreSQL that cannot be restarted makes the service exit non-zero, for its supervisor to restart it', async (t) => {
+  t.timeout(90_000);
+  const { service, dataDir, postmasterPid } = await serveOnEmbedded(t, 'pg-gone');
+  // A data directory PostgreSQL refuses to start on: every restart fails.
+  const pid = postmasterPid();
+  writeFileSync(path.join(dataDir, 'pg', 'PG_VERSION'), '1\n');
+  process.kill(pid, 'SIGKILL');
+  const killedAt = Date.now();
+  const code = await Promise.race([service.exited, sleep(40_000).then(() => 'still running')]);
+  t.not(code, 0);
+  t.not(code, 'still running');
+  t.regex(service.output(), /could not be restarted/);
+  t.log(`exited ${code} ${Date.now() - killedAt} ms after the kill`);
+});
+
+test.serial('SIGTERM with the embedded PostgreSQL already dead stops promptly', async (t) => {
+  t.timeout(60_000);
+  const { service, dataDir, postmasterPid } = await serveOnEmbedded(t, 'pg-dead-stop');
+  const pid = postmasterPid();
+  writeFileSync(path.join(dataDir, 'pg', 'PG_VERSION'), '1\n');
+  process.kill(pid, 'SIGKILL');
+  await until('a failed restart', () => /did not restart/.test(service.output()), 20_000);
+  service.child.kill('SIGTERM');
+  const started = Date.now();
+  const code = await Promise.race([service.exited, sleep(20_000).then(() => 'still running')]);
+  const ms = Date.now() - started;
+  t.is(code, 0, service.output().slice(-2000));
+  t.true(ms < 3000, `stopped in ${ms} ms`);
 });

@@ -3,6 +3,7 @@
  * it is unset.
  */
 import path from 'node:path';
+import process from 'node:process';
 import knex, { type Knex } from 'knex';
 import type { Settings } from '../config.ts';
 import type { Logger } from '../log.ts';
@@ -51,7 +52,10 @@ export async function openDatabase(config: Settings, log: Logger): Promise<Datab
     const db = createDb(config.databaseUrl, dbOptions(config));
     return { db, url: config.databaseUrl, close: () => db.destroy() };
   }
-  const server = await startEmbeddedPostgres(path.join(config.dataDir, 'pg'), log);
+  const server = await startEmbeddedPostgres(path.join(config.dataDir, 'pg'), log, {
+    // Not restartable: exit non-zero, so that a supervisor (or the developer) starts us again.
+    onFatal: () => process.exit(1),
+  });
   try {
     const url = await ensureDatabase(server.adminUrl, 'dundie');
     const db = createDb(url, dbOptions(config));
