@@ -16,11 +16,25 @@ const fail = (msg: string, type: string): Outcome<never> => ({ ok: false, msg, t
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
+function codePoints(value: string): number {
+  let n = 0;
+  for (let i = 0; i < value.length; i++, n++) {
+    const unit = value.charCodeAt(i);
+    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < value.length) {
+      const next = value.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+    }
+  }
+  return n;
+}
+
 export function text({ min = 1, max = 1000, controls = false } = {}): Check<string> {
   return (value) => {
     if (value === undefined) return fail('Field required', 'missing');
     if (typeof value !== 'string') return fail('Input should be a valid string', 'string_type');
-    const length = [...value].length;
+    // Characters (code points), counted without building an array of them: a 100 kB junk value
+    // made a 100,000-element array per field (issue 14, item 8). Past 2×max code units it is too long.
+    const length = value.length > 2 * max ? value.length : codePoints(value);
     if (length < min) return fail(`String should have at least ${min} character${min === 1 ? '' : 's'}`, 'string_too_short');
     if (length > max) return fail(`String should have at most ${max} characters`, 'string_too_long');
     if (!controls && CONTROL.test(value)) return fail('String must not contain control characters', 'value_error');
