@@ -12,7 +12,7 @@ import path from 'node:path';
 import process from 'node:process';
 import cron from 'node-cron';
 
-type Kind = 'string' | 'optional' | 'int' | 'bool';
+type Kind = 'string' | 'optional' | 'int' | 'bool' | 'duration';
 interface Field<K extends Kind = Kind> {
   kind: K;
   default?: string;
@@ -20,6 +20,7 @@ interface Field<K extends Kind = Kind> {
   oneOf?: readonly string[];
 }
 type FieldValue<F> = F extends Field<'int'> ? number
+  : F extends Field<'duration'> ? number
   : F extends Field<'bool'> ? boolean
   : F extends Field<'optional'> ? string | undefined
   : string;
@@ -28,6 +29,9 @@ const str = (def: string, oneOf?: readonly string[]): Field<'string'> => ({ kind
 const int = (def: number, min = 0): Field<'int'> => ({ kind: 'int', default: String(def), min });
 const bool = (def: boolean): Field<'bool'> => ({ kind: 'bool', default: String(def) });
 const optional = (): Field<'optional'> => ({ kind: 'optional' });
+/** A length of time, `90s`, `30m`, `24h`, `7d` or plain seconds; read as seconds. */
+const duration = (def: string, min = 1): Field<'duration'> => ({ kind: 'duration', default: def, min });
+const DURATION_UNITS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400 };
 
 /** Sections and keys with the first API's defaults (`default.toml`), plus Dundie's own. */
 const schema = {
@@ -95,14 +99,33 @@ const schema = {
     CONCURRENCY: int(8, 1),
     /** How long shutdown waits for e-mails in flight before it leaves them to their leases. */
     SHUTDOWN_GRACE_SECONDS: int(8, 0),
+    /**
+     * How many times a row may be found abandoned (its lease lapsed: the dispatcher crashed or hung
+     * while sending it) before it goes `dead`. Failed sends are retried by time instead (GIVE_UP_AFTER).
+     */
     MAX_ATTEMPTS: int(8, 1),
-    /** How long a claim is held; a row whose lease lapses is free for another dispatcher. */
-    LEASE_SECONDS: int(120, 1),
+    /**
+     * How long a claim is held; renewed every third of it while the send is alive, so a crashed
+     * dispatcher's rows are free for another within about this long.
+     */
+    LEASE_SECONDS: int(30, 1),
+    /** Temporary failures are retried (capped exponential backoff, full jitter) until a row is this old. */
+    GIVE_UP_AFTER: duration('24h'),
     BACKOFF_BASE_SECONDS: int(5, 1),
     BACKOFF_MAX_SECONDS: int(3600, 1),
   },
   api: {
     BODY_LIMIT_KB: int(100, 1),
+    /** A client must send its headers within this long (slowloris), and its whole request within the next. */
+    HEADERS_TIMEOUT_SECONDS: int(10, 1),
+    REQUEST_TIMEOUT_SECONDS: int(30, 1),
+    /**
+     * Idle keep-alive connections are closed after this long (clients are told, and close first).
+     * Behind a proxy or load balancer that reuses connections, set it above the proxy's idle timeout.
+     */
+    KEEP_ALIVE_TIMEOUT_SECONDS: int(5, 1),
+    /** Open connections at most; more are closed as they arrive. */
+    MAX_CONNECTIONS: int(1024, 1),
   },
   server: {
     /** Where people reach the service: the pages' own origin and the e-mailed link's default. */
@@ -179,6 +202,14 @@ function parseField(name: string, field: Field, raw: string | undefined, problem
         problems.push(`${name} must be a whole number of at least ${field.min ?? 0}, got "${value}"`);
       }
       return n;
+    }
+    case 'duration': {
+      const match = /^\s*(\d+)\s*([smhd]?)\s*$/i.exec(value);
+      const seconds = match ? Number(match[1]) * DURATION_UNITS[match[2]!.toLowerCase()]! : NaN;
+      if (!Number.isSafeInteger(seconds) || seconds < (field.min ?? 0)) {
+        problems.push(`${name} must be a duration such as 90s, 30m, 24h or 7d (at least ${field.min ?? 0} s), got "${value}"`);
+      }
+      return seconds;
     }
     case 'bool': {
       const v = value.trim().toLowerCase();
@@ -292,6 +323,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if ((dispatcher.BACKOFF_MAX_SECONDS as number) < (dispatcher.BACKOFF_BASE_SECONDS as number)) {
     problems.push('DUNDIE_DISPATCHER__BACKOFF_MAX_SECONDS must not be below DUNDIE_DISPATCHER__BACKOFF_BASE_SECONDS');
+  }
+
+  const api = sections.api!;
+  if ((api.HEADERS_TIMEOUT_SECONDS as number) > (api.REQUEST_TIMEOUT_SECONDS as number)) {
+    problems.push('DUNDIE_API__HEADERS_TIMEOUT_SECONDS must not be above DUNDIE_API__REQUEST_TIMEOUT_SECONDS');
   }
 
   if (problems.length > 0) throw new ConfigError(problems);

@@ -2,8 +2,6 @@
  * The running service: the database (migrated), then the API and/or the dispatcher. Each role
  * registers its own cleanup; `stop()` undoes them in reverse, so the database goes last.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import cron from 'node-cron';
 import { housekeeping } from './commands/housekeeping.ts';
 import type { Settings } from './config.ts';
@@ -11,6 +9,7 @@ import { openDatabase } from './db/database.ts';
 import { migrateLatest } from './db/migrations.ts';
 import { createMailer } from './email/mailer.ts';
 import { createApp, createOpsApp } from './http/app.ts';
+import { createHttpServer } from './http/server.ts';
 import type { Logger } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import { Dispatcher } from './outbox/dispatcher.ts';
@@ -28,21 +27,6 @@ export interface RunningService {
   /** The port `/metrics` is served on (`metrics.PORT`, or the free one taken for 0). */
   readonly metricsPort: number;
   stop(): Promise<void>;
-}
-
-function listen(server: Server, port: number, host?: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
-  });
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    // In-flight requests finish; idle keep-alive sockets would otherwise hold the close open.
-    server.closeIdleConnections();
-  });
 }
 
 /** Housekeeping on its own cron schedule, beside the dispatcher; one run at a time. */
@@ -83,9 +67,9 @@ export async function startService(config: Settings, log: Logger, roles: Roles):
     let port: number | undefined;
     if (roles.api) {
       const apiLog = log.child({ role: 'api' });
-      const server = createServer(createApp({ db: database.db, config, log: apiLog, metrics }).callback());
-      port = await listen(server, config.port);
-      cleanups.push(() => closeServer(server));
+      const server = createHttpServer(createApp({ db: database.db, config, log: apiLog, metrics }).callback(), config.api);
+      port = await server.listen(config.port);
+      cleanups.push(() => server.close());
       apiLog.info({ port }, `API listening on http://localhost:${port}`);
     }
     if (roles.dispatcher) {
@@ -101,9 +85,10 @@ export async function startService(config: Settings, log: Logger, roles: Roles):
     }
     // One metrics server per process, whatever its roles, never on the API's port.
     const opsLog = log.child({ role: 'metrics' });
-    const opsServer = createServer(createOpsApp({ db: database.db, log: opsLog, metrics }).callback());
-    const metricsPort = await listen(opsServer, config.metrics.PORT, config.metrics.HOST);
-    cleanups.push(() => closeServer(opsServer));
+    const opsServer = createHttpServer(createOpsApp({ db: database.db, log: opsLog, metrics }).callback(), config.api);
+    const metricsPort = await opsServer.listen(config.metrics.PORT, config.metrics.HOST);
+    // A scraper's keep-alive connection need not hold the shutdown open.
+    cleanups.push(() => opsServer.close(0));
     opsLog.info({ port: metricsPort, host: config.metrics.HOST }, `metrics on http://${config.metrics.HOST}:${metricsPort}/metrics`);
     return { port, metricsPort, stop };
   } catch (err) {

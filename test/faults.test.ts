@@ -99,7 +99,8 @@ test.serial('SMTP down for a while: rows retry with backoff, all go out once it 
   t.teardown(() => smtp.close());
   await until('every row sent', async () => (await count({ status: 'sent' })) === 30, 20_000);
   const rows = await tdb.db('outbox').select('attempts', 'last_error');
-  t.true(rows.every((r) => r.attempts >= 3), 'the failed attempts are counted');
+  // Counted at claim: at least one failed try and the one that went out.
+  t.true(rows.every((r) => r.attempts >= 2), 'the failed attempts are counted');
   t.true(rows.every((r) => r.last_error === null));
   t.deepEqual([...new Set(smtp.recipients)].sort(), users.map((u) => u.email).sort());
 });

@@ -15,9 +15,15 @@ export const PWD_RESET_MESSAGE = 'If we found a user with that email, we sent a 
 /**
  * Through `db` (or a transaction), or through the API's batcher, which shares one INSERT among
  * the requests that arrive together. Resolves to the row's id once it is committed. `locale`,
- * when the request named one, is kept in the payload: the e-mail is written in it.
+ * when the request named one, is kept in the payload: the e-mail is written in it. Past
+ * `deadline` the row is not inserted and the call fails with `DeadlineExceeded`.
  */
-export function requestPwdReset(db: Conn | EnqueueBatcher, config: Settings, email: string, locale?: string): Promise<string> {
-  const row = { kind: PWD_RESET_EMAIL, payload: locale ? { email, locale } : { email }, maxAttempts: config.dispatcher.MAX_ATTEMPTS };
+export function requestPwdReset(
+  db: Conn | EnqueueBatcher,
+  config: Settings,
+  email: string,
+  { locale, deadline }: { locale?: string; deadline?: Date } = {},
+): Promise<string> {
+  const row = { kind: PWD_RESET_EMAIL, payload: locale ? { email, locale } : { email }, maxAttempts: config.dispatcher.MAX_ATTEMPTS, deadline };
   return db instanceof EnqueueBatcher ? db.enqueue(row) : enqueue(db, row);
 }

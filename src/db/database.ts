@@ -3,6 +3,7 @@
  * it is unset.
  */
 import path from 'node:path';
+import process from 'node:process';
 import knex, { type Knex } from 'knex';
 import type { Settings } from '../config.ts';
 import type { Logger } from '../log.ts';
@@ -16,12 +17,20 @@ export type Conn = Db | Tx;
 
 /**
  * A pool on `url`. Short timeouts on purpose: with PostgreSQL down, a request should get a 503
- * in a few seconds rather than hang; the pool makes new connections once it is back.
+ * in a few seconds rather than hang; the pool makes new connections once it is back. Every
+ * statement has a deadline too: `statement_timeout` on the server (a slow query, a lock wait) and
+ * `query_timeout` in the driver (a server that does not answer at all: stopped, partitioned).
+ * Migrations run without them (`migrateLatest`).
  */
 export function createDb(url: string, { poolMax = 10, timeoutSeconds = 3 } = {}): Db {
   return knex({
     client: 'pg',
-    connection: { connectionString: url, connectionTimeoutMillis: timeoutSeconds * 1000 },
+    connection: {
+      connectionString: url,
+      connectionTimeoutMillis: timeoutSeconds * 1000,
+      statement_timeout: timeoutSeconds * 1000,
+      query_timeout: timeoutSeconds * 1000,
+    },
     pool: { min: 0, max: poolMax },
     migrations: migrationConfig,
     acquireConnectionTimeout: timeoutSeconds * 1000,
@@ -43,7 +52,10 @@ export async function openDatabase(config: Settings, log: Logger): Promise<Datab
     const db = createDb(config.databaseUrl, dbOptions(config));
     return { db, url: config.databaseUrl, close: () => db.destroy() };
   }
-  const server = await startEmbeddedPostgres(path.join(config.dataDir, 'pg'), log);
+  const server = await startEmbeddedPostgres(path.join(config.dataDir, 'pg'), log, {
+    // Not restartable: exit non-zero, so that a supervisor (or the developer) starts us again.
+    onFatal: () => process.exit(1),
+  });
   try {
     const url = await ensureDatabase(server.adminUrl, 'dundie');
     const db = createDb(url, dbOptions(config));

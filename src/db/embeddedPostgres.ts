@@ -6,6 +6,7 @@
  * runs, say) finds the server's `postmaster.pid`, reads its port and joins it instead of
  * starting another; only the process that started the server stops it.
  */
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -101,14 +102,28 @@ function readOrCreatePassword(file: string): string {
   return password;
 }
 
+export interface EmbeddedOptions {
+  persistent?: boolean;
+  port?: number;
+  /**
+   * Called when the server died and could not be restarted in `restartTries` tries: the process
+   * should exit non-zero, so that its supervisor restarts it. Without it, a death is only logged.
+   */
+  onFatal?: (err: unknown) => void;
+  restartTries?: number;
+}
+
 /**
  * Start a server on `dir` (initialising it the first time), or join the one already running there.
  * `persistent: false` deletes the directory on stop (the test runner's throwaway server).
+ * A server this process started is watched: if its postmaster dies (kill -9, the OOM killer), it
+ * is started again, up to `restartTries` times in a row with a growing pause (the old backends
+ * must let go of their shared memory first); past that, `onFatal`.
  */
 export async function startEmbeddedPostgres(
   dir: string,
   log: Logger,
-  { persistent = true, port: wantedPort }: { persistent?: boolean; port?: number } = {},
+  { persistent = true, port: wantedPort, onFatal, restartTries = 5 }: EmbeddedOptions = {},
 ): Promise<EmbeddedServer> {
   const parent = path.dirname(dir);
   mkdirSync(parent, { recursive: true });
@@ -147,10 +162,55 @@ export async function startEmbeddedPostgres(
   const adminUrl = urlFor(newPort);
   await waitUntilAccepting(adminUrl, Date.now() + 10_000);
   log.info({ port: newPort, dir }, 'embedded PostgreSQL started');
+
+  // The package keeps the postmaster's ChildProcess in a private field; it is the only handle on it.
+  const handle = server as unknown as { process?: ChildProcess };
+  const exited = (child: ChildProcess | undefined) => !child || child.exitCode !== null || child.signalCode !== null;
+  let stopping = false;
+  let restarting: Promise<void> | undefined;
+  const restart = async (why: string) => {
+    log.error({ why }, 'embedded PostgreSQL died; restarting it');
+    let lastErr: unknown;
+    for (let attempt = 1; attempt <= restartTries && !stopping; attempt++) {
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+      if (stopping) return;
+      try {
+        handle.process = undefined;
+        await server.start();
+        await waitUntilAccepting(adminUrl, Date.now() + 10_000);
+        log.warn({ attempt }, 'embedded PostgreSQL restarted');
+        watch();
+        return;
+      } catch (err) {
+        lastErr = err ?? new Error('postgres exited while starting');
+        log.warn({ attempt, err: String((lastErr as Error).message ?? lastErr) }, 'embedded PostgreSQL did not restart');
+      }
+    }
+    if (stopping) return;
+    log.fatal({ tries: restartTries }, 'embedded PostgreSQL could not be restarted');
+    onFatal?.(lastErr);
+  };
+  const watch = () => {
+    handle.process?.once('exit', (code, signal) => {
+      if (stopping) return;
+      restarting = restart(`postmaster exited (${signal ?? `code ${code}`})`).finally(() => (restarting = undefined));
+    });
+  };
+  watch();
+
   return {
     adminUrl,
     owned: true,
     stop: async () => {
+      stopping = true;
+      await restarting;
+      // The package's stop() waits for an 'exit' that, for a postmaster already dead, never comes.
+      if (exited(handle.process)) {
+        handle.process = undefined;
+        if (!persistent) rmSync(dir, { recursive: true, force: true });
+        log.info('embedded PostgreSQL was already stopped');
+        return;
+      }
       await server.stop();
       log.info('embedded PostgreSQL stopped');
     },

@@ -22,11 +22,17 @@ const TRANSIENT_SQLSTATES = new Set([
 const TRANSIENT_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
 /** pg and knex report some outages by message only. */
-const TRANSIENT_MESSAGE = /Connection terminated|connection timeout|timeout expired|Client has encountered a connection error|Knex: Timeout acquiring a connection/i;
+const TRANSIENT_MESSAGE = /Connection terminated|connection timeout|timeout expired|Query read timeout|Client has encountered a connection error|Knex: Timeout acquiring a connection/i;
+
+/**
+ * Errors by name: knex's pool timeout, and GroupCommit's (`db/groupCommit.ts`) for a write not
+ * made before its caller's deadline or refused because too many are queued behind a slow server.
+ */
+const TRANSIENT_NAMES = new Set(['KnexTimeoutError', 'DeadlineExceeded', 'QueueFull']);
 
 export function classifyDbError(err: unknown): DbErrorKind {
   const { name, code, message } = (err ?? {}) as { name?: unknown; code?: unknown; message?: unknown };
-  if (name === 'KnexTimeoutError') return 'transient';
+  if (typeof name === 'string' && TRANSIENT_NAMES.has(name)) return 'transient';
   if (typeof code === 'string') {
     if (TRANSIENT_SQLSTATES.has(code) || TRANSIENT_SOCKET_CODES.has(code)) return 'transient';
     // Class 21: cardinality (one row touched twice in a statement); 22: data the server refuses.

@@ -6,7 +6,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { Knex } from 'knex';
+import knex, { type Knex } from 'knex';
 
 const directory = fileURLToPath(new URL('../../migrations', import.meta.url));
 const MIGRATION_FILE = /^(\d+_\w+)\.(ts|js)$/;
@@ -35,7 +35,27 @@ export const migrationConfig: Knex.MigratorConfig = { migrationSource, tableName
  * Brings the schema up to date. Several processes may start at once (the API and the dispatcher
  * of a compose file, replicas); knex lets one migrate and refuses the others, who wait their turn.
  */
-export async function migrateLatest(db: Knex, { waitMs = 30_000 } = {}): Promise<string[]> {
+export async function migrateLatest(pool: Knex, { waitMs = 30_000 } = {}): Promise<string[]> {
+  const db = withoutStatementTimeouts(pool);
+  try {
+    return await migrateWhenUnlocked(db, waitMs);
+  } finally {
+    if (db !== pool) await db.destroy();
+  }
+}
+
+/**
+ * A one-connection pool like `pool` but without its statement deadlines: the service's pool gives
+ * every statement a few seconds, and building an index on a large table takes longer than that.
+ */
+function withoutStatementTimeouts(pool: Knex): Knex {
+  const config = pool.client.config as Knex.Config;
+  const connection = config.connection as Record<string, unknown> | undefined;
+  if (!connection || typeof connection !== 'object' || !('statement_timeout' in connection || 'query_timeout' in connection)) return pool;
+  return knex({ ...config, connection: { ...connection, statement_timeout: 0, query_timeout: 0 }, pool: { min: 0, max: 1 } });
+}
+
+async function migrateWhenUnlocked(db: Knex, waitMs: number): Promise<string[]> {
   const deadline = Date.now() + waitMs;
   for (;;) {
     try {

@@ -64,7 +64,10 @@ export function localizedTemplate(template: string, locale: string | undefined, 
 /** A message goes to one person: a `To` that nodemailer would read as several is refused, never sent. */
 export function assertOneRecipient(to: string): void {
   const count = recipients(to).length;
-  if (count !== 1) throw new Error(`refusing to send: the To address stands for ${count} recipients`);
+  if (count !== 1) {
+    // Shaped as nodemailer's own envelope refusal, so `refusals.ts` counts it final: no retry can help.
+    throw Object.assign(new Error(`refusing to send: the To address stands for ${count} recipients`), { code: 'EENVELOPE', command: 'API' });
+  }
 }
 
 export function createMailer(email: Settings['email'], { templates = templatesDir, maxConnections = 5 } = {}): Mailer {

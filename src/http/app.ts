@@ -8,6 +8,7 @@ import type { Settings } from '../config.ts';
 import type { Db } from '../db/database.ts';
 import { requireBodyType } from './bodyType.ts';
 import { cors } from './cors.ts';
+import { requestDeadline } from './deadline.ts';
 import { bodyParseError, errorHandler } from './errorHandler.ts';
 import { requestLog } from './requestLog.ts';
 import { docsRouter } from './routes/docs.ts';
@@ -41,6 +42,7 @@ export function createApp({ db, config, log, metrics }: AppDeps): Koa {
   app.silent = true;
   const limit = `${config.api.BODY_LIMIT_KB}kb`;
 
+  app.use(requestDeadline(config.database.TIMEOUT_SECONDS));
   app.use(requestLog(log));
   app.use(cors(config));
   app.use(errorHandler());

@@ -6,6 +6,7 @@
  */
 import type { Middleware } from 'koa';
 import { isTransientDbError } from '../db/errors.ts';
+import { DeadlineExceeded, QueueFull } from '../db/groupCommit.ts';
 import { Conflict, NotAllowed, NotFound, Overloaded, PolicyViolation, TooManyAttempts } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { HttpError, serviceUnavailable, tooManyRequests, validationFailed } from './httpError.ts';
@@ -21,6 +22,8 @@ const clientErrorDetail: Record<number, string> = {
 /** zlib's failures: a body that is not what its `Content-Encoding` says (gzip or br on plain bytes). */
 const isDecompressionError = (code: unknown) =>
   typeof code === 'string' && (code.startsWith('Z_') || code.startsWith('ERR__ERROR') || code.startsWith('ERR_BROTLI'));
+
+const NOT_RECORDED = 'Service temporarily unavailable: your request was not recorded, try again shortly';
 
 /** The body parser's failures (bad JSON, too large, bad encoding) as client errors. */
 export function bodyParseError(err: unknown): HttpError {
@@ -49,6 +52,8 @@ function asHttpError(err: unknown): HttpError | undefined {
   if (err instanceof Overloaded) return new HttpError(503, err.message, { 'Retry-After': String(err.retryAfterSeconds) });
   if (err instanceof PolicyViolation) return validationFailed([{ loc: ['body', err.field], msg: err.message, type: 'value_error' }]);
   // The database is out of reach: a client should retry soon, and nothing of theirs was half-done.
+  // Not written before the request's deadline, or refused unqueued: guaranteed not recorded.
+  if (err instanceof DeadlineExceeded || err instanceof QueueFull) return serviceUnavailable(NOT_RECORDED);
   if (isTransientDbError(err)) return serviceUnavailable();
   // Koa's own client errors (ctx.throw, http-errors) are marked `expose`.
   const { status, expose } = err as { status?: number; expose?: boolean };

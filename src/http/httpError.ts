@@ -28,7 +28,7 @@ export const unauthorized = (detail = 'Could not validate credentials') =>
 export const forbidden = (detail: string) => new HttpError(403, detail);
 export const notFound = (detail = 'Not Found') => new HttpError(404, detail);
 export const validationFailed = (issues: ValidationIssue[]) => new HttpError(422, issues);
-export const serviceUnavailable = () =>
-  new HttpError(503, 'Service temporarily unavailable, try again shortly', { 'Retry-After': '5' });
+export const serviceUnavailable = (detail = 'Service temporarily unavailable, try again shortly') =>
+  new HttpError(503, detail, { 'Retry-After': '5' });
 export const tooManyRequests = (retryAfterSeconds: number) =>
   new HttpError(429, 'Too many requests, try again later', { 'Retry-After': String(retryAfterSeconds) });

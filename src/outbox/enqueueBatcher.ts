@@ -1,25 +1,29 @@
 /**
  * Group commit for enqueueing (see `GroupCommit`): a burst of requests costs one INSERT and one
  * commit per batch, and each caller resolves only once its own row is committed.
- * A row the database refuses (say, a \u0000 that jsonb will not take) fails alone.
+ * A row the database refuses (say, a \u0000 that jsonb will not take) fails alone: the batch is
+ * split in halves until it does.
+ *
+ * A row may carry a deadline: its caller is answered `DeadlineExceeded` once it passes, a row still
+ * queued is dropped, and the INSERT itself skips rows whose deadline has passed on the server's
+ * clock, so a row whose caller was told "not recorded" is not committed later (a stalled server
+ * that wakes up runs the INSERT it had been sent, and finds the row late).
  */
 import type { Db } from '../db/database.ts';
-import { GroupCommit } from '../db/groupCommit.ts';
-import { enqueue, enqueueMany, type NewOutboxRow } from './queries.ts';
+import { DeadlineExceeded, GroupCommit } from '../db/groupCommit.ts';
+import { enqueueMany, type NewOutboxRow } from './queries.ts';
 
 export class EnqueueBatcher {
-  readonly #rows: GroupCommit<NewOutboxRow, string>;
+  readonly #rows: GroupCommit<NewOutboxRow, string | null>;
 
-  constructor(db: Db, { maxBatch = 256, maxInFlight = 2 } = {}) {
-    this.#rows = new GroupCommit((rows) => enqueueMany(db, rows), {
-      maxBatch,
-      maxInFlight,
-      writeOne: (row) => enqueue(db, row),
-    });
+  constructor(db: Db, { maxBatch = 256, maxInFlight = 2, maxQueued = 4096 } = {}) {
+    this.#rows = new GroupCommit((rows) => enqueueMany(db, rows), { maxBatch, maxInFlight, maxQueued, bisect: true });
   }
 
   /** Queues `row` for the next INSERT; resolves to its id once it is committed. */
-  enqueue(row: NewOutboxRow): Promise<string> {
-    return this.#rows.add(row);
+  async enqueue(row: NewOutboxRow): Promise<string> {
+    const id = await this.#rows.add(row, { deadline: row.deadline?.getTime() });
+    if (id === null) throw new DeadlineExceeded();
+    return id;
   }
 }

@@ -10,7 +10,7 @@ import { GroupCommit } from '../db/groupCommit.ts';
 import type { Logger } from '../log.ts';
 import { backoffSeconds } from './backoff.ts';
 import { finishMany, markFailed, type Finish, type OutboxRow } from './queries.ts';
-import type { TaskList } from './tasks.ts';
+import { PermanentFailure, type TaskList } from './tasks.ts';
 
 interface CounterLike<L extends string> {
   inc(labels: Partial<Record<L, string>>): void;
@@ -70,7 +70,8 @@ async function record<T>(settings: WorkerDeps['settings'], write: () => Promise<
 /** Runs the row's task and records the outcome. Never throws: a failure is recorded or left to the lease. */
 export async function processRow(deps: WorkerDeps, row: OutboxRow, finish: FinishWriter = finishWriter(deps)): Promise<Outcome> {
   const { db, workerId, log, settings, metrics, tasks } = deps;
-  const rowLog = log.child({ outboxId: row.id, kind: row.kind, attempt: row.attempts + 1 });
+  // Counted at the claim: row.attempts is this try's number.
+  const rowLog = log.child({ outboxId: row.id, kind: row.kind, attempt: row.attempts });
   const started = performance.now();
   try {
     const task = tasks[row.kind];
@@ -91,10 +92,16 @@ export async function processRow(deps: WorkerDeps, row: OutboxRow, finish: Finis
     return 'skipped';
   } catch (err) {
     metrics?.failures.inc({ kind: row.kind });
-    const retryIn = backoffSeconds(settings, row.attempts + 1);
+    const failure = {
+      error: err instanceof PermanentFailure ? err.message : errorText(err),
+      permanent: err instanceof PermanentFailure,
+      retryInSeconds: backoffSeconds(settings, row.attempts),
+      giveUpAfterSeconds: settings.GIVE_UP_AFTER,
+    };
     try {
-      const status = await record(settings, () => markFailed(db, row.id, workerId, errorText(err), retryIn));
-      rowLog.warn({ err: errorText(err), status, retryInSeconds: status === 'pending' ? retryIn : undefined }, 'send failed');
+      const status = await record(settings, () => markFailed(db, row.id, workerId, failure));
+      const retryInSeconds = status === 'pending' ? Math.round(failure.retryInSeconds) : undefined;
+      rowLog.warn({ err: failure.error, permanent: failure.permanent || undefined, status, retryInSeconds }, 'send failed');
     } catch (dbErr) {
       // The lease will lapse and the row will be tried again: nothing is lost.
       rowLog.error({ err: errorText(dbErr) }, 'could not record the failure; the lease will hand the row on');

@@ -16,8 +16,12 @@ export interface OutboxRow {
   kind: string;
   payload: Record<string, unknown>;
   status: OutboxStatus;
+  /** Tries so far, counted when the row is claimed. */
   attempts: number;
+  /** How many times the row may be found abandoned (`lease_lapses`) before it goes dead. */
   max_attempts: number;
+  /** How many times the row was reclaimed after its lease lapsed (its dispatcher died mid-send). */
+  lease_lapses: number;
   run_after: Date;
   locked_until: Date | null;
   locked_by: string | null;
@@ -31,31 +35,52 @@ export interface NewOutboxRow {
   kind: string;
   payload: Record<string, unknown>;
   maxAttempts: number;
+  /** Not inserted once this moment has passed on the server's clock (its caller was told so). */
+  deadline?: Date;
 }
 
 /**
- * Inserts `rows` in one statement and one commit; their ids in the order given. The statement's
+ * Inserts `rows` in one statement and one commit; their ids in the order given, or null for a row
+ * whose deadline had passed when the server ran the statement (not inserted). The statement's
  * text is the same for any number of rows (arrays, not a VALUES list), so the server plans it once.
  */
-export async function enqueueMany(db: Conn, rows: readonly NewOutboxRow[]): Promise<string[]> {
-  const { rows: inserted } = await db.raw<{ rows: { id: string }[] }>(
-    'INSERT INTO outbox (kind, payload, max_attempts) SELECT * FROM unnest(?::text[], ?::jsonb[], ?::int[]) RETURNING id',
-    [rows.map((r) => r.kind), rows.map((r) => JSON.stringify(r.payload)), rows.map((r) => r.maxAttempts)],
+export async function enqueueMany(db: Conn, rows: readonly NewOutboxRow[]): Promise<(string | null)[]> {
+  const { rows: [result] } = await db.raw<{ rows: { ns: string[] | null; ids: string[] | null }[] }>(
+    `
+    WITH live AS (
+      SELECT * FROM unnest(?::text[], ?::jsonb[], ?::int[], ?::timestamptz[])
+        WITH ORDINALITY AS r(kind, payload, max_attempts, deadline, n)
+      WHERE r.deadline IS NULL OR clock_timestamp() < r.deadline
+    ), inserted AS (
+      INSERT INTO outbox (kind, payload, max_attempts)
+      SELECT kind, payload, max_attempts FROM live ORDER BY n
+      RETURNING id
+    )
+    SELECT (SELECT array_agg(n ORDER BY n) FROM live)::text[] AS ns,
+           (SELECT array_agg(id ORDER BY id) FROM inserted)::text[] AS ids
+    `,
+    // A row without a deadline binds NULL in the timestamptz[]; knex's types just do not say so.
+    [rows.map((r) => r.kind), rows.map((r) => JSON.stringify(r.payload)), rows.map((r) => r.maxAttempts), rows.map((r) => r.deadline?.toISOString() ?? null) as string[]],
   );
-  // unnest yields the rows in order and each takes the next id, so ascending ids are that order.
-  return inserted.map((r) => BigInt(r.id)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String);
+  // Rows are inserted in order and each takes the next id, so ascending ids follow ascending n.
+  const ids: (string | null)[] = rows.map(() => null);
+  result?.ns?.forEach((n, i) => (ids[Number(n) - 1] = result.ids![i]!));
+  return ids;
 }
 
 /** One row (inside the caller's transaction, if it has one); its id. */
 export async function enqueue(db: Conn, row: NewOutboxRow): Promise<string> {
   const [id] = await enqueueMany(db, [row]);
-  return id!;
+  if (!id) throw new Error('row not inserted: its deadline had passed');
+  return id;
 }
 
 /**
- * Claims up to `limit` due rows for `workerId` (only rows among `ids`, when given). A claimed
- * row's `run_after` is set to its lease's end, so when a dispatcher dies the row is simply due
- * again once the lease lapses.
+ * Claims up to `limit` due rows for `workerId` (only rows among `ids`, when given), counting the
+ * attempt now: a send that kills the process is still an attempt. A claimed row's `run_after` is
+ * set to its lease's end, so when a dispatcher dies the row is simply due again once the lease
+ * lapses. A row found that way (still `sending`) counts a lease lapse; at its `max_attempts`-th it
+ * goes `dead` ("crashed the dispatcher") instead of being claimed again.
  */
 export async function claimDue(
   db: Conn,
@@ -67,31 +92,37 @@ export async function claimDue(
   const { rows } = await db.raw<{ rows: OutboxRow[] }>(
     `
     WITH due AS (
-      SELECT id FROM outbox
+      SELECT id, status = 'sending' AS lapsed, status = 'sending' AND lease_lapses + 1 >= max_attempts AS crashed
+      FROM outbox
       WHERE status IN ('pending', 'sending') AND run_after <= now()
         AND (:ids::bigint[] IS NULL OR id = ANY(:ids::bigint[]))
       ORDER BY run_after, id
       LIMIT :limit
       FOR UPDATE SKIP LOCKED
+    ), claimed AS (
+      UPDATE outbox o
+      SET status = CASE WHEN due.crashed THEN 'dead' ELSE 'sending' END,
+          attempts = CASE WHEN due.crashed THEN o.attempts ELSE o.attempts + 1 END,
+          lease_lapses = o.lease_lapses + CASE WHEN due.lapsed THEN 1 ELSE 0 END,
+          locked_by = CASE WHEN due.crashed THEN NULL ELSE :workerId END,
+          locked_until = CASE WHEN due.crashed THEN NULL ELSE now() + make_interval(secs => :leaseSeconds) END,
+          run_after = CASE WHEN due.crashed THEN o.run_after ELSE now() + make_interval(secs => :leaseSeconds) END,
+          processed_at = CASE WHEN due.crashed THEN now() END,
+          last_error = CASE WHEN due.crashed
+            THEN format('crashed the dispatcher: its lease lapsed %s times while it was being sent (last held by %s)', o.lease_lapses + 1, o.locked_by)
+            ELSE o.last_error END,
+          updated_at = now()
+      FROM due
+      WHERE o.id = due.id
+      RETURNING o.*
     )
-    UPDATE outbox o
-    SET status = 'sending',
-        locked_by = :workerId,
-        locked_until = now() + make_interval(secs => :leaseSeconds),
-        run_after = now() + make_interval(secs => :leaseSeconds),
-        updated_at = now()
-    FROM due
-    WHERE o.id = due.id
-    RETURNING o.*
+    SELECT * FROM claimed WHERE status = 'sending' ORDER BY run_after, id
     `,
     // No ids binds SQL NULL (no filter); knex's types just do not say a binding may be null.
     { ids: (ids ?? null) as string[], limit, workerId, leaseSeconds },
   );
   return rows.map((row) => ({ ...row, id: String(row.id) }));
 }
-
-const held = (db: Conn, id: string, workerId: string) =>
-  db('outbox').where({ id, status: 'sending', locked_by: workerId });
 
 const released = { locked_by: null, locked_until: null };
 
@@ -112,7 +143,6 @@ export async function finishMany(db: Conn, workerId: string, finishes: readonly 
     UPDATE outbox o
     SET status = f.status,
         last_error = f.reason,
-        attempts = CASE WHEN f.status = 'sent' THEN o.attempts + 1 ELSE o.attempts END,
         locked_by = NULL,
         locked_until = NULL,
         processed_at = now(),
@@ -128,38 +158,56 @@ export async function finishMany(db: Conn, workerId: string, finishes: readonly 
   return finishes.map((f) => stillHeld.has(f.id));
 }
 
+export interface Failure {
+  error: string;
+  /** Trying again cannot help: dead at once. */
+  permanent: boolean;
+  retryInSeconds: number;
+  /** A temporary failure of a row older than this is the last: dead. */
+  giveUpAfterSeconds: number;
+}
+
 /**
- * Counts a failed attempt: back to `pending` after `retryInSeconds`, or `dead` once the row has
- * used its `max_attempts`. Returns the status the row ended in, or undefined if the lease was lost.
+ * Records a failed attempt (counted at the claim): back to `pending` after `retryInSeconds` (but
+ * not past the row's give-up time, so the last try falls on it), or `dead` when the failure is
+ * permanent or the row is older than `giveUpAfterSeconds`. Returns the status the row ended in,
+ * or undefined if the lease was lost.
  */
 export async function markFailed(
   db: Conn,
   id: string,
   workerId: string,
-  error: string,
-  retryInSeconds: number,
+  { error, permanent, retryInSeconds, giveUpAfterSeconds }: Failure,
 ): Promise<'pending' | 'dead' | undefined> {
-  const [row] = await held(db, id, workerId)
-    .update({
-      ...released,
-      attempts: db.raw('attempts + 1'),
-      status: db.raw(`CASE WHEN attempts + 1 >= max_attempts THEN 'dead' ELSE 'pending' END`),
-      run_after: db.raw('now() + make_interval(secs => ?)', [retryInSeconds]),
-      processed_at: db.raw(`CASE WHEN attempts + 1 >= max_attempts THEN now() END`),
-      last_error: error.slice(0, 2000),
-      updated_at: db.fn.now(),
-    })
-    .returning('status');
-  return row?.status;
+  const giveUpAt = 'created_at + make_interval(secs => :giveUpAfterSeconds)';
+  const dead = `(:permanent OR now() >= ${giveUpAt})`;
+  const { rows } = await db.raw<{ rows: { status: 'pending' | 'dead' }[] }>(
+    `
+    UPDATE outbox
+    SET status = CASE WHEN ${dead} THEN 'dead' ELSE 'pending' END,
+        run_after = LEAST(now() + make_interval(secs => :retryInSeconds), ${giveUpAt}),
+        processed_at = CASE WHEN ${dead} THEN now() END,
+        last_error = CASE WHEN NOT :permanent AND now() >= ${giveUpAt}
+          THEN format('gave up after %s: %s', justify_interval(make_interval(secs => :giveUpAfterSeconds)), :error::text)
+          ELSE :error::text END,
+        locked_by = NULL,
+        locked_until = NULL,
+        updated_at = now()
+    WHERE id = :id AND status = 'sending' AND locked_by = :workerId
+    RETURNING status
+    `,
+    { id, workerId, error: error.slice(0, 2000), permanent, retryInSeconds, giveUpAfterSeconds },
+  );
+  return rows[0]?.status;
 }
 
-/** Hands rows back untouched (shutdown before they were started): due again at once. */
+/** Hands rows back unstarted (shutdown): due again at once, their claim not counted as a try. */
 export async function release(db: Conn, ids: string[], workerId: string): Promise<number> {
   if (ids.length === 0) return 0;
   return db('outbox')
     .whereIn('id', ids)
     .where({ status: 'sending', locked_by: workerId })
-    .update({ ...released, status: 'pending', run_after: db.fn.now(), updated_at: db.fn.now() });
+    .update({ ...released, status: 'pending', attempts: db.raw('greatest(attempts - 1, 0)'), run_after: db.fn.now(), updated_at: db.fn.now() });
 }
 
 /** Pushes the lease of rows still being worked on further out, so a long batch keeps them. */
@@ -217,5 +265,5 @@ export function retry(db: Conn, where: { id: string } | { status: 'dead' }): Pro
   return db('outbox')
     .where(where)
     .whereIn('status', ['dead', 'pending', 'skipped'])
-    .update({ status: 'pending', attempts: 0, run_after: db.fn.now(), processed_at: null, ...released, updated_at: db.fn.now() });
+    .update({ status: 'pending', attempts: 0, lease_lapses: 0, run_after: db.fn.now(), processed_at: null, ...released, updated_at: db.fn.now() });
 }

@@ -8,7 +8,21 @@ import type { OutboxRow } from './queries.ts';
 /** Sent, or finished without sending for a reason kept in `last_error` (`skipped`). */
 export type TaskOutcome = { sent: true } | { sent: false; skipped: string };
 
-/** Does the work of one claimed row; throws to have the row retried with backoff. */
+/**
+ * Thrown by a task when trying again cannot help (a 5xx refusal of the recipient, an address the
+ * mailer will not take): the row goes `dead` at once with this message in `last_error`.
+ */
+export class PermanentFailure extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PermanentFailure';
+  }
+}
+
+/**
+ * Does the work of one claimed row; throws to have the row retried with backoff (until
+ * GIVE_UP_AFTER), or throws a `PermanentFailure` to have it given up at once.
+ */
 export type Task = (row: Pick<OutboxRow, 'id' | 'kind' | 'payload'>) => Promise<TaskOutcome>;
 
 export type TaskList = Readonly<Record<string, Task>>;

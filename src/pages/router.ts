@@ -23,6 +23,7 @@ import { changePassword } from '../commands/changePassword.ts';
 import { requestPwdReset } from '../commands/requestPwdReset.ts';
 import type { Db } from '../db/database.ts';
 import { isTransientDbError } from '../db/errors.ts';
+import type { DeadlineState } from '../http/deadline.ts';
 import { HttpError } from '../http/httpError.ts';
 import { ResetRequest } from '../http/schemas.ts';
 import { validate } from '../http/validate.ts';
@@ -43,7 +44,7 @@ export interface PagesDeps {
   config: Settings;
 }
 
-type PageState = { log: Logger; locale: Locale };
+type PageState = DeadlineState & { log: Logger; locale: Locale };
 type PageContext = Context & { state: PageState };
 
 const field = (body: unknown, name: string): string => {
@@ -168,7 +169,7 @@ export function pagesRouter({ db, config }: PagesDeps): Router<PageState> {
       const errors = { email: catalog(ctx.state.locale).email_invalid };
       return show(ctx, 400, 'request', { title: 'request_title', vars: { errors, email: address } });
     }
-    await requestPwdReset(outbox, config, valid, ctx.state.locale);
+    await requestPwdReset(outbox, config, valid, { locale: ctx.state.locale, deadline: ctx.state.deadline });
     clearResetCookie(ctx, config);
     ctx.status = 303;
     ctx.redirect(`${PAGES_PATH}/sent`);

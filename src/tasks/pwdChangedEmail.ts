@@ -5,12 +5,13 @@
  */
 import { SENT, type Task } from '../outbox/tasks.ts';
 import { localeOf, type TaskDeps } from './deps.ts';
+import { sendMail } from './send.ts';
 
 export const PWD_CHANGED_EMAIL = 'pwd_changed_email';
 
 export function pwdChangedEmailTask({ config, mailer }: Omit<TaskDeps, 'db'>): Task {
   return async ({ payload }) => {
-    await mailer.send('pwd_changed_email', {
+    await sendMail(mailer, 'pwd_changed_email', {
       sender: config.email.smtp_sender,
       to: String(payload.email),
       username: String(payload.username),

@@ -10,6 +10,7 @@ import { GroupCommit } from '../db/groupCommit.ts';
 import { SENT, skipped, type Task } from '../outbox/tasks.ts';
 import { takeResetSlotsAndRenewNonces, type SlotRequest } from '../users/resetSlots.ts';
 import { localeOf, type TaskDeps } from './deps.ts';
+import { sendMail } from './send.ts';
 
 export const PWD_RESET_EMAIL = 'pwd_reset_email';
 export const NO_SUCH_USER = 'no user with this email';
@@ -21,16 +22,14 @@ export function pwdResetEmailTask({ db, config, mailer }: TaskDeps): Task {
   const cooldown = config.security.PWD_RESET_COOLDOWN_SECONDS;
   const maxCooldown = config.security.PWD_RESET_COOLDOWN_MAX_SECONDS;
   // One address twice in a batch (an address being bombed) is refused whole with 21000: then the
-  // batch goes one by one, in order, as if the rows had come alone.
-  const slots = new GroupCommit((batch: SlotRequest[]) => takeResetSlotsAndRenewNonces(db, cooldown, batch, maxCooldown), {
-    writeOne: async (request) => (await takeResetSlotsAndRenewNonces(db, cooldown, [request], maxCooldown))[0]!,
-  });
+  // batch is split in halves, written in order, until the two land in different statements.
+  const slots = new GroupCommit((batch: SlotRequest[]) => takeResetSlotsAndRenewNonces(db, cooldown, batch, maxCooldown), { bisect: true });
   return async (row) => {
     const { allowed, user } = await slots.add({ email: String(row.payload.email), outboxId: row.id, nonce: newResetNonce() });
     if (!allowed) return skipped(THROTTLED);
     if (!user) return skipped(NO_SUCH_USER);
     // The token is bound to the current password and to the nonce just renewed.
-    await mailer.send('pwd_reset_email', {
+    await sendMail(mailer, 'pwd_reset_email', {
       sender: config.email.smtp_sender,
       to: user.email,
       url: config.security.PWD_RESET_URL,

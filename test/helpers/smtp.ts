@@ -12,8 +12,8 @@ export interface SmtpSink {
   recipients: string[];
   /** How many messages were offered, accepted or not. */
   attempts: number;
-  /** Return true to refuse the nth (1-based) message offered. */
-  refuse: (n: number) => boolean;
+  /** Return true to refuse the nth (1-based) message offered with 451, or the reply code to refuse it with. */
+  refuse: (n: number) => boolean | number;
   /** Milliseconds to hold each message before answering (a slow server), or per recipient. */
   delayMs: number | ((to: string) => number);
   waitFor(count: number, timeoutMs?: number): Promise<ParsedMail[]>;
@@ -21,7 +21,7 @@ export interface SmtpSink {
 }
 
 export async function startSmtpSink(
-  refuse: (n: number) => boolean = () => false,
+  refuse: (n: number) => boolean | number = () => false,
   delayMs: SmtpSink['delayMs'] = 0,
   port = 0,
   { parse = true } = {},
@@ -57,8 +57,9 @@ export async function startSmtpSink(
         const to = session.envelope.rcptTo[0]?.address ?? '';
         const delay = typeof sink.delayMs === 'function' ? sink.delayMs(to) : sink.delayMs;
         if (delay) await new Promise((r) => setTimeout(r, delay));
-        if (sink.refuse(n)) {
-          callback(Object.assign(new Error('mailbox unavailable (test refusal)'), { responseCode: 451 }));
+        const refusal = sink.refuse(n);
+        if (refusal) {
+          callback(Object.assign(new Error('mailbox unavailable (test refusal)'), { responseCode: refusal === true ? 451 : refusal }));
           return;
         }
         sink.recipients.push(to);

@@ -44,10 +44,11 @@ test.serial('SMTP refusing then accepting: the row is retried and sent', async (
   t.is(smtp.messages.length, 1);
 });
 
-test.serial('SMTP always refusing: the row is dead after max_attempts, backoff growing', async (t) => {
+// Issue 14: temporary failures are retried by time (GIVE_UP_AFTER), not count; see test/retries.test.ts.
+test.serial('SMTP always refusing: backoff within a growing ceiling, dead once the row is older than GIVE_UP_AFTER', async (t) => {
   const smtp = await startSmtpSink(() => true);
   t.teardown(() => smtp.close());
-  const config = smtpConfig(smtp, { DUNDIE_DISPATCHER__MAX_ATTEMPTS: '3', DUNDIE_DISPATCHER__BACKOFF_BASE_SECONDS: '10' });
+  const config = smtpConfig(smtp, { DUNDIE_DISPATCHER__GIVE_UP_AFTER: '1h', DUNDIE_DISPATCHER__BACKOFF_BASE_SECONDS: '10' });
   const user = await makeUser(tdb.db);
   await requestPwdReset(tdb.db, config, user.email);
 
@@ -58,16 +59,19 @@ test.serial('SMTP always refusing: the row is dead after max_attempts, backoff g
     delays.push((new Date(row.run_after).getTime() - new Date(row.updated_at).getTime()) / 1000);
     await fastForward();
   }
+  t.true(delays[0]! >= 1 && delays[0]! <= 10.01, `first retry within 10 s (${delays[0]})`);
+  t.true(delays[1]! >= 1 && delays[1]! <= 20.01, `second within 20 s (${delays[1]})`);
+  t.is((await tdb.db('outbox').first()).status, 'pending');
+  await tdb.db('outbox').update({ created_at: tdb.db.raw("now() - interval '2 hours'") });
+  await dispatch(tdb.db, config);
   const row = await tdb.db('outbox').first();
   t.is(row.status, 'dead');
-  t.is(row.attempts, 3);
-  t.is(row.max_attempts, 3);
+  t.is(row.attempts, 4);
   t.truthy(row.processed_at);
-  t.regex(row.last_error, /mailbox unavailable/);
-  t.is(Math.round(delays[0]!), 10);
-  t.is(Math.round(delays[1]!), 20);
+  t.regex(row.last_error, /gave up after .*mailbox unavailable/);
+  await fastForward();
   t.is((await dispatch(tdb.db, config)).claimed, 0, 'a dead row is never claimed again');
-  t.is(smtp.attempts, 3);
+  t.is(smtp.attempts, 4);
 });
 
 test.serial('an unreachable SMTP server counts as a failed attempt, nothing lost', async (t) => {
@@ -132,7 +136,7 @@ test.serial('rows that finish together share one UPDATE, sent and skipped each r
   const rows = await tdb.db('outbox').select('payload', 'status', 'attempts', 'last_error', 'locked_by', 'processed_at');
   for (const row of rows) {
     const known = !row.payload.email.startsWith('nobody-');
-    t.like(row, known ? { status: 'sent', attempts: 1, last_error: null, locked_by: null } : { status: 'skipped', attempts: 0, last_error: 'no user with this email', locked_by: null });
+    t.like(row, known ? { status: 'sent', attempts: 1, last_error: null, locked_by: null } : { status: 'skipped', attempts: 1, last_error: 'no user with this email', locked_by: null });
     t.truthy(row.processed_at);
   }
   t.is(smtp.messages.length, 30);

@@ -1,89 +1,74 @@
+/** GroupCommit on a fake writer: no database. */
 import test from 'ava';
-import { GroupCommit } from '../../src/db/groupCommit.ts';
+import { DeadlineExceeded, GroupCommit, QueueFull } from '../../src/db/groupCommit.ts';
 
-const tick = () => new Promise((r) => setImmediate(r));
+/** What PostgreSQL says for a value it refuses (SQLSTATE 22P05, untranslatable character). */
+const refused = () => Object.assign(new Error('unsupported Unicode escape sequence'), { code: '22P05' });
 
-test('items that arrive while a write is under way share the next write; each gets its own result', async (t) => {
-  const writes: number[][] = [];
+/** A writer that refuses any batch holding a negative number, and counts its statements. */
+function fakeWriter() {
+  const calls: number[][] = [];
+  const writeMany = async (items: number[]) => {
+    calls.push(items);
+    await new Promise((r) => setImmediate(r));
+    if (items.some((n) => n < 0)) throw refused();
+    return items.map((n) => n * 10);
+  };
+  return { calls, writeMany };
+}
+
+test('one bad item in a batch of 256 costs about 2·log2(256) writes, not 256', async (t) => {
+  const { calls, writeMany } = fakeWriter();
+  const commit = new GroupCommit(writeMany, { maxBatch: 256, maxInFlight: 1, bisect: true });
+  const items = Array.from({ length: 256 }, (_, i) => (i === 77 ? -1 : i));
+  const outcomes = await Promise.allSettled(items.map((n) => commit.add(n)));
+  t.deepEqual(outcomes.filter((o) => o.status === 'rejected').length, 1);
+  t.is((outcomes[77] as PromiseRejectedResult).reason.code, '22P05');
+  t.deepEqual(outcomes.map((o) => (o.status === 'fulfilled' ? o.value : null)), items.map((n) => (n < 0 ? null : n * 10)));
+  t.true(calls.length <= 2 * Math.log2(256) + 2, `${calls.length} writes`);
+});
+
+test('bisecting keeps the order of the items', async (t) => {
+  const { calls, writeMany } = fakeWriter();
+  const commit = new GroupCommit(writeMany, { maxBatch: 8, maxInFlight: 1, bisect: true });
+  await Promise.allSettled([1, 2, -3, 4, 5, -6, 7, 8].map((n) => commit.add(n)));
+  const written = calls.filter((c) => !c.some((n) => n < 0)).flat();
+  t.deepEqual(written, [1, 2, 4, 5, 7, 8]);
+});
+
+test('without bisect a refused batch fails whole', async (t) => {
+  const { writeMany } = fakeWriter();
+  const commit = new GroupCommit(writeMany, { maxBatch: 8, maxInFlight: 1 });
+  // The first item is written at once, alone; the next two share a batch.
+  const outcomes = await Promise.allSettled([1, -2, 3].map((n) => commit.add(n)));
+  t.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'rejected', 'rejected']);
+});
+
+test('an item still queued at its deadline is dropped unwritten and its caller gets DeadlineExceeded', async (t) => {
+  const written: number[] = [];
   let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
-  const gc = new GroupCommit(
-    async (items: number[]) => {
-      writes.push(items);
-      if (writes.length === 1) await gate;
-      return items.map((i) => i * 10);
-    },
-    { maxInFlight: 1 },
-  );
-  const first = gc.add(1);
-  const rest = [gc.add(2), gc.add(3), gc.add(4)];
-  await tick();
+  const stuck = new Promise<void>((r) => (release = r));
+  const commit = new GroupCommit(async (items: number[]) => {
+    written.push(...items);
+    await stuck;
+    return items;
+  }, { maxInFlight: 1 });
+  const first = commit.add(1, { deadline: Date.now() + 50 });
+  const second = commit.add(2, { deadline: Date.now() + 50 });
+  const started = Date.now();
+  await t.throwsAsync(first, { instanceOf: DeadlineExceeded });
+  await t.throwsAsync(second, { instanceOf: DeadlineExceeded });
+  t.true(Date.now() - started < 500);
   release();
-  t.deepEqual(await Promise.all([first, ...rest]), [10, 20, 30, 40]);
-  t.deepEqual(writes, [[1], [2, 3, 4]]);
+  await new Promise((r) => setTimeout(r, 20));
+  t.deepEqual(written, [1], 'the item that never reached a write was never written');
+  t.is(commit.queued, 0);
 });
 
-test('with a free slot an item is written at once, alone', async (t) => {
-  const writes: string[][] = [];
-  const gc = new GroupCommit(async (items: string[]) => (writes.push(items), items));
-  t.is(await gc.add('a'), 'a');
-  t.deepEqual(writes, [['a']]);
-});
-
-test('a batch refused for its data is written item by item, so only the item at fault fails', async (t) => {
-  const dataError = Object.assign(new Error('invalid input'), { code: '22P02' });
-  const gc = new GroupCommit(
-    async (items: string[]) => {
-      if (items.includes('bad')) throw dataError;
-      return items;
-    },
-    {
-      maxInFlight: 1,
-      writeOne: async (item) => {
-        if (item === 'bad') throw dataError;
-        return item;
-      },
-    },
-  );
-  const blocker = gc.add('first');
-  const results = await Promise.allSettled([gc.add('x'), gc.add('bad'), gc.add('y')]);
-  await blocker;
-  t.deepEqual(
-    results.map((r) => r.status),
-    ['fulfilled', 'rejected', 'fulfilled'],
-  );
-});
-
-test('any other failure fails the whole batch (the database is away: every caller gets it)', async (t) => {
-  const down = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
-  let calls = 0;
-  const gc = new GroupCommit(
-    async () => {
-      calls++;
-      throw down;
-    },
-    { writeOne: async () => 'never' },
-  );
-  const results = await Promise.allSettled([gc.add(1), gc.add(2)]);
-  t.true(results.every((r) => r.status === 'rejected'));
-  t.true(calls >= 1);
-});
-
-test('maxBatch caps how many items share one write', async (t) => {
-  const sizes: number[] = [];
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
-  const gc = new GroupCommit(
-    async (items: number[]) => {
-      sizes.push(items.length);
-      if (sizes.length === 1) await gate;
-      return items;
-    },
-    { maxInFlight: 1, maxBatch: 2 },
-  );
-  const all = [gc.add(0), gc.add(1), gc.add(2), gc.add(3), gc.add(4)];
-  await tick();
-  release();
-  await Promise.all(all);
-  t.deepEqual(sizes, [1, 2, 2]);
+test('a full queue refuses at once with QueueFull', async (t) => {
+  const commit = new GroupCommit(() => new Promise<number[]>(() => {}), { maxInFlight: 1, maxBatch: 1, maxQueued: 2 });
+  void commit.add(1);
+  void commit.add(2);
+  void commit.add(3);
+  await t.throwsAsync(commit.add(4), { instanceOf: QueueFull });
 });

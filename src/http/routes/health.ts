@@ -7,6 +7,9 @@ import Router from '@koa/router';
 import type { Db } from '../../db/database.ts';
 import type { Metrics } from '../../metrics.ts';
 
+/** /ready answers 503 rather than wait longer than this for the database (a stalled server). */
+const READY_TIMEOUT_MS = 2000;
+
 export function healthRouter({ db }: { db: Db }): Router {
   const router = new Router();
   router.get('/health', (ctx) => {
@@ -14,7 +17,9 @@ export function healthRouter({ db }: { db: Db }): Router {
   });
   router.get('/ready', async (ctx) => {
     try {
-      await db.raw('SELECT 1');
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no answer in time')), READY_TIMEOUT_MS)));
+      await Promise.race([db.raw('SELECT 1'), late]).finally(() => clearTimeout(timer));
       ctx.body = { status: 'ready' };
     } catch {
       ctx.status = 503;

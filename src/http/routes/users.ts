@@ -15,6 +15,7 @@ import { updateProfile } from '../../users/account.ts';
 import { verifyPassword } from '../../users/passwords.ts';
 import { badRequest, forbidden, HttpError, validationFailed } from '../httpError.ts';
 import { optionalCaller, requireSuperuser, requireUser, type AuthState, type Deps } from '../currentUser.ts';
+import type { DeadlineState } from '../deadline.ts';
 import { limitPerClient } from '../limitPerClient.ts';
 import { NewPassword, NewUser, Profile, ResetRequest } from '../schemas.ts';
 import { validate } from '../validate.ts';
@@ -22,7 +23,7 @@ import { validate } from '../validate.ts';
 const NOT_ALLOWED_TO_CHANGE_PASSWORD = "You are not allowed to change this user's password";
 
 /** What the middleware in front of a handler has put in `ctx.state`. */
-interface RouteState extends AuthState {
+interface RouteState extends AuthState, DeadlineState {
   target: UserRow;
   /** Set when the caller's token is not fresh: they must give their own current password. */
   reauthenticate?: UserRow;
@@ -110,7 +111,8 @@ export function usersRouter(deps: Deps): Router {
   router.post('/pwd_reset_token', limitPerClient(db, 'pwd-reset', config.security.RATE_LIMIT_PWD_RESET_PER_MINUTE), async (ctx) => {
     const input = validate(ResetRequest, ctx.request.body);
     // The answer stays English (clients match on it); the e-mail follows the caller's language.
-    await requestPwdReset(outbox, config, input.email, negotiateLocale(ctx.get('Accept-Language')));
+    const locale = negotiateLocale(ctx.get('Accept-Language'));
+    await requestPwdReset(outbox, config, input.email, { locale, deadline: ctx.state.deadline });
     ctx.body = { message: PWD_RESET_MESSAGE };
   });
 

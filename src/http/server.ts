@@ -1,0 +1,82 @@
+/**
+ * The HTTP server around an app, with the limits a public server needs set on purpose (Node's
+ * defaults give a client 60 s to send its headers and 300 s for its request), a cap on open
+ * connections, and a shutdown that resets nobody.
+ *
+ * Shutdown (`close`): the listener stops accepting at once; responses in flight, and requests that
+ * still arrive on open keep-alive connections, are answered with `Connection: close`, so each
+ * socket ends after its response; idle keep-alive sockets are not cut (a client may be writing its
+ * next request on one at that instant: that is the ECONNRESET of issue 14, item 6) but left to the
+ * keep-alive timeout, which clients are told (`Keep-Alive: timeout=N`) and close before. Whatever is
+ * still open after `drainSeconds` is closed.
+ */
+import { createServer, Server, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import net, { type AddressInfo, type Socket } from 'node:net';
+
+export interface ServerLimits {
+  /** A client must have sent all its headers within this long after connecting (slowloris). */
+  HEADERS_TIMEOUT_SECONDS: number;
+  /** …and its whole request, body included, within this long. */
+  REQUEST_TIMEOUT_SECONDS: number;
+  /** An idle keep-alive connection is closed after this long. */
+  KEEP_ALIVE_TIMEOUT_SECONDS: number;
+  /** Connections beyond this many are closed as they arrive. */
+  MAX_CONNECTIONS: number;
+}
+
+export interface HttpServer {
+  readonly server: Server;
+  listen(port: number, host?: string): Promise<number>;
+  /** Stops accepting, lets requests in flight finish and connections drain, then resolves. */
+  close(drainSeconds?: number): Promise<void>;
+}
+
+export function createHttpServer(handler: RequestListener, limits: ServerLimits): HttpServer {
+  const server = createServer({
+    headersTimeout: limits.HEADERS_TIMEOUT_SECONDS * 1000,
+    requestTimeout: limits.REQUEST_TIMEOUT_SECONDS * 1000,
+    keepAliveTimeout: limits.KEEP_ALIVE_TIMEOUT_SECONDS * 1000,
+    // How often Node checks the two timeouts above; its default (30 s) would let them run over by that much.
+    connectionsCheckingInterval: Math.min(1000, limits.HEADERS_TIMEOUT_SECONDS * 500),
+  });
+  server.maxConnections = limits.MAX_CONNECTIONS;
+
+  let draining = false;
+  const inFlight = new Set<ServerResponse>();
+  const busy = new WeakSet<Socket>();
+  // Registered before the app's handler, so the header is set before the app can answer.
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    inFlight.add(res);
+    busy.add(req.socket);
+    if (draining) res.setHeader('Connection', 'close');
+    res.once('close', () => {
+      inFlight.delete(res);
+      busy.delete(req.socket);
+    });
+  });
+  server.on('request', handler);
+
+  return {
+    server,
+    listen(port, host) {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+      });
+    },
+    close(drainSeconds = limits.KEEP_ALIVE_TIMEOUT_SECONDS) {
+      if (draining) return Promise.resolve();
+      draining = true;
+      for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => server.closeAllConnections(), drainSeconds * 1000 + 100);
+        timer.unref();
+        // net.Server's close: stops listening without http.Server's closeIdleConnections().
+        net.Server.prototype.close.call(server, () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+  };
+}

@@ -1,0 +1,106 @@
+/**
+ * Issue 14, items 6 and 7: the HTTP server's limits (slow headers, slow bodies, too many
+ * connections) and a shutdown under load that resets no connection.
+ */
+import test from 'ava';
+import { Agent, request } from 'node:http';
+import net from 'node:net';
+import { testConfig } from '../helpers/config.ts';
+import { useTestDatabase } from '../helpers/db.ts';
+import { startApi } from '../helpers/service.ts';
+
+const tdb = useTestDatabase('http_server');
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A raw connection that sends `text` and reports how and when the server ended it. */
+function rawClient(port: number, text: string): Promise<{ answer: string; ms: number }> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    let answer = '';
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(text));
+    socket.on('data', (d) => (answer += d));
+    socket.on('error', () => {});
+    socket.on('close', () => resolve({ answer, ms: Date.now() - started }));
+    setTimeout(() => socket.destroy(), 15_000).unref();
+  });
+}
+
+test.serial('a client that never finishes its headers is cut off after HEADERS_TIMEOUT_SECONDS', async (t) => {
+  const api = await startApi(testConfig(tdb.url, { DUNDIE_API__HEADERS_TIMEOUT_SECONDS: '1', DUNDIE_API__REQUEST_TIMEOUT_SECONDS: '5' }));
+  t.teardown(() => api.service.stop());
+  const { answer, ms } = await rawClient(api.service.port!, 'POST /user/pwd_reset_token/ HTTP/1.1\r\nHost: x\r\nX-Slow: ');
+  t.true(ms < 3500, `closed after ${ms} ms`);
+  t.regex(answer, /^HTTP\/1\.1 408/);
+});
+
+test.serial('a client that never finishes its body is cut off after REQUEST_TIMEOUT_SECONDS', async (t) => {
+  const api = await startApi(testConfig(tdb.url, { DUNDIE_API__HEADERS_TIMEOUT_SECONDS: '1', DUNDIE_API__REQUEST_TIMEOUT_SECONDS: '2' }));
+  t.teardown(() => api.service.stop());
+  const head = 'POST /user/pwd_reset_token/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"email":';
+  const { ms } = await rawClient(api.service.port!, head);
+  t.true(ms >= 1500 && ms < 4500, `closed after ${ms} ms`);
+});
+
+test.serial('the defaults are set on purpose, not Node\'s 60 s / 300 s', (t) => {
+  const { api } = testConfig(tdb.url);
+  t.like(api, { HEADERS_TIMEOUT_SECONDS: 10, REQUEST_TIMEOUT_SECONDS: 30, KEEP_ALIVE_TIMEOUT_SECONDS: 5, MAX_CONNECTIONS: 1024 });
+});
+
+test.serial('connections beyond MAX_CONNECTIONS are closed as they arrive', async (t) => {
+  const api = await startApi(testConfig(tdb.url, { DUNDIE_API__MAX_CONNECTIONS: '3' }));
+  t.teardown(() => api.service.stop());
+  const port = api.service.port!;
+  const held = await Promise.all(Array.from({ length: 3 }, () => new Promise<net.Socket>((r) => {
+    const s = net.connect(port, '127.0.0.1', () => r(s));
+    s.on('error', () => {});
+  })));
+  t.teardown(() => held.forEach((s) => s.destroy()));
+  await sleep(100);
+  const extra = await rawClient(port, 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+  t.is(extra.answer, '', 'the fourth connection was closed unanswered');
+  for (const s of held) s.destroy();
+  await sleep(100);
+  const after = await rawClient(port, 'GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  t.regex(after.answer, /^HTTP\/1\.1 200/, 'served again once connections are free');
+});
+
+test.serial('shutdown under keep-alive load resets no connection: in-flight answers carry Connection: close', async (t) => {
+  t.timeout(60_000);
+  const api = await startApi(testConfig(tdb.url));
+  const port = api.service.port!;
+  const agent = new Agent({ keepAlive: true, maxSockets: 50 });
+  t.teardown(() => agent.destroy());
+  const outcomes = { ok: 0, closeHeader: 0, refused: 0, reset: [] as string[] };
+  let stopping = false;
+  const post = (i: number) =>
+    new Promise<void>((resolve) => {
+      const body = JSON.stringify({ email: `keepalive-${i}@dm.com` });
+      const req = request({ port, host: '127.0.0.1', method: 'POST', path: '/user/pwd_reset_token/', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (res.statusCode === 200) outcomes.ok++;
+          if (stopping && res.headers.connection === 'close') outcomes.closeHeader++;
+          resolve();
+        });
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ECONNREFUSED') outcomes.refused++;
+        else outcomes.reset.push(err.code ?? err.message);
+        resolve();
+      });
+      req.end(body);
+    });
+  let n = 0;
+  const loops = Array.from({ length: 50 }, async () => {
+    while (outcomes.refused === 0) await post(n++);
+  });
+  await sleep(1500);
+  stopping = true;
+  const stopped = api.service.stop();
+  await Promise.all(loops);
+  await stopped;
+  t.log(`${outcomes.ok} answered 200, ${outcomes.closeHeader} with Connection: close during shutdown, ${outcomes.reset.length} reset`);
+  t.true(outcomes.ok > 100);
+  t.deepEqual(outcomes.reset, [], 'no request was reset');
+});
