@@ -1,6 +1,7 @@
 /**
- * The running service: the database (migrated), then the API and/or the dispatcher. Each role
- * registers its own cleanup; `stop()` undoes them in reverse, so the database goes last.
+ * The running service: the database (migrated), then the API and/or the dispatcher (on a thread
+ * of its own when both run). Each role registers its own cleanup; `stop()` undoes them in
+ * reverse, so the database goes last.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,6 +9,7 @@ import { createApp, createOpsApp } from './app.ts';
 import type { Settings } from './config.ts';
 import { migrateLatest, openDatabase } from './db.ts';
 import type { Logger } from './log.ts';
+import { startDispatcherThread } from './dispatcherThread.ts';
 import { createMetrics } from './metrics.ts';
 import { newWorkerId, startDispatcher } from './outbox/dispatcher.ts';
 import { createMailer } from './outbox/mailer.ts';
@@ -64,7 +66,11 @@ export async function startService(config: Settings, log: Logger, roles: Roles):
       cleanups.push(() => closeServer(server));
       apiLog.info({ port }, `API listening on http://localhost:${port}`);
     }
-    if (roles.dispatcher) {
+    if (roles.dispatcher && roles.api) {
+      // Both roles: the dispatcher on its own thread, so the two use both cores (issue 15).
+      const thread = await startDispatcherThread(config, database.url, log, metrics);
+      cleanups.push(() => thread.stop());
+    } else if (roles.dispatcher) {
       const mailer = createMailer(config.email, { maxConnections: config.dispatcher.CONCURRENCY });
       cleanups.push(() => mailer.close());
       const dispatcherLog = log.child({ role: 'dispatcher' });
