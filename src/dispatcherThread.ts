@@ -145,6 +145,8 @@ async function runThread({ config, databaseUrl }: ThreadData) {
       mailer.close();
       await database.close();
       (metrics as unknown as { flush(): void }).flush();
+      // Pino flushes on exit in the main thread only; the parent ends this one when told.
+      await new Promise<void>((resolve) => log.flush(() => resolve()));
       post({ type: 'stopped' });
     });
     post({ type: 'started' });
