@@ -12,7 +12,7 @@ import { tryToSendPwdResetEmail } from '../src/outbox/pwdResetEmail.ts';
 
 const config = loadConfig();
 const db = createDb(config.databaseUrl!, { poolMax: config.dispatcher.CONCURRENCY + 2 });
-const mailer = createMailer(config.email, { maxConnections: config.dispatcher.CONCURRENCY });
+const mailer = createMailer(config.email);
 const runner = await run({
   connectionString: config.databaseUrl!,
   concurrency: config.dispatcher.CONCURRENCY,

@@ -105,7 +105,7 @@ const commands: Record<string, (args: string[], config: Settings, log: Logger) =
     const { values } = parseArgs({ args, options: { once: { type: 'boolean' } } });
     if (!values.once) throw new UsageError('dispatch needs --once (the continuous dispatcher is `dundie serve --dispatcher`)');
     await withDatabase(config, log, async ({ database }) => {
-      const mailer = createMailer(config.email, { maxConnections: config.dispatcher.CONCURRENCY });
+      const mailer = createMailer(config.email);
       try {
         const r = await dispatchUntilIdle({ db: database.db, config, mailer, log, workerId: newWorkerId() });
         console.log(`claimed ${r.claimed}: ${r.sent} sent, ${r.skipped} skipped, ${r.failed} failed`);

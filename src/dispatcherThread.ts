@@ -134,7 +134,7 @@ async function runThread({ config, databaseUrl }: ThreadData) {
   const metrics = forwardedMetrics(post);
   try {
     const database = await openDatabase({ ...config, databaseUrl }, log);
-    const mailer = createMailer(config.email, { maxConnections: config.dispatcher.CONCURRENCY });
+    const mailer = createMailer(config.email);
     const dispatcher = startDispatcher(
       { db: database.db, config, mailer, log, workerId: newWorkerId(), metrics },
       { listenUrl: databaseUrl },

@@ -71,7 +71,7 @@ export async function startService(config: Settings, log: Logger, roles: Roles):
       const thread = await startDispatcherThread(config, database.url, log, metrics);
       cleanups.push(() => thread.stop());
     } else if (roles.dispatcher) {
-      const mailer = createMailer(config.email, { maxConnections: config.dispatcher.CONCURRENCY });
+      const mailer = createMailer(config.email);
       cleanups.push(() => mailer.close());
       const dispatcherLog = log.child({ role: 'dispatcher' });
       const dispatcher = startDispatcher(

@@ -49,7 +49,7 @@ export function parseRendered(rendered: string): Mail {
   return { from, to, subject, text: normalized.slice(split + 2), rendered: normalized.replace(/\n+$/, '') };
 }
 
-export function createMailer(email: Settings['email'], { templates = templatesDir, maxConnections = 5 } = {}): Mailer {
+export function createMailer(email: Settings['email'], { templates = templatesDir, maxConnections = email.smtp_connections } = {}): Mailer {
   const liquid = new Liquid({ root: templates, extname: '.liquid', cache: true, strictVariables: true });
   const htmlLiquid = new Liquid({ root: templates, extname: '.liquid', cache: true, strictVariables: true, outputEscape: 'escape' });
   const hasHtml = new Map<string, boolean>();
@@ -81,6 +81,9 @@ export function createMailer(email: Settings['email'], { templates = templatesDi
   const transport = nodemailer.createTransport({
     pool: true,
     maxConnections,
+    // nodemailer's default closes a pooled connection after 100 messages: a new TCP (and TLS,
+    // and login) handshake every 100 e-mails for nothing.
+    maxMessages: Infinity,
     host: email.smtp_server,
     port: email.smtp_port,
     secure: email.smtp_port === 465,
