@@ -11,7 +11,9 @@ import { createMailer } from '../src/outbox/mailer.ts';
 import { tryToSendPwdResetEmail } from '../src/outbox/pwdResetEmail.ts';
 
 const config = loadConfig();
-const db = createDb(config.databaseUrl!, { poolMax: config.dispatcher.CONCURRENCY + 2 });
+// Dundie's pool size for the lookups (each job holds a connection only for its query); one per job
+// in flight would take 130 of the server's 100 connections with two processes.
+const db = createDb(config.databaseUrl!, { poolMax: config.database.POOL_MAX });
 const mailer = createMailer(config.email);
 const runner = await run({
   connectionString: config.databaseUrl!,

@@ -14,10 +14,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
+import { loadConfig } from '../src/config.ts';
 import { createDb, migrateLatest, type Db } from '../src/db.ts';
 import { seedUsers } from './seed.ts';
 import { benchDatabase, machineLine } from './support.ts';
@@ -114,7 +115,7 @@ const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFracti
 // ---------------------------------------------------------------- 1. enqueue
 say(`# Dundie benchmarks${quick ? ' (quick)' : ''}`);
 say('');
-say(`machine: ${machineLine(database.serverVersion)}; command: \`${command}\`${process.env.DATABASE_URL ? ' with DATABASE_URL' : ' (embedded PostgreSQL)'}`);
+say(`machine: ${machineLine(database.serverVersion)}; load average at the start ${loadavg().map((l) => l.toFixed(1)).join(', ')}; command: \`${command}\`${process.env.DATABASE_URL ? ' with DATABASE_URL' : ' (embedded PostgreSQL)'}`);
 say('');
 say(`Dundie runs as its image does: \`node dist/src/cli.js serve --api\` (or \`--dispatcher\`) with NODE_OPTIONS=${imageNodeOptions}; the default run is \`npm start\` (\`${startScript}\`), both roles in one process.`);
 say('');
@@ -274,7 +275,9 @@ for (const [transport, env] of Object.entries(transports)) {
 }
 await stopChild(sink.child);
 say('');
-say(`Both with CONCURRENCY 8 per process; graphile-worker ${JSON.parse(readFileSync('node_modules/graphile-worker/package.json', 'utf8')).version} otherwise with its defaults.`);
+const defaults = loadConfig(baseEnv).dispatcher;
+const smtpConnections = loadConfig(baseEnv).email.smtp_connections;
+say(`Both with ${defaults.CONCURRENCY} e-mails in flight per process (Dundie's default; graphile-worker's concurrency set to it) and the same mailer (an SMTP pool of ${smtpConnections} connections); graphile-worker ${JSON.parse(readFileSync('node_modules/graphile-worker/package.json', 'utf8')).version} otherwise with its defaults.`);
 
 // ---------------------------------------------------------------- 3. latency
 await db.destroy();
