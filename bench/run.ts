@@ -30,6 +30,7 @@ const CONCURRENCIES = quick ? [8, 32] : [8, 32, 128];
 const ROWS = quick ? 500 : 10_000;
 const LATENCY_REQUESTS = quick ? 50 : 500;
 const JUNK = quick ? 400 : 4000;
+const WARMUP = quick ? 2000 : 20_000;
 const command = `npm run bench${quick ? ' -- --quick' : ''}`;
 
 const database = await benchDatabase();
@@ -163,6 +164,9 @@ async function pgbench(c: number): Promise<number> {
   }
 }
 const ratio = (a: number, b: number) => (Number.isFinite(b) ? fmt(a / b, 2) : '–');
+// Warm-up, as a running service is: the JIT, the pool's connections, the first batches.
+await autocannon(dundieUrl(port), 32, { amount: WARMUP });
+await autocannon(dundieUrl(barePort), 32, { amount: WARMUP });
 for (const c of CONCURRENCIES) {
   await db('outbox').truncate();
   const result = await autocannon(dundieUrl(port), c);
@@ -189,6 +193,7 @@ say('| what | req/s | p50 ms | p99 ms | pgbench INSERT/s | bare node:http req/s 
 say('|---|---|---|---|---|---|---|---|');
 const startPort = freePort();
 const started = await startNode(startArgs, { ...baseEnv, PORT: String(startPort), DUNDIE_LOG__LEVEL: 'info', DUNDIE_EMAIL__DEBUG_MODE: 'true' }, logged('dispatcher started'));
+await autocannon(dundieUrl(startPort), 32, { amount: WARMUP });
 await db('outbox').truncate();
 const both = await autocannon(dundieUrl(startPort), 32);
 const bothTps = await pgbench(32);

@@ -55,7 +55,14 @@ export async function startDispatcherThread(config: Settings, databaseUrl: strin
 
   const spawn = () =>
     new Promise<void>((resolve, reject) => {
-      worker = new Worker(entry, { eval: isCode, workerData: { role: ROLE, config, databaseUrl } satisfies ThreadData });
+      worker = new Worker(entry, {
+        eval: isCode,
+        workerData: { role: ROLE, config, databaseUrl } satisfies ThreadData,
+        // Its live data is a few MB (a batch of rows in flight): bounded so that its garbage does
+        // not grow towards limits sized from the host's memory next to the API's (the RSS target
+        // of issue 15). A --max-old-space-size given to the process overrides the second one.
+        resourceLimits: { maxYoungGenerationSizeMb: 12, maxOldGenerationSizeMb: 64 },
+      });
       let started = false;
       worker.on('message', (message: ToParent) => {
         if (message.type === 'metrics') applyMetrics(metrics, message.ops);
