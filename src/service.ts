@@ -59,6 +59,12 @@ export async function startService(config: Settings, log: Logger, roles: Roles):
 
     const metrics = createMetrics(database.db);
     let port: number | undefined;
+    if (roles.dispatcher && roles.api) {
+      // Both roles: the dispatcher on its own thread, so the two use both cores (issue 15).
+      // Started before the API so that it stops after it: intake ends, then the thread drains.
+      const thread = await startDispatcherThread(config, database.url, log, metrics);
+      cleanups.push(() => thread.stop());
+    }
     if (roles.api) {
       const apiLog = log.child({ role: 'api' });
       const server = createServer(createApp({ db: database.db, config, log: apiLog, metrics }).callback());
@@ -66,11 +72,7 @@ export async function startService(config: Settings, log: Logger, roles: Roles):
       cleanups.push(() => closeServer(server));
       apiLog.info({ port }, `API listening on http://localhost:${port}`);
     }
-    if (roles.dispatcher && roles.api) {
-      // Both roles: the dispatcher on its own thread, so the two use both cores (issue 15).
-      const thread = await startDispatcherThread(config, database.url, log, metrics);
-      cleanups.push(() => thread.stop());
-    } else if (roles.dispatcher) {
+    if (roles.dispatcher && !roles.api) {
       const mailer = createMailer(config.email);
       cleanups.push(() => mailer.close());
       const dispatcherLog = log.child({ role: 'dispatcher' });
