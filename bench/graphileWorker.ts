@@ -11,8 +11,10 @@ import { createMailer } from '../src/email/mailer.ts';
 import { createTaskList } from '../src/tasks/worker.ts';
 
 const config = loadConfig();
-const db = createDb(config.databaseUrl!, { poolMax: config.dispatcher.CONCURRENCY + 2 });
-const mailer = createMailer(config.email, { maxConnections: config.dispatcher.CONCURRENCY });
+// Dundie's pool size for the lookups (each job holds a connection only for its query); one per job
+// in flight would take 130 of the server's 100 connections with two processes.
+const db = createDb(config.databaseUrl!, { poolMax: config.database.POOL_MAX });
+const mailer = createMailer(config.email);
 const tasks = createTaskList({ db, config, mailer });
 const runner = await run({
   connectionString: config.databaseUrl!,

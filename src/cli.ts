@@ -79,7 +79,7 @@ const commands: Record<string, Command> = {
     const { values } = parseArgs({ args, options: { once: { type: 'boolean' } } });
     if (!values.once) throw new UsageError('dispatch needs --once (the continuous dispatcher is `dundie serve --dispatcher`)');
     await withDatabase(config, log, async ({ database }) => {
-      const mailer = createMailer(config.email, { maxConnections: config.dispatcher.CONCURRENCY });
+      const mailer = createMailer(config.email);
       try {
         const r = await dispatchUntilIdle(emailWorker({ db: database.db, config, mailer, log }));
         console.log(`claimed ${r.claimed}: ${r.sent} sent, ${r.skipped} skipped, ${r.failed} failed`);

@@ -18,3 +18,14 @@ export function isEntry(meta: ImportMeta): boolean {
     return false;
   }
 }
+
+/**
+ * How to start `moduleUrl` as a worker thread. Node 20 does not carry the TypeScript loader
+ * (tsx's module hooks) into worker threads, so a `.ts` module is loaded through tsx's API there;
+ * compiled code and Deno (which runs TypeScript itself) load the module directly.
+ */
+export function workerEntry(moduleUrl: string): { entry: URL | string; eval: boolean } {
+  if (!moduleUrl.endsWith('.ts') || 'Deno' in globalThis) return { entry: new URL(moduleUrl), eval: false };
+  const tsx = import.meta.resolve('tsx/esm/api');
+  return { entry: `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(moduleUrl)}); })`, eval: true };
+}

@@ -1,6 +1,7 @@
 /**
- * The running service: the database (migrated), then the API and/or the dispatcher. Each role
- * registers its own cleanup; `stop()` undoes them in reverse, so the database goes last.
+ * The running service: the database (migrated), then the API and/or the dispatcher (on a thread
+ * of its own when both run). Each role registers its own cleanup; `stop()` undoes them in
+ * reverse, so the database goes last.
  */
 import cron from 'node-cron';
 import { housekeeping } from './commands/housekeeping.ts';
@@ -11,6 +12,7 @@ import { createMailer } from './email/mailer.ts';
 import { createApp, createOpsApp } from './http/app.ts';
 import { createHttpServer } from './http/server.ts';
 import type { Logger } from './log.ts';
+import { startDispatcherThread } from './dispatcherThread.ts';
 import { createMetrics } from './metrics.ts';
 import { Dispatcher } from './outbox/dispatcher.ts';
 import { setHashLimits } from './users/hashSlots.ts';
@@ -65,6 +67,12 @@ export async function startService(config: Settings, log: Logger, roles: Roles):
 
     const metrics = createMetrics(database.db);
     let port: number | undefined;
+    if (roles.dispatcher && roles.api) {
+      // Both roles: the dispatcher on its own thread, so the two use both cores (issue 15).
+      // Started before the API so that it stops after it: intake ends, then the thread drains.
+      const thread = await startDispatcherThread(config, database.url, log, metrics);
+      cleanups.push(() => thread.stop());
+    }
     if (roles.api) {
       const apiLog = log.child({ role: 'api' });
       const server = createHttpServer(createApp({ db: database.db, config, log: apiLog, metrics }).callback(), config.api);
@@ -72,15 +80,18 @@ export async function startService(config: Settings, log: Logger, roles: Roles):
       cleanups.push(() => server.close());
       apiLog.info({ port }, `API listening on http://localhost:${port}`);
     }
-    if (roles.dispatcher) {
-      const mailer = createMailer(config.email, { maxConnections: config.dispatcher.CONCURRENCY });
+    if (roles.dispatcher && !roles.api) {
+      const mailer = createMailer(config.email);
       cleanups.push(() => mailer.close());
       const dispatcherLog = log.child({ role: 'dispatcher' });
       const dispatcher = new Dispatcher(emailWorker({ db: database.db, config, mailer, log: dispatcherLog, metrics }), {
         listenUrl: database.url,
       });
       cleanups.push(() => dispatcher.stop());
-      const cleanup = scheduleHousekeeping(database.db, config, dispatcherLog);
+    }
+    if (roles.dispatcher) {
+      // Beside the dispatcher, wherever it runs: a cron that deletes what has served its time.
+      const cleanup = scheduleHousekeeping(database.db, config, log.child({ role: 'housekeeping' }));
       cleanups.push(() => cleanup.destroy());
     }
     // One metrics server per process, whatever its roles, never on the API's port.

@@ -16,12 +16,17 @@ export function requestLog(log: Logger): Middleware<{ log: Logger; requestId: st
     const requestId = USABLE_ID.test(given) ? given : randomUUID();
     ctx.set('X-Request-Id', requestId);
     ctx.state.requestId = requestId;
-    ctx.state.log = log.child({ requestId });
+    // A child logger costs an allocation and a serialised binding: made only for a request that
+    // logs more than its one line (an error, say). The line below has the same fields either way.
+    let child: Logger | undefined;
+    Object.defineProperty(ctx.state, 'log', { get: () => (child ??= log.child({ requestId })), configurable: true, enumerable: true });
     try {
       await next();
     } finally {
-      ctx.state.log.info(
-        { method: ctx.method, url: redactUrl(ctx.originalUrl), status: ctx.status, ms: Math.round(performance.now() - started) },
+      (child ?? log).info(
+        child
+          ? { method: ctx.method, url: redactUrl(ctx.originalUrl), status: ctx.status, ms: Math.round(performance.now() - started) }
+          : { requestId, method: ctx.method, url: redactUrl(ctx.originalUrl), status: ctx.status, ms: Math.round(performance.now() - started) },
         'request',
       );
     }
