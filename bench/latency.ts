@@ -41,8 +41,8 @@ export async function measureLatency() {
     DUNDIE_EMAIL__LOG_FILE: path.join(work, 'email.log'),
     DUNDIE_SECURITY__RATE_LIMIT_PWD_RESET_PER_MINUTE: '0',
     DUNDIE_SECURITY__PWD_RESET_COOLDOWN_SECONDS: '0',
-    DUNDIE_DISPATCHER__LISTEN: values.listen!,
-    DUNDIE_DISPATCHER__CRON: values.cron!,
+    DUNDIE_DISPATCHER__LISTEN: values.listen,
+    DUNDIE_DISPATCHER__CRON: values.cron,
   });
   const service = await startService(config, createLogger(config), { api: true, dispatcher: true });
   const db = createDb(database.url);

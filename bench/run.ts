@@ -25,7 +25,7 @@ import { seedUsers } from './seed.ts';
 import { benchDatabase, machineLine } from './support.ts';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
-const quick = values.quick!;
+const quick = values.quick;
 const ENQUEUE_SECONDS = quick ? 2 : 10;
 const CONCURRENCIES = quick ? [8, 32] : [8, 32, 128];
 const ROWS = quick ? 500 : 10_000;

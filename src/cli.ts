@@ -55,7 +55,7 @@ const commands: Record<string, Command> = {
 
   async migrate(args, config, log) {
     parseArgs({ args, options: {} });
-    await withDatabase(config, log, async () => console.log('database schema is up to date'));
+    await withDatabase(config, log, () => Promise.resolve(console.log('database schema is up to date')));
   },
 
   async 'create-user'(args, config, log) {

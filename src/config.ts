@@ -254,11 +254,11 @@ function checkServer(server: Record<string, unknown>, security: Record<string, u
       return false;
     }
   };
-  const publicUrl = String(server.PUBLIC_URL).replace(/\/+$/, '');
-  if (!isHttpUrl(publicUrl)) problems.push(`DUNDIE_SERVER__PUBLIC_URL must be an http(s) URL, got "${server.PUBLIC_URL}"`);
+  const publicUrl = (server.PUBLIC_URL as string).replace(/\/+$/, '');
+  if (!isHttpUrl(publicUrl)) problems.push(`DUNDIE_SERVER__PUBLIC_URL must be an http(s) URL, got "${publicUrl}"`);
   server.PUBLIC_URL = publicUrl;
   security.PWD_RESET_URL ??= `${publicUrl}/reset_password`;
-  const origins = String(server.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  const origins = ((server.CORS_ORIGINS as string | undefined) ?? '').split(',').map((o) => o.trim()).filter(Boolean);
   for (const origin of origins) {
     // Exact origins only: no wildcard, no path, so the list reads as what it allows.
     if (!isHttpUrl(origin) || new URL(origin).origin !== origin) {
@@ -284,7 +284,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     for (const [key, field] of Object.entries(fields as Record<string, Field>)) {
       const envName = `DUNDIE_${section}__${key}`.toUpperCase();
       known.add(envName);
-      sections[section]![key] = parseField(envName, field, byUpperName.get(envName), problems);
+      sections[section][key] = parseField(envName, field, byUpperName.get(envName), problems);
     }
   }
   for (const name of byUpperName.keys()) {
@@ -315,10 +315,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     } else if (problems.length === 0) {
       security.SECRET_KEY = developmentSecret(dataDir);
     }
-  } else if (mode === 'production' && Buffer.byteLength(String(security.SECRET_KEY)) < MIN_SECRET_BYTES) {
+  } else if (mode === 'production' && Buffer.byteLength(security.SECRET_KEY as string) < MIN_SECRET_BYTES) {
     problems.push(`DUNDIE_SECURITY__SECRET_KEY must be at least ${MIN_SECRET_BYTES} bytes`);
   }
-  const previous = String(security.PREVIOUS_SECRET_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+  const previous = ((security.PREVIOUS_SECRET_KEYS as string | undefined) ?? '').split(',').map((k) => k.trim()).filter(Boolean);
   if (mode === 'production' && previous.some((k) => Buffer.byteLength(k) < MIN_SECRET_BYTES)) {
     problems.push(`DUNDIE_SECURITY__PREVIOUS_SECRET_KEYS must each be at least ${MIN_SECRET_BYTES} bytes`);
   }
@@ -326,8 +326,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   checkServer(sections.server!, security, problems);
   const dispatcher = sections.dispatcher!;
   for (const key of ['CRON', 'HOUSEKEEPING_CRON']) {
-    if (!cron.validate(String(dispatcher[key]))) {
-      problems.push(`DUNDIE_DISPATCHER__${key} is not a cron expression: "${dispatcher[key]}"`);
+    if (!cron.validate(dispatcher[key] as string)) {
+      problems.push(`DUNDIE_DISPATCHER__${key} is not a cron expression: "${dispatcher[key] as string}"`);
     }
   }
   if ((dispatcher.BACKOFF_MAX_SECONDS as number) < (dispatcher.BACKOFF_BASE_SECONDS as number)) {

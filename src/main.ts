@@ -21,6 +21,8 @@ export async function serve(roles: Roles = { api: true, dispatcher: true }): Pro
   const log = createLogger(config);
   // Handlers first: a signal that arrives while the service is still starting waits for the
   // start to finish and then stops it cleanly, instead of killing the process half-way.
+  // Assigned below, once the handlers that await it are in place.
+  // eslint-disable-next-line prefer-const
   let starting: Promise<RunningService | undefined> | undefined;
   let stoppingSince: number | undefined;
   const shutdown = async (signal: string) => {

@@ -20,7 +20,7 @@ export async function outboxCommand(args: string[], config: Settings, log: Logge
       const status = values.status;
       if (!isOutboxStatus(status)) throw new UsageError(`outbox list needs --status ${OUTBOX_STATUSES.join('|')}`);
       const rows = (await listByStatus(db, status, Number(values.limit) || 20)).map((r) => ({ ...r, email: r.payload.email }));
-      console.log(table(rows as unknown as Record<string, unknown>[], ['id', 'kind', 'email', 'attempts', 'max_attempts', 'run_after', 'last_error']));
+      console.log(table(rows, ['id', 'kind', 'email', 'attempts', 'max_attempts', 'run_after', 'last_error']));
     } else if (action === 'retry') {
       if (values.dead === Boolean(id)) throw new UsageError('outbox retry takes a row id or --dead');
       if (id && !/^\d+$/.test(id)) throw new UsageError(`not a row id: "${id}"`);

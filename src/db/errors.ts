@@ -54,7 +54,7 @@ export const isDataDbError = (err: unknown) => {
 /** The unique constraint a 23505 broke, or undefined for any other error. */
 export function uniqueViolation(err: unknown): string | undefined {
   const { code, constraint } = (err ?? {}) as { code?: unknown; constraint?: unknown };
-  return code === '23505' ? String(constraint ?? '') : undefined;
+  return code === '23505' ? String(typeof constraint === 'string' ? constraint : '') : undefined;
 }
 
 /** The SQLSTATEs of "already exists": a database or object another process made first. */

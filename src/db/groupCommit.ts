@@ -88,6 +88,7 @@ export class GroupCommit<In, Out> {
           reject(new DeadlineExceeded());
         }, Math.max(0, deadline - Date.now()));
         waiting.resolve = (out) => (clearTimeout(waiting.timer), resolve(out));
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what the write threw
         waiting.reject = (err) => (clearTimeout(waiting.timer), reject(err));
       }
       this.#queue.push(waiting);
@@ -99,7 +100,7 @@ export class GroupCommit<In, Out> {
     while (this.#inFlight < this.#maxInFlight && this.#queue.length > 0) {
       const batch = this.#queue.splice(0, this.#maxBatch);
       this.#inFlight++;
-      this.#write(batch).finally(() => {
+      void this.#write(batch).finally(() => {
         this.#inFlight--;
         this.#pump();
       });

@@ -91,11 +91,11 @@ export function pagesBoundary(config: Settings): Middleware<PageState> {
           if (status === 500) ctx.state.log.error({ err, method: ctx.method, path: ctx.path }, 'unhandled error on a page');
           const title = status < 500 ? 'bad_request_title' : 'error_title';
           const body = catalog(ctx.state.locale)[status < 500 ? 'bad_request_body' : 'error_body'];
-          return show(ctx as PageContext, status, 'message', { title, vars: { body } });
+          return show(ctx, status, 'message', { title, vars: { body } });
         }
         if ((ctx.status === 404 || ctx.status === 405) && ctx.body === undefined) {
           const [title, body] = ctx.status === 404 ? ['not_found_title', 'not_found_body'] : ['bad_request_title', 'bad_request_body'];
-          await show(ctx as PageContext, ctx.status, 'message', { title, vars: { body: catalog(ctx.state.locale)[body] } });
+          await show(ctx, ctx.status, 'message', { title, vars: { body: catalog(ctx.state.locale)[body] } });
         }
       }),
     );
@@ -106,7 +106,7 @@ export function pagesBoundary(config: Settings): Middleware<PageState> {
 function ownFormsOnly(config: Settings): Middleware<PageState> {
   return async (ctx, next) => {
     if (fromOurOwnPage(ctx, config)) return next();
-    await show(ctx as PageContext, 403, 'message', { title: 'forbidden_title', vars: { body: catalog(ctx.state.locale).forbidden_body } });
+    await show(ctx, 403, 'message', { title: 'forbidden_title', vars: { body: catalog(ctx.state.locale).forbidden_body } });
   };
 }
 

@@ -52,7 +52,7 @@ export interface UsedTestDatabase {
   readonly db: Db;
   readonly url: string;
   /** Runs `close` after the file's last test, before the database is dropped (last registered, first run). */
-  teardown(close: () => Promise<unknown> | unknown): void;
+  teardown(close: () => unknown): void;
 }
 
 /**
@@ -62,7 +62,7 @@ export interface UsedTestDatabase {
  */
 export function useTestDatabase(label: string, { clean = [] }: { clean?: string[] } = {}): UsedTestDatabase {
   let current: TestDatabase | undefined;
-  const closers: (() => Promise<unknown> | unknown)[] = [];
+  const closers: (() => unknown)[] = [];
   const get = () => {
     if (!current) throw new Error('the test database is made in test.before: use it in a hook or a test');
     return current;

@@ -45,7 +45,7 @@ test('environment keys override, case-insensitively', (t) => {
 
 test('production refuses to start without a secret key or database, naming each problem', (t) => {
   const err = t.throws(() => loadConfig({ NODE_ENV: 'production', DUNDIE_DATA_DIR: dataDir() }), { instanceOf: ConfigError });
-  t.deepEqual(err!.problems, [
+  t.deepEqual(err.problems, [
     'DATABASE_URL is required when NODE_ENV=production (the embedded PostgreSQL is for development only)',
     'DUNDIE_SECURITY__SECRET_KEY is required when NODE_ENV=production',
   ]);
@@ -56,7 +56,7 @@ test('production refuses a short secret key', (t) => {
     () => loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://x@h/db', DUNDIE_SECURITY__SECRET_KEY: 'short' }),
     { instanceOf: ConfigError },
   );
-  t.deepEqual(err!.problems, ['DUNDIE_SECURITY__SECRET_KEY must be at least 32 bytes']);
+  t.deepEqual(err.problems, ['DUNDIE_SECURITY__SECRET_KEY must be at least 32 bytes']);
 });
 
 test('typos and bad values are each reported', (t) => {
@@ -64,8 +64,8 @@ test('typos and bad values are each reported', (t) => {
     () => loadConfig({ DUNDIE_DATA_DIR: dataDir(), DUNDIE_EMAIL__SMTP_PROT: '25', DUNDIE_EMAIL__DEBUG_MODE: 'maybe', PORT: '70000' }),
     { instanceOf: ConfigError },
   );
-  t.is(err!.problems.length, 3);
-  t.true(err!.problems.some((p) => p.includes('DUNDIE_EMAIL__SMTP_PROT is not a setting')));
-  t.true(err!.problems.some((p) => p.includes('DUNDIE_EMAIL__DEBUG_MODE must be true or false')));
-  t.true(err!.problems.some((p) => p.includes('PORT must be at most 65535')));
+  t.is(err.problems.length, 3);
+  t.true(err.problems.some((p) => p.includes('DUNDIE_EMAIL__SMTP_PROT is not a setting')));
+  t.true(err.problems.some((p) => p.includes('DUNDIE_EMAIL__DEBUG_MODE must be true or false')));
+  t.true(err.problems.some((p) => p.includes('PORT must be at most 65535')));
 });

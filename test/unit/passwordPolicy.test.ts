@@ -23,7 +23,7 @@ test('too short, too long, the username, the e-mail or its local part, and commo
 
 test('a refusal is a PolicyViolation naming the password field, not an HTTP error', (t) => {
   const err = t.throws(() => assertPasswordAllowed('short'), { instanceOf: PolicyViolation });
-  t.is(err!.field, 'password');
+  t.is(err.field, 'password');
 });
 
 test('a common word lengthened with digits or symbols, a company word, or blanks count as common', (t) => {

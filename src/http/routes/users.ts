@@ -116,7 +116,7 @@ export function usersRouter(deps: Deps): Router {
     ctx.body = { message: PWD_RESET_MESSAGE };
   });
 
-  router.get('/:username', loadTarget(deps), async (ctx) => {
+  router.get('/:username', loadTarget(deps), (ctx) => {
     ctx.body = presentUser(ctx.state.target);
   });
 
