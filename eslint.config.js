@@ -21,8 +21,16 @@ const layers = [
   },
   { target: './src/!(cli|main).ts', from: './src/service.ts', message: 'only the entry points start the service' },
   { target: './src/*/**', from: './src/service.ts', message: 'only the entry points start the service' },
-  { target: ['./src/{users,auth,outbox,db,email}/**'], from: ['./src/commands/**', './src/tasks/**'], message: 'commands and tasks sit above the domain' },
-  { target: ['./src/tasks/**'], from: ['./src/commands/**'], message: 'commands queue tasks, tasks never run commands' },
+  {
+    target: ['./src/{users,auth,outbox,db,email}/**'],
+    from: ['./src/commands/**', './src/tasks/**'],
+    message: 'commands and tasks sit above the domain',
+  },
+  {
+    target: ['./src/tasks/**'],
+    from: ['./src/commands/**'],
+    message: 'commands queue tasks, tasks never run commands',
+  },
   {
     target: ['./src/{outbox,db,email}/**'],
     from: ['./src/users/**', './src/auth/**'],
@@ -37,22 +45,40 @@ export default tseslint.config(
   importX.flatConfigs.recommended,
   importX.flatConfigs.typescript,
   {
-    languageOptions: { parserOptions: { projectService: { allowDefaultProject: ['*.js', 'scripts/*.mjs'] }, tsconfigRootDir: import.meta.dirname } },
-    settings: { 'import-x/resolver-next': [createTypeScriptImportResolver({ project: ['tsconfig.json', 'test/tsconfig.json', 'bench/tsconfig.json'] })] },
+    languageOptions: {
+      parserOptions: {
+        projectService: { allowDefaultProject: ['*.js', 'scripts/*.mjs'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    settings: {
+      'import-x/resolver-next': [
+        createTypeScriptImportResolver({
+          project: ['tsconfig.json', 'test/tsconfig.json', 'bench/tsconfig.json'],
+          noWarnOnMultipleProjects: true,
+        }),
+      ],
+    },
     rules: {
       'import-x/no-cycle': 'error',
       'import-x/no-restricted-paths': ['error', { zones: layers }],
       'import-x/no-named-as-default-member': 'off',
       // @koa/router exports its class both ways; `import Router from` is how its docs use it.
       'import-x/no-named-as-default': 'off',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
+      ],
       // Koa's and knex's types hand out `any` at every edge (ctx.request.body, query rows).
       '@typescript-eslint/no-unsafe-assignment': 'off',
       '@typescript-eslint/no-unsafe-member-access': 'off',
       '@typescript-eslint/no-unsafe-argument': 'off',
       '@typescript-eslint/no-unsafe-return': 'off',
       '@typescript-eslint/no-unsafe-call': 'off',
-      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true, allowNullish: true, allowArray: true }],
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true, allowNullish: true, allowArray: true },
+      ],
       // Koa handlers and event listeners are async functions handed to callers that ignore what they return.
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
     },

@@ -7,7 +7,9 @@ import { migrationConfig } from './src/db/migrations.ts';
 
 const config = loadConfig();
 if (!config.databaseUrl) {
-  throw new Error('knexfile: set DATABASE_URL (or use `npm run dundie -- migrate`, which also works with the embedded PostgreSQL)');
+  throw new Error(
+    'knexfile: set DATABASE_URL (or use `npm run dundie -- migrate`, which also works with the embedded PostgreSQL)',
+  );
 }
 
 export default {

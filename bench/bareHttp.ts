@@ -22,7 +22,12 @@ const server = createServer((req, res) => {
       res.writeHead(422, { 'content-type': 'application/json' }).end('{"detail":"bad request"}');
       return;
     }
-    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(answer) }).end(answer);
+    res
+      .writeHead(200, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(answer),
+      })
+      .end(answer);
   });
 });
 server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ port: (server.address() as { port: number }).port })));

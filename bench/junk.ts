@@ -38,9 +38,18 @@ const junk = process.env.BENCH_JUNK ? process.env.BENCH_JUNK.split(',').map((i) 
 
 const db = await benchDatabase();
 // The image's NODE_OPTIONS (the Dockerfile's line, as bench/run.ts reads it), unless BENCH_NODE_OPTIONS says otherwise.
-const nodeOptions = process.env.BENCH_NODE_OPTIONS ?? /^ENV NODE_OPTIONS="([^"]*)"/m.exec(readFileSync('Dockerfile', 'utf8'))?.[1] ?? '';
+const nodeOptions =
+  process.env.BENCH_NODE_OPTIONS ?? /^ENV NODE_OPTIONS="([^"]*)"/m.exec(readFileSync('Dockerfile', 'utf8'))?.[1] ?? '';
 console.log(`NODE_OPTIONS=${nodeOptions}`);
-const service = await startServe(['--api'], cliEnv(db.url, { NODE_OPTIONS: nodeOptions, DUNDIE_LOG__LEVEL: 'info', DUNDIE_SECURITY__RATE_LIMIT_PWD_RESET_PER_MINUTE: '0', DUNDIE_SECURITY__RATE_LIMIT_LOGIN_PER_MINUTE: '0' }));
+const service = await startServe(
+  ['--api'],
+  cliEnv(db.url, {
+    NODE_OPTIONS: nodeOptions,
+    DUNDIE_LOG__LEVEL: 'info',
+    DUNDIE_SECURITY__RATE_LIMIT_PWD_RESET_PER_MINUTE: '0',
+    DUNDIE_SECURITY__RATE_LIMIT_LOGIN_PER_MINUTE: '0',
+  }),
+);
 // The service writes a log line per request: read them as a real log collector would.
 service.child.stdout!.resume();
 const pid = service.child.pid!;
@@ -60,7 +69,10 @@ try {
           method: 'POST',
           headers: j.type ? { 'content-type': j.type } : {},
           body: j.body,
-        }).then(async (r) => (await r.arrayBuffer(), r.status), () => 0);
+        }).then(
+          async (r) => (await r.arrayBuffer(), r.status),
+          () => 0,
+        );
         statuses.set(status, (statuses.get(status) ?? 0) + 1);
       }
     }),
@@ -70,11 +82,23 @@ try {
   await sleep(10_000);
   clearInterval(sampler);
   const later = rssMb(pid);
-  console.log(`${total} junk requests, ${concurrency} at a time, in ${seconds.toFixed(1)} s; statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
-  const metrics = await fetch(`http://127.0.0.1:${service.port}/metrics`).then((r) => r.text(), () => '');
-  const heap = metrics.split('\n').filter((l) => /^(nodejs_heap_size_(used|total)_bytes|nodejs_external_memory_bytes|nodejs_heap_space_size_used_bytes)/.test(l));
-  if (process.env.BENCH_VERBOSE) console.log(heap.map((l) => l.replace(/ (\d+)$/, (_, n) => ` ${(Number(n) / 2 ** 20).toFixed(1)} MB`)).join('\n'));
-  console.log(`RSS MB: before ${before.toFixed(1)}, peak ${peak.toFixed(1)}, right after ${after.toFixed(1)}, 10 s later ${later.toFixed(1)} (target: peak < 150)`);
+  console.log(
+    `${total} junk requests, ${concurrency} at a time, in ${seconds.toFixed(1)} s; statuses ${JSON.stringify(Object.fromEntries(statuses))}`,
+  );
+  const metrics = await fetch(`http://127.0.0.1:${service.port}/metrics`).then(
+    (r) => r.text(),
+    () => '',
+  );
+  const heap = metrics
+    .split('\n')
+    .filter((l) =>
+      /^(nodejs_heap_size_(used|total)_bytes|nodejs_external_memory_bytes|nodejs_heap_space_size_used_bytes)/.test(l),
+    );
+  if (process.env.BENCH_VERBOSE)
+    console.log(heap.map((l) => l.replace(/ (\d+)$/, (_, n) => ` ${(Number(n) / 2 ** 20).toFixed(1)} MB`)).join('\n'));
+  console.log(
+    `RSS MB: before ${before.toFixed(1)}, peak ${peak.toFixed(1)}, right after ${after.toFixed(1)}, 10 s later ${later.toFixed(1)} (target: peak < 150)`,
+  );
 } finally {
   service.child.kill('SIGTERM');
   await service.exited;

@@ -65,18 +65,28 @@ export async function measureLatency() {
     if (Number(row?.n) === 0) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  const { rows } = await db.raw(`SELECT extract(epoch FROM processed_at - created_at) * 1000 AS ms FROM outbox ORDER BY 1`);
+  const { rows } = await db.raw(
+    `SELECT extract(epoch FROM processed_at - created_at) * 1000 AS ms FROM outbox ORDER BY 1`,
+  );
   const ms = rows.map((r: { ms: string }) => Number(r.ms));
   await db.destroy();
   await service.stop();
   await database.close();
   rmSync(work, { recursive: true, force: true });
-  return { median: quantile(ms, 0.5), p99: quantile(ms, 0.99), max: ms.at(-1) as number, count: ms.length, serverVersion: database.serverVersion };
+  return {
+    median: quantile(ms, 0.5),
+    p99: quantile(ms, 0.99),
+    max: ms.at(-1) as number,
+    count: ms.length,
+    serverVersion: database.serverVersion,
+  };
 }
 
 if (isEntry(import.meta)) {
   const r = await measureLatency();
-  console.log(`enqueue-to-sent delay, ${r.count} requests at ${rate}/s, LISTEN ${values.listen}, cron "${values.cron}", e-mail to email.log`);
+  console.log(
+    `enqueue-to-sent delay, ${r.count} requests at ${rate}/s, LISTEN ${values.listen}, cron "${values.cron}", e-mail to email.log`,
+  );
   console.log(`machine: ${machineLine(r.serverVersion)}`);
   console.log(`median ${r.median.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, max ${r.max.toFixed(1)} ms`);
 }

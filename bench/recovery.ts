@@ -51,12 +51,19 @@ try {
     const killedAt = Date.now();
     const held = (await db('outbox').where({ status: 'sending' }).pluck('id')).map(String);
     await dispatcher(env);
-    await until(async () => Number((await db('outbox').whereIn('id', held).where({ status: 'sent' }).count({ n: '*' }))[0]!.n) === held.length, 120_000);
+    await until(
+      async () =>
+        Number((await db('outbox').whereIn('id', held).where({ status: 'sent' }).count({ n: '*' }))[0]!.n) ===
+        held.length,
+      120_000,
+    );
     const recovered = (Date.now() - killedAt) / 1000;
     await until(async () => (await count('sent')) === rows, 120_000);
     await sleep(500);
     const duplicates = smtp.recipients.length - new Set(smtp.recipients).size;
-    console.log(`crash: kill -9 with ${held.length} rows held (lease 30 s): all of them sent ${recovered.toFixed(1)} s after the kill; ${duplicates} e-mails sent twice of ${rows}; every address received: ${new Set(smtp.recipients).size === rows}`);
+    console.log(
+      `crash: kill -9 with ${held.length} rows held (lease 30 s): all of them sent ${recovered.toFixed(1)} s after the kill; ${duplicates} e-mails sent twice of ${rows}; every address received: ${new Set(smtp.recipients).size === rows}`,
+    );
     await smtp.close();
     for (const c of children.splice(0)) c.child.kill('SIGKILL');
     await db('outbox').del();
@@ -69,17 +76,25 @@ try {
     const smtp = await startSmtpSink(() => (tries.push(Date.now()), down ? 451 : false), 0, 0, { parse: false });
     await seedResetRequests(db, rows, 'outage');
     const started = Date.now();
-    await dispatcher({ ...smtpEnv(smtp), DUNDIE_DISPATCHER__GIVE_UP_AFTER: '120s', DUNDIE_DISPATCHER__BACKOFF_BASE_SECONDS: '1', DUNDIE_DISPATCHER__BACKOFF_MAX_SECONDS: '8' });
+    await dispatcher({
+      ...smtpEnv(smtp),
+      DUNDIE_DISPATCHER__GIVE_UP_AFTER: '120s',
+      DUNDIE_DISPATCHER__BACKOFF_BASE_SECONDS: '1',
+      DUNDIE_DISPATCHER__BACKOFF_MAX_SECONDS: '8',
+    });
     await sleep(90_000);
     down = false;
     const upAt = Date.now();
     await until(async () => (await count('sent')) + (await count('dead')) === rows, 60_000);
     const drained = (Date.now() - upAt) / 1000;
     const perSecond = new Map<number, number>();
-    for (const at of tries.filter((at) => at > started + 20_000 && at < upAt)) perSecond.set(Math.floor(at / 1000), (perSecond.get(Math.floor(at / 1000)) ?? 0) + 1);
+    for (const at of tries.filter((at) => at > started + 20_000 && at < upAt))
+      perSecond.set(Math.floor(at / 1000), (perSecond.get(Math.floor(at / 1000)) ?? 0) + 1);
     const busiest = Math.max(...perSecond.values());
     const mean = [...perSecond.values()].reduce((a, b) => a + b, 0) / perSecond.size;
-    console.log(`outage: SMTP refusing (451) for 90 s with GIVE_UP_AFTER 120 s, backoff 1-8 s, ${rows} rows: ${await count('sent')} sent, ${await count('dead')} dead, all out ${drained.toFixed(1)} s after SMTP came back; retries from 20 s on: mean ${mean.toFixed(1)}/s, busiest second ${busiest}`);
+    console.log(
+      `outage: SMTP refusing (451) for 90 s with GIVE_UP_AFTER 120 s, backoff 1-8 s, ${rows} rows: ${await count('sent')} sent, ${await count('dead')} dead, all out ${drained.toFixed(1)} s after SMTP came back; retries from 20 s on: mean ${mean.toFixed(1)}/s, busiest second ${busiest}`,
+    );
     await smtp.close();
   }
 } finally {

@@ -61,7 +61,11 @@ const baseEnv = {
 };
 
 /** Starts `node <args>` and resolves once a stdout line passes `ready`. */
-function startNode(args: string[], env: Record<string, string>, ready: (line: string) => unknown): Promise<{ child: ChildProcess; line: string }> {
+function startNode(
+  args: string[],
+  env: Record<string, string>,
+  ready: (line: string) => unknown,
+): Promise<{ child: ChildProcess; line: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     let out = '';
@@ -109,41 +113,76 @@ function run(cmd: string, args: string[], env: Record<string, string> = {}): Pro
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}: ${out.slice(-2000)}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}: ${out.slice(-2000)}`)),
+    );
   });
 }
 
-const peakRss = (pid: number) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const peakRss = (pid: number) =>
+  Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 // ---------------------------------------------------------------- 1. enqueue
 say(`# Dundie benchmarks${quick ? ' (quick)' : ''}`);
 say('');
-say(`machine: ${machineLine(database.serverVersion)}; load average at the start ${loadavg().map((l) => l.toFixed(1)).join(', ')}; command: \`${command}\`${process.env.DATABASE_URL ? ' with DATABASE_URL' : ' (embedded PostgreSQL)'}`);
+say(
+  `machine: ${machineLine(database.serverVersion)}; load average at the start ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(', ')}; command: \`${command}\`${process.env.DATABASE_URL ? ' with DATABASE_URL' : ' (embedded PostgreSQL)'}`,
+);
 say('');
-say(`Dundie runs as its image does: \`node dist/src/cli.js serve --api\` (or \`--dispatcher\`) with NODE_OPTIONS=${imageNodeOptions}; the default run is \`npm start\` (\`${startScript}\`), both roles in one process.`);
+say(
+  `Dundie runs as its image does: \`node dist/src/cli.js serve --api\` (or \`--dispatcher\`) with NODE_OPTIONS=${imageNodeOptions}; the default run is \`npm start\` (\`${startScript}\`), both roles in one process.`,
+);
 say('');
 say('## Enqueue: POST /user/pwd_reset_token/ against the database limit and the HTTP limit');
 say('');
-say('The anchors run in the same run, one after the other at each concurrency: **pgbench** runs the same single-row INSERT into `outbox_plain`, a copy of `outbox` without its NOTIFY trigger (the database limit: one client, one INSERT, one commit); **bare node:http** reads the same body and answers the same JSON, storing nothing (the HTTP limit). Ratios are Dundie ÷ anchor. The load generator (autocannon), the server and PostgreSQL share the machine\'s cores.');
+say(
+  "The anchors run in the same run, one after the other at each concurrency: **pgbench** runs the same single-row INSERT into `outbox_plain`, a copy of `outbox` without its NOTIFY trigger (the database limit: one client, one INSERT, one commit); **bare node:http** reads the same body and answers the same JSON, storing nothing (the HTTP limit). Ratios are Dundie ÷ anchor. The load generator (autocannon), the server and PostgreSQL share the machine's cores.",
+);
 say('');
-say('| concurrency | Dundie API req/s | p50 ms | p99 ms | pgbench INSERT/s | bare node:http req/s | × pgbench | × bare HTTP |');
+say(
+  '| concurrency | Dundie API req/s | p50 ms | p99 ms | pgbench INSERT/s | bare node:http req/s | × pgbench | × bare HTTP |',
+);
 say('|---|---|---|---|---|---|---|---|');
 // Request logs are on at the default level (info), as in production: they are part of the cost.
 const freePort = () => 18000 + Math.floor(Math.random() * 1000);
 const port = freePort();
-const apiEnv = { ...dundieEnv(baseEnv), PORT: String(port), DUNDIE_LOG__LEVEL: 'info', DUNDIE_DATABASE__POOL_MAX: '20' };
+const apiEnv = {
+  ...dundieEnv(baseEnv),
+  PORT: String(port),
+  DUNDIE_LOG__LEVEL: 'info',
+  DUNDIE_DATABASE__POOL_MAX: '20',
+};
 const api = await startNode(dundie(['serve', '--api']), apiEnv, logged('API listening'));
 const bare = await startNode(['--import', 'tsx', 'bench/bareHttp.ts'], baseEnv, (line) => line.startsWith('{"port"'));
 const barePort = JSON.parse(bare.line).port;
 await db.raw('CREATE TABLE outbox_plain (LIKE outbox INCLUDING ALL)');
 const pgbenchScript = path.join(work, 'insert.sql');
-writeFileSync(pgbenchScript, `INSERT INTO outbox_plain (kind, payload, max_attempts) VALUES ('pwd_reset_email', '{"email": "bench-1@dm.com"}', 8);\n`);
+writeFileSync(
+  pgbenchScript,
+  `INSERT INTO outbox_plain (kind, payload, max_attempts) VALUES ('pwd_reset_email', '{"email": "bench-1@dm.com"}', 8);\n`,
+);
 type Load = { rps: number; p50: number; p99: number; non2xx: number };
-async function autocannon(url: string, c: number, { body = JSON.stringify({ email: 'bench-1@dm.com' }), amount }: { body?: string; amount?: number } = {}): Promise<Load> {
+async function autocannon(
+  url: string,
+  c: number,
+  { body = JSON.stringify({ email: 'bench-1@dm.com' }), amount }: { body?: string; amount?: number } = {},
+): Promise<Load> {
   const out = await run(path.join('node_modules', '.bin', 'autocannon'), [
-    '-c', String(c), ...(amount ? ['-a', String(amount)] : ['-d', String(ENQUEUE_SECONDS)]), '-m', 'POST',
-    '-H', 'content-type=application/json', '-b', body, '--json', url,
+    '-c',
+    String(c),
+    ...(amount ? ['-a', String(amount)] : ['-d', String(ENQUEUE_SECONDS)]),
+    '-m',
+    'POST',
+    '-H',
+    'content-type=application/json',
+    '-b',
+    body,
+    '--json',
+    url,
   ]);
   const result = JSON.parse(out.slice(out.indexOf('{')));
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx };
@@ -158,7 +197,18 @@ let pgbenchMissing = false;
 async function pgbench(c: number): Promise<number> {
   await db('outbox_plain').truncate();
   try {
-    const pg = await run('pgbench', ['-n', '-c', String(pgbenchClients(c)), '-j', '2', '-T', String(ENQUEUE_SECONDS), '-f', pgbenchScript, database.url]);
+    const pg = await run('pgbench', [
+      '-n',
+      '-c',
+      String(pgbenchClients(c)),
+      '-j',
+      '2',
+      '-T',
+      String(ENQUEUE_SECONDS),
+      '-f',
+      pgbenchScript,
+      database.url,
+    ]);
     return Number(/tps = ([\d.]+)/.exec(pg)?.[1]);
   } catch (err) {
     pgbenchMissing = true;
@@ -179,7 +229,9 @@ for (const c of CONCURRENCIES) {
   const row = { c, rps: result.rps, p50: result.p50, p99: result.p99, pgbench: tps, bare: bareResult.rps };
   enqueue.push(row);
   const capped = pgbenchClients(c) < c ? ` (${pgbenchClients(c)} clients: max_connections ${maxConnections})` : '';
-  say(`| ${c} | ${fmt(row.rps)} | ${fmt(row.p50, 1)} | ${fmt(row.p99, 1)} | ${pgbenchMissing ? 'no pgbench' : fmt(tps) + capped} | ${fmt(row.bare)} | ${ratio(row.rps, tps)} | ${ratio(row.rps, row.bare)} |`);
+  say(
+    `| ${c} | ${fmt(row.rps)} | ${fmt(row.p50, 1)} | ${fmt(row.p99, 1)} | ${pgbenchMissing ? 'no pgbench' : fmt(tps) + capped} | ${fmt(row.bare)} | ${ratio(row.rps, tps)} | ${ratio(row.rps, row.bare)} |`,
+  );
 }
 const rss = peakRss(api.child.pid!);
 await stopChild(api.child);
@@ -195,25 +247,38 @@ say('');
 say('| what | req/s | p50 ms | p99 ms | pgbench INSERT/s | bare node:http req/s | × pgbench | × bare HTTP |');
 say('|---|---|---|---|---|---|---|---|');
 const startPort = freePort();
-const started = await startNode(startArgs, { ...baseEnv, PORT: String(startPort), DUNDIE_LOG__LEVEL: 'info', DUNDIE_EMAIL__DEBUG_MODE: 'true' }, logged('dispatcher started'));
+const started = await startNode(
+  startArgs,
+  { ...baseEnv, PORT: String(startPort), DUNDIE_LOG__LEVEL: 'info', DUNDIE_EMAIL__DEBUG_MODE: 'true' },
+  logged('dispatcher started'),
+);
 await autocannon(dundieUrl(startPort), 32, { amount: WARMUP });
 await db('outbox').truncate();
 const both = await autocannon(dundieUrl(startPort), 32);
 const bothTps = await pgbench(32);
 const bothBare = await autocannon(dundieUrl(barePort), 32);
-say(`| npm start, valid requests | ${fmt(both.rps)} | ${fmt(both.p50, 1)} | ${fmt(both.p99, 1)} | ${fmt(bothTps)} | ${fmt(bothBare.rps)} | ${ratio(both.rps, bothTps)} | ${ratio(both.rps, bothBare.rps)} |`);
+say(
+  `| npm start, valid requests | ${fmt(both.rps)} | ${fmt(both.p50, 1)} | ${fmt(both.p99, 1)} | ${fmt(bothTps)} | ${fmt(bothBare.rps)} | ${ratio(both.rps, bothTps)} | ${ratio(both.rps, bothBare.rps)} |`,
+);
 const startRss = peakRss(started.child.pid!);
 // Junk: bodies just under the size limit that are not JSON, then ones that are JSON but no e-mail.
 const limitKb = 100;
 const junkBody = '{"email": "' + 'x'.repeat(limitKb * 1024 - 64) + '"';
 const junk = await autocannon(dundieUrl(startPort), 32, { body: junkBody, amount: JUNK / 2 });
-const junk2 = await autocannon(dundieUrl(startPort), 32, { body: JSON.stringify({ email: 'y'.repeat(limitKb * 1024 - 64) }), amount: JUNK / 2 });
+const junk2 = await autocannon(dundieUrl(startPort), 32, {
+  body: JSON.stringify({ email: 'y'.repeat(limitKb * 1024 - 64) }),
+  amount: JUNK / 2,
+});
 const junkRss = peakRss(started.child.pid!);
-say(`| npm start, ${fmt(JUNK)} junk requests of ~${limitKb} KB | ${fmt((junk.rps + junk2.rps) / 2)} | ${fmt(Math.max(junk.p50, junk2.p50), 1)} | ${fmt(Math.max(junk.p99, junk2.p99), 1)} | | | | |`);
+say(
+  `| npm start, ${fmt(JUNK)} junk requests of ~${limitKb} KB | ${fmt((junk.rps + junk2.rps) / 2)} | ${fmt(Math.max(junk.p50, junk2.p50), 1)} | ${fmt(Math.max(junk.p99, junk2.p99), 1)} | | | | |`,
+);
 await stopChild(started.child);
 await stopChild(bare.child);
 say('');
-say(`Peak RSS of the \`npm start\` process (both roles): ${fmt(startRss, 1)} MB after the valid requests, ${fmt(junkRss, 1)} MB after the junk.`);
+say(
+  `Peak RSS of the \`npm start\` process (both roles): ${fmt(startRss, 1)} MB after the valid requests, ${fmt(junkRss, 1)} MB after the junk.`,
+);
 
 // ---------------------------------------------------------------- 2. dispatch
 say('');
@@ -225,7 +290,11 @@ const sink = await startNode(['--import', 'tsx', 'bench/smtpSink.ts'], baseEnv, 
 const sinkPort = JSON.parse(sink.line).port;
 const transports: Record<string, Record<string, string>> = {
   'email.log': { DUNDIE_EMAIL__DEBUG_MODE: 'true' },
-  SMTP: { DUNDIE_EMAIL__DEBUG_MODE: 'false', DUNDIE_EMAIL__SMTP_SERVER: '127.0.0.1', DUNDIE_EMAIL__SMTP_PORT: String(sinkPort) },
+  SMTP: {
+    DUNDIE_EMAIL__DEBUG_MODE: 'false',
+    DUNDIE_EMAIL__SMTP_SERVER: '127.0.0.1',
+    DUNDIE_EMAIL__SMTP_PORT: String(sinkPort),
+  },
 };
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 600_000) {
@@ -242,15 +311,26 @@ async function dundieDispatch(env: Record<string, string>, processes: number): P
   await db('outbox').truncate();
   await db('pwd_reset_throttle').truncate();
   const workers = await Promise.all(
-    Array.from({ length: processes }, () => startNode(dundie(['serve', '--dispatcher']), { ...dundieEnv(env), DUNDIE_LOG__LEVEL: 'info' }, logged('dispatcher started'))),
+    Array.from({ length: processes }, () =>
+      startNode(
+        dundie(['serve', '--dispatcher']),
+        { ...dundieEnv(env), DUNDIE_LOG__LEVEL: 'info' },
+        logged('dispatcher started'),
+      ),
+    ),
   );
   await new Promise((r) => setTimeout(r, 300));
   const started = performance.now();
   const batch = rowsFor();
   for (let i = 0; i < batch.length; i += 5000) {
-    await db('outbox').insert(batch.slice(i, i + 5000).map((email) => ({ kind: 'pwd_reset_email', payload: { email }, max_attempts: 8 })));
+    await db('outbox').insert(
+      batch.slice(i, i + 5000).map((email) => ({ kind: 'pwd_reset_email', payload: { email }, max_attempts: 8 })),
+    );
   }
-  await waitFor('Dundie sent everything', async () => (await countOf(db, `SELECT count(*) AS n FROM outbox WHERE status = 'sent'`)) === ROWS);
+  await waitFor(
+    'Dundie sent everything',
+    async () => (await countOf(db, `SELECT count(*) AS n FROM outbox WHERE status = 'sent'`)) === ROWS,
+  );
   const seconds = (performance.now() - started) / 1000;
   await Promise.all(workers.map((w) => stopChild(w.child)));
   return ROWS / seconds;
@@ -258,15 +338,23 @@ async function dundieDispatch(env: Record<string, string>, processes: number): P
 
 async function graphileDispatch(env: Record<string, string>, processes: number): Promise<number> {
   const workers = await Promise.all(
-    Array.from({ length: processes }, () => startNode(['--import', 'tsx', 'bench/graphileWorker.ts'], env, (line) => line.includes('"ready"'))),
+    Array.from({ length: processes }, () =>
+      startNode(['--import', 'tsx', 'bench/graphileWorker.ts'], env, (line) => line.includes('"ready"')),
+    ),
   );
   await new Promise((r) => setTimeout(r, 300));
   const started = performance.now();
   const batch = rowsFor();
   for (let i = 0; i < batch.length; i += 5000) {
-    await db.raw(`SELECT graphile_worker.add_job('pwd_reset_email', json_build_object('email', e)) FROM unnest(?::text[]) e`, [batch.slice(i, i + 5000)]);
+    await db.raw(
+      `SELECT graphile_worker.add_job('pwd_reset_email', json_build_object('email', e)) FROM unnest(?::text[]) e`,
+      [batch.slice(i, i + 5000)],
+    );
   }
-  await waitFor('graphile-worker ran everything', async () => (await countOf(db, 'SELECT count(*) AS n FROM graphile_worker.jobs')) === 0);
+  await waitFor(
+    'graphile-worker ran everything',
+    async () => (await countOf(db, 'SELECT count(*) AS n FROM graphile_worker.jobs')) === 0,
+  );
   const seconds = (performance.now() - started) / 1000;
   await Promise.all(workers.map((w) => stopChild(w.child)));
   return ROWS / seconds;
@@ -285,13 +373,19 @@ await stopChild(sink.child);
 say('');
 const defaults = loadConfig(baseEnv).dispatcher;
 const smtpConnections = loadConfig(baseEnv).email.smtp_connections;
-say(`Both with ${defaults.CONCURRENCY} e-mails in flight per process (Dundie's default; graphile-worker's concurrency set to it) and the same mailer (an SMTP pool of ${smtpConnections} connections); graphile-worker ${JSON.parse(readFileSync('node_modules/graphile-worker/package.json', 'utf8')).version} otherwise with its defaults.`);
+say(
+  `Both with ${defaults.CONCURRENCY} e-mails in flight per process (Dundie's default; graphile-worker's concurrency set to it) and the same mailer (an SMTP pool of ${smtpConnections} connections); graphile-worker ${JSON.parse(readFileSync('node_modules/graphile-worker/package.json', 'utf8')).version} otherwise with its defaults.`,
+);
 
 // ---------------------------------------------------------------- 3. latency
 await db.destroy();
-const latencyOut = await run(process.execPath, ['--import', 'tsx', 'bench/latency.ts', '--requests', String(LATENCY_REQUESTS), '--rate', '20'], {
-  DATABASE_URL: database.adminUrl,
-});
+const latencyOut = await run(
+  process.execPath,
+  ['--import', 'tsx', 'bench/latency.ts', '--requests', String(LATENCY_REQUESTS), '--rate', '20'],
+  {
+    DATABASE_URL: database.adminUrl,
+  },
+);
 say('');
 say('## Latency: enqueue to sent at 20 requests/s, e-mails to email.log');
 say('');
@@ -305,16 +399,28 @@ say('## Targets');
 say('');
 const check = (ok: boolean) => (ok ? 'met' : 'NOT met');
 const noPg = (ok: () => boolean) => (pgbenchMissing ? 'not measured (no pgbench)' : check(ok()));
-say(`- API role ≥ 2.0 × pgbench (plain INSERT) at concurrency 32: ${noPg(() => at32.rps >= 2 * at32.pgbench)} (${ratio(at32.rps, at32.pgbench)})`);
-say(`- API role ≥ 0.5 × bare node:http at concurrency 32: ${check(at32.rps >= 0.5 * at32.bare)} (${ratio(at32.rps, at32.bare)})`);
+say(
+  `- API role ≥ 2.0 × pgbench (plain INSERT) at concurrency 32: ${noPg(() => at32.rps >= 2 * at32.pgbench)} (${ratio(at32.rps, at32.pgbench)})`,
+);
+say(
+  `- API role ≥ 0.5 × bare node:http at concurrency 32: ${check(at32.rps >= 0.5 * at32.bare)} (${ratio(at32.rps, at32.bare)})`,
+);
 say(`- API role p99 under 15 ms at concurrency 32: ${check(at32.p99 < 15)} (${fmt(at32.p99, 1)} ms)`);
-say(`- npm start (both roles) ≥ 1.0 × pgbench at concurrency 32: ${noPg(() => both.rps >= bothTps)} (${ratio(both.rps, bothTps)})`);
+say(
+  `- npm start (both roles) ≥ 1.0 × pgbench at concurrency 32: ${noPg(() => both.rps >= bothTps)} (${ratio(both.rps, bothTps)})`,
+);
 const oneProcess = (transport: string) => dispatch.find((d) => d.transport === transport && d.processes === 1)!.dundie;
-say(`- delivery from one process ≥ 2,000 e-mails/s to email.log: ${check(oneProcess('email.log') >= 2000)} (${fmt(oneProcess('email.log'))}); ≥ 1,000/s to an SMTP sink: ${check(oneProcess('SMTP') >= 1000)} (${fmt(oneProcess('SMTP'))})`);
-say(`- dispatch ≥ 1.0 × graphile-worker in both transports: ${check(dispatch.every((d) => d.dundie >= d.graphile))} (${dispatch.map((d) => `${d.transport}/${d.processes}: ${fmt(d.dundie / d.graphile, 2)}`).join(', ')})`);
+say(
+  `- delivery from one process ≥ 2,000 e-mails/s to email.log: ${check(oneProcess('email.log') >= 2000)} (${fmt(oneProcess('email.log'))}); ≥ 1,000/s to an SMTP sink: ${check(oneProcess('SMTP') >= 1000)} (${fmt(oneProcess('SMTP'))})`,
+);
+say(
+  `- dispatch ≥ 1.0 × graphile-worker in both transports: ${check(dispatch.every((d) => d.dundie >= d.graphile))} (${dispatch.map((d) => `${d.transport}/${d.processes}: ${fmt(d.dundie / d.graphile, 2)}`).join(', ')})`,
+);
 say(`- enqueue-to-sent p99 under 20 ms at 20 requests/s: ${check(latencyP99 < 20)} (${fmt(latencyP99, 1)} ms)`);
 const peak = Math.max(rss, startRss, junkRss);
-say(`- peak RSS under 150 MB (API alone; npm start, junk included): ${check(peak < 150)} (${fmt(rss, 1)} MB; ${fmt(Math.max(startRss, junkRss), 1)} MB)`);
+say(
+  `- peak RSS under 150 MB (API alone; npm start, junk included): ${check(peak < 150)} (${fmt(rss, 1)} MB; ${fmt(Math.max(startRss, junkRss), 1)} MB)`,
+);
 
 if (!quick) writeFileSync('bench/RESULTS.md', lines.join('\n') + '\n');
 await database.close();

@@ -20,5 +20,9 @@ const seconds = (performance.now() - started) / 1000;
 const used = process.cpuUsage(cpu);
 // CPU time too: on a shared machine the wall clock includes other processes' turns.
 const cpuSeconds = (used.user + used.system) / 1e6;
-console.log(`scrypt verifications, one at a time: ${n} in ${seconds.toFixed(1)} s wall = ${(n / seconds).toFixed(1)}/s, ${((seconds / n) * 1000).toFixed(1)} ms each`);
-console.log(`CPU time: ${((cpuSeconds / n) * 1000).toFixed(1)} ms a hash = ${(n / cpuSeconds).toFixed(1)} hashes per core-second`);
+console.log(
+  `scrypt verifications, one at a time: ${n} in ${seconds.toFixed(1)} s wall = ${(n / seconds).toFixed(1)}/s, ${((seconds / n) * 1000).toFixed(1)} ms each`,
+);
+console.log(
+  `CPU time: ${((cpuSeconds / n) * 1000).toFixed(1)} ms a hash = ${(n / cpuSeconds).toFixed(1)} hashes per core-second`,
+);

@@ -7,7 +7,9 @@ export async function seedUsers(db: Db, count: number, label: string): Promise<s
   const emails = Array.from({ length: count }, (_, i) => `${label}-${i}@dm.com`);
   for (let i = 0; i < count; i += 1000) {
     const chunk = emails.slice(i, i + 1000);
-    await db('users').insert(chunk.map((email) => ({ name: email, username: email.split('@')[0], email, dept: 'sales', password_hash })));
+    await db('users').insert(
+      chunk.map((email) => ({ name: email, username: email.split('@')[0], email, dept: 'sales', password_hash })),
+    );
   }
   return emails;
 }

@@ -34,7 +34,11 @@ await db.destroy();
 const url = `http://127.0.0.1:${service.port}/user/pwd_reset_token/`;
 const ask = async (email: string) => {
   const started = process.hrtime.bigint();
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email }) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email }),
+  });
   await res.arrayBuffer();
   if (res.status !== 200) throw new Error(`status ${res.status}`);
   return Number(process.hrtime.bigint() - started) / 1e6;
@@ -66,7 +70,9 @@ console.log(`known address   median ${mk.toFixed(3)} ms  p90 ${quantile(sorted(k
 console.log(`unknown address median ${mu.toFixed(3)} ms  p90 ${quantile(sorted(unknownTimes), 0.9).toFixed(3)} ms`);
 console.log(`difference of medians ${(mk - mu).toFixed(3)} ms (${(((mk - mu) / mu) * 100).toFixed(1)} %)`);
 console.log(`Mann–Whitney U = ${test.u.toFixed(0)}, z = ${test.z.toFixed(2)}, two-sided p = ${test.p.toFixed(3)}`);
-console.log(test.p < 0.01 ? 'the two kinds differ at the 1 % level: investigate' : 'no difference detected at the 1 % level');
+console.log(
+  test.p < 0.01 ? 'the two kinds differ at the 1 % level: investigate' : 'no difference detected at the 1 % level',
+);
 
 await service.stop();
 await database.close();

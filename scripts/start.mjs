@@ -31,7 +31,9 @@ function newest(file) {
 const built = newest(entry);
 if (built === 0 || Math.max(...inputs.map((input) => newest(path.join(root, input)))) > built) {
   const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-  const result = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json'), '--noCheck'], { stdio: 'inherit' });
+  const result = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json'), '--noCheck'], {
+    stdio: 'inherit',
+  });
   if (result.status !== 0) {
     console.error('dundie: the build failed (npm run build shows why)');
     process.exit(1);

@@ -60,7 +60,10 @@ const commands: Record<string, Command> = {
 
   async 'create-user'(args, config, log) {
     const { values } = parseArgs({ args, options: newUserOptions });
-    const input = validate(NewUser.pick({ name: true, email: true, password: true, dept: true, username: true, currency: true }), values);
+    const input = validate(
+      NewUser.pick({ name: true, email: true, password: true, dept: true, username: true, currency: true }),
+      values,
+    );
     await withDatabase(config, log, async ({ database }) => {
       const user = await createUser(database.db, input);
       console.log(`created user ${user.username} (${user.email})`);
@@ -71,13 +74,16 @@ const commands: Record<string, Command> = {
     parseArgs({ args, options: {} });
     await withDatabase(config, log, async ({ database }) => {
       const users = await listUsers(database.db);
-      console.log(table(users as unknown as Record<string, unknown>[], ['username', 'name', 'email', 'dept', 'currency']));
+      console.log(
+        table(users as unknown as Record<string, unknown>[], ['username', 'name', 'email', 'dept', 'currency']),
+      );
     });
   },
 
   async dispatch(args, config, log) {
     const { values } = parseArgs({ args, options: { once: { type: 'boolean' } } });
-    if (!values.once) throw new UsageError('dispatch needs --once (the continuous dispatcher is `dundie serve --dispatcher`)');
+    if (!values.once)
+      throw new UsageError('dispatch needs --once (the continuous dispatcher is `dundie serve --dispatcher`)');
     await withDatabase(config, log, async ({ database }) => {
       const mailer = createMailer(config.email);
       try {
@@ -113,7 +119,8 @@ export async function runCli(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof ConfigError) err.problems.forEach((p) => console.error(`dundie: ${p}`));
-    else if (err instanceof HttpError || err instanceof Conflict || err instanceof NotFound) console.error(`dundie: ${err.message}`);
+    else if (err instanceof HttpError || err instanceof Conflict || err instanceof NotFound)
+      console.error(`dundie: ${err.message}`);
     else if (err instanceof PolicyViolation) console.error(`dundie: ${err.field}: ${err.message}`);
     else if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       console.error(`dundie: ${(err as Error).message}`);

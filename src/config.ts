@@ -19,11 +19,16 @@ interface Field<K extends Kind = Kind> {
   min?: number;
   oneOf?: readonly string[];
 }
-type FieldValue<F> = F extends Field<'int'> ? number
-  : F extends Field<'duration'> ? number
-  : F extends Field<'bool'> ? boolean
-  : F extends Field<'optional'> ? string | undefined
-  : string;
+type FieldValue<F> =
+  F extends Field<'int'>
+    ? number
+    : F extends Field<'duration'>
+      ? number
+      : F extends Field<'bool'>
+        ? boolean
+        : F extends Field<'optional'>
+          ? string | undefined
+          : string;
 
 const str = (def: string, oneOf?: readonly string[]): Field<'string'> => ({ kind: 'string', default: def, oneOf });
 const int = (def: number, min = 0): Field<'int'> => ({ kind: 'int', default: String(def), min });
@@ -216,7 +221,9 @@ function parseField(name: string, field: Field, raw: string | undefined, problem
       const match = /^\s*(\d+)\s*([smhd]?)\s*$/i.exec(value);
       const seconds = match ? Number(match[1]) * DURATION_UNITS[match[2]!.toLowerCase()]! : NaN;
       if (!Number.isSafeInteger(seconds) || seconds < (field.min ?? 0)) {
-        problems.push(`${name} must be a duration such as 90s, 30m, 24h or 7d (at least ${field.min ?? 0} s), got "${value}"`);
+        problems.push(
+          `${name} must be a duration such as 90s, 30m, 24h or 7d (at least ${field.min ?? 0} s), got "${value}"`,
+        );
       }
       return seconds;
     }
@@ -258,11 +265,16 @@ function checkServer(server: Record<string, unknown>, security: Record<string, u
   if (!isHttpUrl(publicUrl)) problems.push(`DUNDIE_SERVER__PUBLIC_URL must be an http(s) URL, got "${publicUrl}"`);
   server.PUBLIC_URL = publicUrl;
   security.PWD_RESET_URL ??= `${publicUrl}/reset_password`;
-  const origins = ((server.CORS_ORIGINS as string | undefined) ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  const origins = ((server.CORS_ORIGINS as string | undefined) ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
   for (const origin of origins) {
     // Exact origins only: no wildcard, no path, so the list reads as what it allows.
     if (!isHttpUrl(origin) || new URL(origin).origin !== origin) {
-      problems.push(`DUNDIE_SERVER__CORS_ORIGINS must list exact origins such as https://app.dm.com (no "*", no path), got "${origin}"`);
+      problems.push(
+        `DUNDIE_SERVER__CORS_ORIGINS must list exact origins such as https://app.dm.com (no "*", no path), got "${origin}"`,
+      );
     }
   }
   server.CORS_ORIGIN_LIST = Object.freeze(origins);
@@ -275,7 +287,9 @@ function checkServer(server: Record<string, unknown>, security: Record<string, u
 export function loadConfig(env: Record<string, string | undefined> = process.env): Settings {
   const problems: string[] = [];
   const byUpperName = new Map(
-    Object.entries(env).filter(([k]) => k.toUpperCase().startsWith('DUNDIE_')).map(([k, v]) => [k.toUpperCase(), v]),
+    Object.entries(env)
+      .filter(([k]) => k.toUpperCase().startsWith('DUNDIE_'))
+      .map(([k, v]) => [k.toUpperCase(), v]),
   );
   const known = new Set<string>(['DUNDIE_DATA_DIR']);
   const sections: Record<string, Record<string, unknown>> = {};
@@ -288,8 +302,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
   }
   for (const name of byUpperName.keys()) {
-    if (name === 'DUNDIE_DISPATCHER__METRICS_PORT') problems.push(`${name} was replaced by DUNDIE_METRICS__PORT (and DUNDIE_METRICS__HOST)`);
-    else if (!known.has(name)) problems.push(`${name} is not a setting Dundie knows (see the README's configuration table)`);
+    if (name === 'DUNDIE_DISPATCHER__METRICS_PORT')
+      problems.push(`${name} was replaced by DUNDIE_METRICS__PORT (and DUNDIE_METRICS__HOST)`);
+    else if (!known.has(name))
+      problems.push(`${name} is not a setting Dundie knows (see the README's configuration table)`);
   }
 
   const nodeEnv = env.NODE_ENV ?? 'development';
@@ -305,7 +321,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     problems.push('DATABASE_URL must be a postgres:// URL');
   }
   if (mode === 'production' && !databaseUrl) {
-    problems.push('DATABASE_URL is required when NODE_ENV=production (the embedded PostgreSQL is for development only)');
+    problems.push(
+      'DATABASE_URL is required when NODE_ENV=production (the embedded PostgreSQL is for development only)',
+    );
   }
 
   const security = sections.security!;
@@ -318,7 +336,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   } else if (mode === 'production' && Buffer.byteLength(security.SECRET_KEY as string) < MIN_SECRET_BYTES) {
     problems.push(`DUNDIE_SECURITY__SECRET_KEY must be at least ${MIN_SECRET_BYTES} bytes`);
   }
-  const previous = ((security.PREVIOUS_SECRET_KEYS as string | undefined) ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+  const previous = ((security.PREVIOUS_SECRET_KEYS as string | undefined) ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
   if (mode === 'production' && previous.some((k) => Buffer.byteLength(k) < MIN_SECRET_BYTES)) {
     problems.push(`DUNDIE_SECURITY__PREVIOUS_SECRET_KEYS must each be at least ${MIN_SECRET_BYTES} bytes`);
   }

@@ -33,7 +33,8 @@ type MetricName = 'sent' | 'skipped' | 'failures' | 'sendSeconds' | 'delaySecond
 /** One metric update: counters `inc(labels)`, histograms `observe(labels, value)`. */
 type MetricOp = [MetricName, Record<string, string>, number?];
 
-type ToParent = { type: 'started' | 'stopped' } | { type: 'failed'; message: string } | { type: 'metrics'; ops: MetricOp[] };
+type ToParent =
+  { type: 'started' | 'stopped' } | { type: 'failed'; message: string } | { type: 'metrics'; ops: MetricOp[] };
 
 export interface DispatcherThread {
   stop(): Promise<void>;
@@ -48,7 +49,12 @@ function applyMetrics(metrics: Metrics, ops: MetricOp[]) {
 }
 
 /** Starts the thread and resolves once its dispatcher runs (or rejects when it could not start). */
-export async function startDispatcherThread(config: Settings, databaseUrl: string, log: Logger, metrics: Metrics): Promise<DispatcherThread> {
+export async function startDispatcherThread(
+  config: Settings,
+  databaseUrl: string,
+  log: Logger,
+  metrics: Metrics,
+): Promise<DispatcherThread> {
   const { entry, eval: isCode } = workerEntry(import.meta.url);
   let worker: Worker;
   let stopping = false;
@@ -91,7 +97,10 @@ export async function startDispatcherThread(config: Settings, databaseUrl: strin
             // Rows it held go back when their leases lapse; a new thread takes them and what comes next.
             const pause = Math.min(1000 * 2 ** restarts++, 30_000);
             log.error({ code, restartInMs: pause }, 'dispatcher thread exited: starting another');
-            setTimeout(() => !stopping && spawn().catch((err) => log.error({ err }, 'dispatcher thread did not start again')), pause).unref();
+            setTimeout(
+              () => !stopping && spawn().catch((err) => log.error({ err }, 'dispatcher thread did not start again')),
+              pause,
+            ).unref();
           }
         }),
       );
@@ -124,7 +133,9 @@ function forwardedMetrics(post: (message: ToParent) => void): DispatchMetrics & 
     timer ??= setTimeout(flush, 50);
   };
   const counter = (name: MetricName) => ({ inc: (labels: Record<string, string>) => push([name, labels]) });
-  const histogram = (name: MetricName) => ({ observe: (labels: Record<string, string>, value: number) => push([name, labels, value]) });
+  const histogram = (name: MetricName) => ({
+    observe: (labels: Record<string, string>, value: number) => push([name, labels, value]),
+  });
   return {
     sent: counter('sent'),
     skipped: counter('skipped'),
@@ -148,7 +159,9 @@ async function runThread({ config, databaseUrl }: ThreadData) {
   try {
     const database = await openDatabase({ ...config, databaseUrl }, log);
     const mailer = createMailer(config.email);
-    const dispatcher = new Dispatcher(emailWorker({ db: database.db, config, mailer, log, metrics }), { listenUrl: databaseUrl });
+    const dispatcher = new Dispatcher(emailWorker({ db: database.db, config, mailer, log, metrics }), {
+      listenUrl: databaseUrl,
+    });
     port.on('message', async (message) => {
       if (message !== 'stop') return;
       await dispatcher.stop();

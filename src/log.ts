@@ -18,12 +18,30 @@ export function createLogger(
   // Asynchronous: a line is handed to the kernel after the request has answered, and lines
   // written meanwhile go out together. Written synchronously, the request log was a tenth of the
   // API's CPU under load (docs/performance.md). Pino flushes what is left when the process exits.
-  if (config.env === 'production' || config.log.FORMAT === 'json') return pino(options, pino.destination({ dest: fd, sync: false }));
+  if (config.env === 'production' || config.log.FORMAT === 'json')
+    return pino(options, pino.destination({ dest: fd, sync: false }));
   // In-process and synchronous: no worker thread (Deno), and nothing lost on exit.
-  return pino(options, pretty({ destination: fd, sync: true, colorize: false, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
+  return pino(
+    options,
+    pretty({
+      destination: fd,
+      sync: true,
+      colorize: false,
+      singleLine: true,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname',
+    }),
+  );
 }
 
-const SECRET_PARAMS = new Set(['pwd_reset_token', 'token', 'access_token', 'refresh_token', 'password', 'current_password']);
+const SECRET_PARAMS = new Set([
+  'pwd_reset_token',
+  'token',
+  'access_token',
+  'refresh_token',
+  'password',
+  'current_password',
+]);
 
 // Three base64url runs joined by dots, any character possibly percent-encoded: a JWT however the
 // client spelled it, in the path or in any parameter. Over-redacting a look-alike costs nothing.
@@ -39,7 +57,10 @@ function paramName(raw: string): string {
     // a malformed escape: compare the raw spelling
   }
   // `pwd_reset_token[]`, `pwd_reset_token[0]`: the qs spellings of the same name.
-  return name.trim().toLowerCase().replace(/(\[[^\]]*\])+$/, '');
+  return name
+    .trim()
+    .toLowerCase()
+    .replace(/(\[[^\]]*\])+$/, '');
 }
 
 /**

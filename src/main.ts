@@ -37,10 +37,13 @@ export async function serve(roles: Roles = { api: true, dispatcher: true }): Pro
     log.info({ signal }, 'shutting down');
     // The dispatcher's grace for sends in flight, the API's for idle keep-alive connections to
     // drain (src/http/server.ts), plus a little for closing pools and servers.
-    setTimeout(() => {
-      log.error('shutdown took too long: exiting');
-      process.exit(1);
-    }, (config.dispatcher.SHUTDOWN_GRACE_SECONDS + config.api.KEEP_ALIVE_TIMEOUT_SECONDS + 5) * 1000).unref();
+    setTimeout(
+      () => {
+        log.error('shutdown took too long: exiting');
+        process.exit(1);
+      },
+      (config.dispatcher.SHUTDOWN_GRACE_SECONDS + config.api.KEEP_ALIVE_TIMEOUT_SECONDS + 5) * 1000,
+    ).unref();
     const service = await starting;
     await service?.stop();
     log.info('stopped');

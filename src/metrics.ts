@@ -31,14 +31,24 @@ export function createMetrics(db: Conn): Metrics {
   });
   return {
     registry,
-    sent: new Counter({ name: 'dundie_emails_sent_total', help: 'E-mails sent', labelNames: ['kind'], registers: [registry] }),
+    sent: new Counter({
+      name: 'dundie_emails_sent_total',
+      help: 'E-mails sent',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
     skipped: new Counter({
       name: 'dundie_emails_skipped_total',
       help: 'Outbox rows finished without sending (no such user, throttled)',
       labelNames: ['kind', 'reason'],
       registers: [registry],
     }),
-    failures: new Counter({ name: 'dundie_email_failures_total', help: 'Failed send attempts', labelNames: ['kind'], registers: [registry] }),
+    failures: new Counter({
+      name: 'dundie_email_failures_total',
+      help: 'Failed send attempts',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
     sendSeconds: new Histogram({
       name: 'dundie_email_send_seconds',
       help: 'Time to render and hand one e-mail to the transport',

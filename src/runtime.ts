@@ -27,5 +27,8 @@ export function isEntry(meta: ImportMeta): boolean {
 export function workerEntry(moduleUrl: string): { entry: URL | string; eval: boolean } {
   if (!moduleUrl.endsWith('.ts') || 'Deno' in globalThis) return { entry: new URL(moduleUrl), eval: false };
   const tsx = import.meta.resolve('tsx/esm/api');
-  return { entry: `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(moduleUrl)}); })`, eval: true };
+  return {
+    entry: `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(moduleUrl)}); })`,
+    eval: true,
+  };
 }

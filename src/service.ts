@@ -75,7 +75,10 @@ export async function startService(config: Settings, log: Logger, roles: Roles):
     }
     if (roles.api) {
       const apiLog = log.child({ role: 'api' });
-      const server = createHttpServer(createApp({ db: database.db, config, log: apiLog, metrics }).callback(), config.api);
+      const server = createHttpServer(
+        createApp({ db: database.db, config, log: apiLog, metrics }).callback(),
+        config.api,
+      );
       port = await server.listen(config.port);
       cleanups.push(() => server.close());
       apiLog.info({ port }, `API listening on http://localhost:${port}`);
@@ -100,7 +103,10 @@ export async function startService(config: Settings, log: Logger, roles: Roles):
     const metricsPort = await opsServer.listen(config.metrics.PORT, config.metrics.HOST);
     // A scraper's keep-alive connection need not hold the shutdown open.
     cleanups.push(() => opsServer.close(0));
-    opsLog.info({ port: metricsPort, host: config.metrics.HOST }, `metrics on http://${config.metrics.HOST}:${metricsPort}/metrics`);
+    opsLog.info(
+      { port: metricsPort, host: config.metrics.HOST },
+      `metrics on http://${config.metrics.HOST}:${metricsPort}/metrics`,
+    );
     return { port, metricsPort, stop };
   } catch (err) {
     await stop();

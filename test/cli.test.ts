@@ -14,7 +14,20 @@ test.before(async () => {
 });
 
 test.serial('create-user, then user-list shows the user', async (t) => {
-  const created = await runCli(['create-user', '--name', 'Michael Scott', '--email', 'mscott@dm.com', '--password', 'worlds-best-boss', '--dept', 'management'], env);
+  const created = await runCli(
+    [
+      'create-user',
+      '--name',
+      'Michael Scott',
+      '--email',
+      'mscott@dm.com',
+      '--password',
+      'worlds-best-boss',
+      '--dept',
+      'management',
+    ],
+    env,
+  );
   t.is(created.code, 0, created.stderr);
   t.regex(created.stdout, /created user michael-scott/);
   const list = await runCli(['user-list'], env);
@@ -24,7 +37,20 @@ test.serial('create-user, then user-list shows the user', async (t) => {
 });
 
 test.serial('create-user refuses a taken username in one line, non-zero', async (t) => {
-  const again = await runCli(['create-user', '--name', 'Michael Scott', '--email', 'other@dm.com', '--password', 'worlds-best-boss', '--dept', 'sales'], env);
+  const again = await runCli(
+    [
+      'create-user',
+      '--name',
+      'Michael Scott',
+      '--email',
+      'other@dm.com',
+      '--password',
+      'worlds-best-boss',
+      '--dept',
+      'sales',
+    ],
+    env,
+  );
   t.is(again.code, 1);
   t.is(again.stderr.trim(), 'dundie: Username already taken');
 });
@@ -81,10 +107,23 @@ test('an unknown command or option fails with usage, non-zero', async (t) => {
 
 test.serial('outbox: summary, list by status, retry one row and every dead row', async (t) => {
   await tdb.db('outbox').del();
-  const [dead1, dead2] = await tdb.db('outbox')
+  const [dead1, dead2] = await tdb
+    .db('outbox')
     .insert([
-      { kind: 'pwd_reset_email', payload: { email: 'd1@dm.com' }, status: 'dead', attempts: 8, last_error: 'Error: 550 no such mailbox' },
-      { kind: 'pwd_reset_email', payload: { email: 'd2@dm.com' }, status: 'dead', attempts: 8, last_error: 'Error: 451 try later' },
+      {
+        kind: 'pwd_reset_email',
+        payload: { email: 'd1@dm.com' },
+        status: 'dead',
+        attempts: 8,
+        last_error: 'Error: 550 no such mailbox',
+      },
+      {
+        kind: 'pwd_reset_email',
+        payload: { email: 'd2@dm.com' },
+        status: 'dead',
+        attempts: 8,
+        last_error: 'Error: 451 try later',
+      },
       { kind: 'pwd_reset_email', payload: { email: 'p@dm.com' }, status: 'pending' },
     ])
     .returning('id');
@@ -103,7 +142,11 @@ test.serial('outbox: summary, list by status, retry one row and every dead row',
   t.like(await tdb.db('outbox').where({ id: dead1.id }).first(), { status: 'pending', attempts: 0 });
   const all = await runCli(['outbox', 'retry', '--dead'], env);
   t.is(all.stdout.trim(), '1 row back in line');
-  t.like(await tdb.db('outbox').where({ id: dead2.id }).first(), { status: 'pending', attempts: 0, last_error: 'Error: 451 try later' });
+  t.like(await tdb.db('outbox').where({ id: dead2.id }).first(), {
+    status: 'pending',
+    attempts: 0,
+    last_error: 'Error: 451 try later',
+  });
 
   const missing = await runCli(['outbox', 'retry', '999999'], env);
   t.is(missing.code, 1);

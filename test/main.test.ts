@@ -7,15 +7,21 @@ import { smtpEnv, startSmtpSink } from './helpers/smtp.ts';
 const tdb = useTestDatabase('shutdown');
 
 const within = <T>(ms: number, promise: Promise<T>) =>
-  Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`not within ${ms} ms`)), ms))]);
+  Promise.race([
+    promise,
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`not within ${ms} ms`)), ms)),
+  ]);
 
 test.serial('SIGTERM stops intake, finishes the row in hand and exits 0', async (t) => {
   const smtp = await startSmtpSink(() => false, 1500);
   t.teardown(() => smtp.close());
   const user = await makeUser(tdb.db);
-  const service = await startServe([], cliEnv(tdb.url, {
-    ...smtpEnv(smtp),
-  }));
+  const service = await startServe(
+    [],
+    cliEnv(tdb.url, {
+      ...smtpEnv(smtp),
+    }),
+  );
   t.teardown(() => service.child.kill('SIGKILL'));
 
   const res = await fetch(`http://127.0.0.1:${service.port}/user/pwd_reset_token/`, {
@@ -45,7 +51,10 @@ test.serial('SIGINT on an idle service exits 0 quickly', async (t) => {
 });
 
 test.serial('a bad setting stops the start with one line per problem', async (t) => {
-  const service = startServe([], cliEnv(tdb.url, { DUNDIE_EMAIL__SMTP_PORT: 'many', DUNDIE_SECURITY__ALGORITHM: 'none' }));
+  const service = startServe(
+    [],
+    cliEnv(tdb.url, { DUNDIE_EMAIL__SMTP_PORT: 'many', DUNDIE_SECURITY__ALGORITHM: 'none' }),
+  );
   const err: Error = await t.throwsAsync(service);
   t.regex(err.message, /exited \(1\)/);
   t.regex(err.message, /dundie: DUNDIE_EMAIL__SMTP_PORT must be a whole number/);

@@ -41,48 +41,85 @@ test.serial('9. a lone UTF-16 surrogate in any string is a 422, logged at warn i
     ['POST', '/token', body({ username: `x${LONE}`, password: 'whatever' }), undefined],
     ['POST', '/token', body({ username: user.username, password: `p${LONE}` }), undefined],
     ['PATCH', `/user/${user.username}/`, body({ bio: `hi ${LONE}` }), userToken],
-    ['POST', '/user/', body({ name: `N${LONE}`, email: 'n@dm.com', dept: 'sales', password: 'a-fine-password-1' }), bossToken],
-    ['POST', `/user/${user.username}/password/`, body({ password: `p${LONE}assword1`, password_confirm: `p${LONE}assword1` }), userToken],
+    [
+      'POST',
+      '/user/',
+      body({ name: `N${LONE}`, email: 'n@dm.com', dept: 'sales', password: 'a-fine-password-1' }),
+      bossToken,
+    ],
+    [
+      'POST',
+      `/user/${user.username}/password/`,
+      body({ password: `p${LONE}assword1`, password_confirm: `p${LONE}assword1` }),
+      userToken,
+    ],
   ] as const;
   for (const [method, path, options, token] of attempts) {
     const res = await api.request(method, path, { ...options, token });
     t.is(res.status, 422, `${method} ${path}`);
-    t.true(res.body.detail.some((i: { type: string }) => i.type === 'string_unicode'), JSON.stringify(res.body));
+    t.true(
+      res.body.detail.some((i: { type: string }) => i.type === 'string_unicode'),
+      JSON.stringify(res.body),
+    );
     const logged = linesOf(res.headers.get('x-request-id'));
     t.deepEqual(logged.map((l) => l.level).sort(), [30, 40], 'one request line and one warn line');
   }
-  t.false(lines.some((l) => l.level >= 50), 'nothing logged as an error');
+  t.false(
+    lines.some((l) => l.level >= 50),
+    'nothing logged as an error',
+  );
 });
 
-test.serial('9. Content-Encoding gzip or br on a plain body is a 400 on any path, logged at warn in one line', async (t) => {
-  for (const encoding of ['gzip', 'br', 'deflate']) {
-    for (const path of ['/token', '/user/pwd_reset_token/', '/refresh_token', '/no/such/path']) {
-      const res = await api.request('POST', path, { body: '{"email":"a@dm.com"}', headers: { 'content-type': 'application/json', 'content-encoding': encoding } });
-      t.is(res.status, 400, `${encoding} ${path}`);
-      t.deepEqual(res.body, { detail: 'Request body does not match its Content-Encoding' });
-      const logged = linesOf(res.headers.get('x-request-id'));
-      t.truthy(logged.find((l) => l.level === 40), `${encoding} ${path} warned`);
+test.serial(
+  '9. Content-Encoding gzip or br on a plain body is a 400 on any path, logged at warn in one line',
+  async (t) => {
+    for (const encoding of ['gzip', 'br', 'deflate']) {
+      for (const path of ['/token', '/user/pwd_reset_token/', '/refresh_token', '/no/such/path']) {
+        const res = await api.request('POST', path, {
+          body: '{"email":"a@dm.com"}',
+          headers: { 'content-type': 'application/json', 'content-encoding': encoding },
+        });
+        t.is(res.status, 400, `${encoding} ${path}`);
+        t.deepEqual(res.body, { detail: 'Request body does not match its Content-Encoding' });
+        const logged = linesOf(res.headers.get('x-request-id'));
+        t.truthy(
+          logged.find((l) => l.level === 40),
+          `${encoding} ${path} warned`,
+        );
+      }
     }
-  }
-  const unknown = await api.request('POST', '/token', { body: '{}', headers: { 'content-type': 'application/json', 'content-encoding': 'x-zip' } });
-  t.is(unknown.status, 415);
-  // A real gzip body is still read.
-  const gz = await fetch(`${api.base}/user/pwd_reset_token/`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
-    body: gzipSync('{"email":"zipped@dm.com"}'),
-  });
-  t.is(gz.status, 200);
-  t.false(lines.some((l) => l.level >= 50), 'nothing logged as an error');
-});
+    const unknown = await api.request('POST', '/token', {
+      body: '{}',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'x-zip' },
+    });
+    t.is(unknown.status, 415);
+    // A real gzip body is still read.
+    const gz = await fetch(`${api.base}/user/pwd_reset_token/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: gzipSync('{"email":"zipped@dm.com"}'),
+    });
+    t.is(gz.status, 200);
+    t.false(
+      lines.some((l) => l.level >= 50),
+      'nothing logged as an error',
+    );
+  },
+);
 
 test.serial('an unsupported Content-Type answers 415, not a 422 "Field required"', async (t) => {
   for (const type of ['text/plain', 'application/xml', 'multipart/form-data; boundary=x']) {
-    const res = await api.request('POST', '/user/pwd_reset_token/', { body: '{"email":"a@dm.com"}', headers: { 'content-type': type } });
+    const res = await api.request('POST', '/user/pwd_reset_token/', {
+      body: '{"email":"a@dm.com"}',
+      headers: { 'content-type': type },
+    });
     t.is(res.status, 415, type);
     t.deepEqual(res.body, { detail: 'Unsupported media type' });
   }
-  const noType = await fetch(`${api.base}/user/pwd_reset_token/`, { method: 'POST', body: new Uint8Array(Buffer.from('{"email":"a@dm.com"}')) });
+  const noType = await fetch(`${api.base}/user/pwd_reset_token/`, {
+    method: 'POST',
+    body: new Uint8Array(Buffer.from('{"email":"a@dm.com"}')),
+  });
   t.is(noType.status, 415, 'a body with no Content-Type');
   const json = await api.request('POST', '/user/pwd_reset_token/', { json: { email: 'a@dm.com' } });
   t.is(json.status, 200);

@@ -22,10 +22,14 @@ if (!env.DATABASE_URL) {
   console.log(`tests use the PostgreSQL at DATABASE_URL (${new URL(env.DATABASE_URL).host})`);
 }
 
-const ava = spawn(process.execPath, [path.join('node_modules', 'ava', 'entrypoints', 'cli.mjs'), ...process.argv.slice(2)], {
-  env,
-  stdio: 'inherit',
-});
+const ava = spawn(
+  process.execPath,
+  [path.join('node_modules', 'ava', 'entrypoints', 'cli.mjs'), ...process.argv.slice(2)],
+  {
+    env,
+    stdio: 'inherit',
+  },
+);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => ava.kill(signal));
 const code = await new Promise<number>((resolve) => ava.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
 await stop();

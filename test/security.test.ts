@@ -52,21 +52,33 @@ test.serial('a cooldown of 0 throttles nothing, not even a transaction older tha
   t.false(await takeSlot(tdb.db, '3', 60), 'a real cooldown still holds');
 });
 
-test.serial('the reset limit is shared by two instances: 429 with Retry-After, same detail for any address', async (t) => {
-  const config = testConfig(tdb.url, { DUNDIE_SECURITY__RATE_LIMIT_PWD_RESET_PER_MINUTE: '3' });
-  const [a, b] = [await startApi(config), await startApi(config)];
-  t.teardown(() => Promise.all([a.service.stop(), b.service.stop()]));
-  const answers = [];
-  for (const [api, email] of [[a, 'one@dm.com'], [b, 'two@dm.com'], [a, 'three@dm.com'], [b, 'four@dm.com'], [a, 'five@dm.com']] as const) {
-    answers.push(await api.request('POST', '/user/pwd_reset_token/', json({ email })));
-  }
-  t.deepEqual(answers.map((r) => r.status), [200, 200, 200, 429, 429]);
-  t.deepEqual(answers[3]!.body, answers[4]!.body);
-  t.deepEqual(answers[3]!.body, { detail: 'Too many requests, try again later' });
-  const retryAfter = Number(answers[3]!.headers.get('retry-after'));
-  t.true(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
-  t.is(Number((await tdb.db('outbox').count({ n: '*' }))[0]!.n), 3, 'refused requests queue nothing');
-});
+test.serial(
+  'the reset limit is shared by two instances: 429 with Retry-After, same detail for any address',
+  async (t) => {
+    const config = testConfig(tdb.url, { DUNDIE_SECURITY__RATE_LIMIT_PWD_RESET_PER_MINUTE: '3' });
+    const [a, b] = [await startApi(config), await startApi(config)];
+    t.teardown(() => Promise.all([a.service.stop(), b.service.stop()]));
+    const answers = [];
+    for (const [api, email] of [
+      [a, 'one@dm.com'],
+      [b, 'two@dm.com'],
+      [a, 'three@dm.com'],
+      [b, 'four@dm.com'],
+      [a, 'five@dm.com'],
+    ] as const) {
+      answers.push(await api.request('POST', '/user/pwd_reset_token/', json({ email })));
+    }
+    t.deepEqual(
+      answers.map((r) => r.status),
+      [200, 200, 200, 429, 429],
+    );
+    t.deepEqual(answers[3]!.body, answers[4]!.body);
+    t.deepEqual(answers[3]!.body, { detail: 'Too many requests, try again later' });
+    const retryAfter = Number(answers[3]!.headers.get('retry-after'));
+    t.true(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
+    t.is(Number((await tdb.db('outbox').count({ n: '*' }))[0]!.n), 3, 'refused requests queue nothing');
+  },
+);
 
 test.serial('X-Forwarded-For is ignored unless TRUST_PROXY is on', async (t) => {
   const limited = { DUNDIE_SECURITY__RATE_LIMIT_PWD_RESET_PER_MINUTE: '1' };
@@ -101,7 +113,8 @@ test.serial('login: per-client limit, and failures per username stop password gu
   const perClient = await startApi(testConfig(tdb.url, { DUNDIE_SECURITY__RATE_LIMIT_LOGIN_PER_MINUTE: '2' }));
   t.teardown(() => perClient.service.stop());
   const statuses = [];
-  for (let i = 0; i < 3; i++) statuses.push((await perClient.request('POST', '/token', { form: { username: 'a', password: 'b' } })).status);
+  for (let i = 0; i < 3; i++)
+    statuses.push((await perClient.request('POST', '/token', { form: { username: 'a', password: 'b' } })).status);
   t.deepEqual(statuses, [401, 401, 429]);
 });
 
@@ -114,9 +127,12 @@ test.serial('only the newest reset link works', async (t) => {
   await dispatch(tdb.db, config);
   await api.request('POST', '/user/pwd_reset_token/', json({ email: user.email }));
   await dispatch(tdb.db, config);
-  const [older, newer] = (await readEmailLog(config)).filter((m) => m.to === user.email).map((m) => tokenFromText(m.message));
+  const [older, newer] = (await readEmailLog(config))
+    .filter((m) => m.to === user.email)
+    .map((m) => tokenFromText(m.message));
   t.not(older, newer);
-  const use = (token: string) => api.request('POST', `/user/${user.username}/password/?pwd_reset_token=${token}`, newPassword('newest-link-only'));
+  const use = (token: string) =>
+    api.request('POST', `/user/${user.username}/password/?pwd_reset_token=${token}`, newPassword('newest-link-only'));
   t.is((await use(older!)).status, 403);
   t.is((await use(newer!)).status, 200);
 });
@@ -127,49 +143,84 @@ test.serial('a password change ends every session: access and refresh tokens iss
   t.teardown(() => api.service.stop());
   const user = await makeUser(tdb.db);
   const pair = (await api.request('POST', '/token', { form: { username: user.username, password: PASSWORD } })).body;
-  t.is((await api.request('PATCH', `/user/${user.username}/`, { json: { bio: 'before' }, token: pair.access_token })).status, 200);
+  t.is(
+    (await api.request('PATCH', `/user/${user.username}/`, { json: { bio: 'before' }, token: pair.access_token }))
+      .status,
+    200,
+  );
 
-  const changed = await api.request('POST', `/user/${user.username}/password/`, { ...newPassword('sessions-all-end'), token: pair.access_token });
-  t.is(changed.status, 200);
-  t.is((await api.request('PATCH', `/user/${user.username}/`, { json: { bio: 'after' }, token: pair.access_token })).status, 401);
-  t.is((await api.request('POST', '/refresh_token', json({ refresh_token: pair.refresh_token }))).status, 401);
-  const fresh = await api.request('POST', '/token', { form: { username: user.username, password: 'sessions-all-end' } });
-  t.is((await api.request('PATCH', `/user/${user.username}/`, { json: { bio: 'new session' }, token: fresh.body.access_token })).status, 200);
-});
-
-test.serial('"your password was changed" goes out over SMTP with text and escaped HTML, no token, what to do', async (t) => {
-  const smtp = await startSmtpSink();
-  t.teardown(() => smtp.close());
-  const config = testConfig(tdb.url, {
-    ...smtpEnv(smtp),
-    DUNDIE_SECURITY__PWD_RESET_URL: 'https://dm.com/reset?from=mail&x="<b>"',
-    DUNDIE_SECURITY__PWD_RESET_COOLDOWN_SECONDS: '60',
+  const changed = await api.request('POST', `/user/${user.username}/password/`, {
+    ...newPassword('sessions-all-end'),
+    token: pair.access_token,
   });
-  const api = await startApi(config);
-  t.teardown(() => api.service.stop());
-  const user = await makeUser(tdb.db, { name: 'Creed Bratton', username: '<script>creed</script>' });
-  await api.request('POST', '/user/pwd_reset_token/', json({ email: user.email }));
-  await dispatch(tdb.db, config);
-  t.like(await tdb.db('outbox').first(), { status: 'sent', last_error: null });
-  const [reset] = await smtp.waitFor(1);
-  t.truthy(reset!.html, 'the reset e-mail has an HTML part');
-  t.regex(String(reset!.html), /href="https:\/\/dm\.com\/reset\?from=mail&amp;x=(&quot;|&#34;)&lt;b&gt;(&quot;|&#34;)\?pwd_reset_token=/);
-  const token = tokenFromText(reset!.text ?? '');
-
-  const changed = await api.request('POST', `/user/${encodeURIComponent(user.username)}/password/?pwd_reset_token=${token}`, newPassword('creed-thoughts-2'));
   t.is(changed.status, 200);
-  const row = await tdb.db('outbox').where({ kind: 'pwd_changed_email' }).first();
-  t.truthy(row, 'queued with the change');
-  await dispatch(tdb.db, config);
-  const [, notice] = await smtp.waitFor(2);
-  t.is(notice!.subject, 'Your Dundie password was changed');
-  t.deepEqual(Array.isArray(notice!.to) ? [] : notice!.to?.value.map((a) => a.address), [user.email]);
-  t.regex(notice!.text ?? '', /If you did not/);
-  t.notRegex(notice!.text ?? '', /pwd_reset_token|eyJ/);
-  t.regex(String(notice!.html), /&lt;script&gt;creed&lt;\/script&gt;/);
-  t.notRegex(String(notice!.html), /<script>/);
-  t.is((await tdb.db('outbox').where({ kind: 'pwd_changed_email' }).first()).status, 'sent', 'the cooldown does not hold it back');
+  t.is(
+    (await api.request('PATCH', `/user/${user.username}/`, { json: { bio: 'after' }, token: pair.access_token }))
+      .status,
+    401,
+  );
+  t.is((await api.request('POST', '/refresh_token', json({ refresh_token: pair.refresh_token }))).status, 401);
+  const fresh = await api.request('POST', '/token', {
+    form: { username: user.username, password: 'sessions-all-end' },
+  });
+  t.is(
+    (
+      await api.request('PATCH', `/user/${user.username}/`, {
+        json: { bio: 'new session' },
+        token: fresh.body.access_token,
+      })
+    ).status,
+    200,
+  );
 });
+
+test.serial(
+  '"your password was changed" goes out over SMTP with text and escaped HTML, no token, what to do',
+  async (t) => {
+    const smtp = await startSmtpSink();
+    t.teardown(() => smtp.close());
+    const config = testConfig(tdb.url, {
+      ...smtpEnv(smtp),
+      DUNDIE_SECURITY__PWD_RESET_URL: 'https://dm.com/reset?from=mail&x="<b>"',
+      DUNDIE_SECURITY__PWD_RESET_COOLDOWN_SECONDS: '60',
+    });
+    const api = await startApi(config);
+    t.teardown(() => api.service.stop());
+    const user = await makeUser(tdb.db, { name: 'Creed Bratton', username: '<script>creed</script>' });
+    await api.request('POST', '/user/pwd_reset_token/', json({ email: user.email }));
+    await dispatch(tdb.db, config);
+    t.like(await tdb.db('outbox').first(), { status: 'sent', last_error: null });
+    const [reset] = await smtp.waitFor(1);
+    t.truthy(reset!.html, 'the reset e-mail has an HTML part');
+    t.regex(
+      String(reset!.html),
+      /href="https:\/\/dm\.com\/reset\?from=mail&amp;x=(&quot;|&#34;)&lt;b&gt;(&quot;|&#34;)\?pwd_reset_token=/,
+    );
+    const token = tokenFromText(reset!.text ?? '');
+
+    const changed = await api.request(
+      'POST',
+      `/user/${encodeURIComponent(user.username)}/password/?pwd_reset_token=${token}`,
+      newPassword('creed-thoughts-2'),
+    );
+    t.is(changed.status, 200);
+    const row = await tdb.db('outbox').where({ kind: 'pwd_changed_email' }).first();
+    t.truthy(row, 'queued with the change');
+    await dispatch(tdb.db, config);
+    const [, notice] = await smtp.waitFor(2);
+    t.is(notice!.subject, 'Your Dundie password was changed');
+    t.deepEqual(Array.isArray(notice!.to) ? [] : notice!.to?.value.map((a) => a.address), [user.email]);
+    t.regex(notice!.text ?? '', /If you did not/);
+    t.notRegex(notice!.text ?? '', /pwd_reset_token|eyJ/);
+    t.regex(String(notice!.html), /&lt;script&gt;creed&lt;\/script&gt;/);
+    t.notRegex(String(notice!.html), /<script>/);
+    t.is(
+      (await tdb.db('outbox').where({ kind: 'pwd_changed_email' }).first()).status,
+      'sent',
+      'the cooldown does not hold it back',
+    );
+  },
+);
 
 test.serial('the change notice goes to email.log in debug mode', async (t) => {
   const config = testConfig(tdb.url);
@@ -179,7 +230,9 @@ test.serial('the change notice goes to email.log in debug mode', async (t) => {
   const token = createAccessToken(config.security, { sub: user.username, fresh: true });
   await api.request('POST', `/user/${user.username}/password/`, { ...newPassword('notice-in-the-log'), token });
   await dispatch(tdb.db, config);
-  const notice = (await readEmailLog(config)).find((m) => m.to === user.email && m.message.includes('Subject: Your Dundie password was changed'));
+  const notice = (await readEmailLog(config)).find(
+    (m) => m.to === user.email && m.message.includes('Subject: Your Dundie password was changed'),
+  );
   t.truthy(notice);
   t.regex(notice!.message, /If you did not/);
 });
@@ -196,7 +249,9 @@ for (const [rule, password, message] of [
     const config = testConfig(tdb.url);
     const api = await startApi(config);
     t.teardown(() => api.service.stop());
-    const user = (await tdb.db('users').where({ username: 'policy-person' }).first()) ?? (await makeUser(tdb.db, { username: 'policy-person', email: 'policy.person@dm.com' }));
+    const user =
+      (await tdb.db('users').where({ username: 'policy-person' }).first()) ??
+      (await makeUser(tdb.db, { username: 'policy-person', email: 'policy.person@dm.com' }));
     const token = createAccessToken(config.security, { sub: user.username, ver: user.token_version, fresh: true });
     const res = await api.request('POST', `/user/${user.username}/password/`, { ...newPassword(password), token });
     t.is(res.status, 422);
@@ -211,7 +266,10 @@ test.serial('password policy applies to new users too', async (t) => {
   t.teardown(() => api.service.stop());
   const boss = await makeUser(tdb.db, { dept: 'management' });
   const token = createAccessToken(config.security, { sub: boss.username });
-  const res = await api.request('POST', '/user/', { token, json: { name: 'Ryan Howard', email: 'ryan@dm.com', dept: 'temp', password: 'password1' } });
+  const res = await api.request('POST', '/user/', {
+    token,
+    json: { name: 'Ryan Howard', email: 'ryan@dm.com', dept: 'temp', password: 'password1' },
+  });
   t.is(res.status, 422);
   t.regex(res.body.detail[0].msg, /too common/);
 });
@@ -226,18 +284,48 @@ test.serial('rotation: tokens signed with a previous key still verify; new ones 
   });
   const api = await startApi(rotated);
   t.teardown(() => api.service.stop());
-  t.is((await api.request('PATCH', `/user/${user.username}/`, { json: { bio: 'rotated' }, token: oldToken })).status, 200);
+  t.is(
+    (await api.request('PATCH', `/user/${user.username}/`, { json: { bio: 'rotated' }, token: oldToken })).status,
+    200,
+  );
   const fresh = await api.request('POST', '/token', { form: { username: user.username, password: PASSWORD } });
   const [, payload] = fresh.body.access_token.split('.');
   t.truthy(payload);
-  const retired = await startApi(testConfig(tdb.url, { DUNDIE_SECURITY__SECRET_KEY: 'the-new-key-that-is-at-least-32-bytes-long' }));
+  const retired = await startApi(
+    testConfig(tdb.url, { DUNDIE_SECURITY__SECRET_KEY: 'the-new-key-that-is-at-least-32-bytes-long' }),
+  );
   t.teardown(() => retired.service.stop());
-  t.is((await retired.request('PATCH', `/user/${user.username}/`, { json: { bio: 'x' }, token: oldToken })).status, 401, 'dropped from the list, the old key verifies nothing');
-  t.is((await retired.request('PATCH', `/user/${user.username}/`, { json: { bio: 'x' }, token: fresh.body.access_token })).status, 200, 'signed with the new key');
+  t.is(
+    (await retired.request('PATCH', `/user/${user.username}/`, { json: { bio: 'x' }, token: oldToken })).status,
+    401,
+    'dropped from the list, the old key verifies nothing',
+  );
+  t.is(
+    (await retired.request('PATCH', `/user/${user.username}/`, { json: { bio: 'x' }, token: fresh.body.access_token }))
+      .status,
+    200,
+    'signed with the new key',
+  );
 });
 
 test('outside development the service refuses a missing or short SECRET_KEY', (t) => {
-  t.throws(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://h/db' }), { message: /SECRET_KEY is required/ });
-  t.throws(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://h/db', DUNDIE_SECURITY__SECRET_KEY: 'x'.repeat(31) }), { message: /at least 32 bytes/ });
-  t.notThrows(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://h/db', DUNDIE_SECURITY__SECRET_KEY: 'x'.repeat(32) }));
+  t.throws(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://h/db' }), {
+    message: /SECRET_KEY is required/,
+  });
+  t.throws(
+    () =>
+      loadConfig({
+        NODE_ENV: 'production',
+        DATABASE_URL: 'postgres://h/db',
+        DUNDIE_SECURITY__SECRET_KEY: 'x'.repeat(31),
+      }),
+    { message: /at least 32 bytes/ },
+  );
+  t.notThrows(() =>
+    loadConfig({
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://h/db',
+      DUNDIE_SECURITY__SECRET_KEY: 'x'.repeat(32),
+    }),
+  );
 });

@@ -71,5 +71,7 @@ export function createLimit(db: Db, name: string, points: number, durationSecond
 
 /** Windows that ended over an hour ago: housekeeping drops them. */
 export function pruneRateLimits(db: Conn): Promise<number> {
-  return db(RATE_LIMIT_TABLE).where('expire', '<', Date.now() - 3600_000).del();
+  return db(RATE_LIMIT_TABLE)
+    .where('expire', '<', Date.now() - 3600_000)
+    .del();
 }

@@ -52,5 +52,7 @@ export async function familyIsLive(db: Conn, fam: string | undefined): Promise<b
 
 /** Families with no token that could still be valid: housekeeping drops them. */
 export function pruneFamilies(db: Conn, olderThanSeconds: number): Promise<number> {
-  return db('refresh_token_families').where('updated_at', '<', db.raw('now() - make_interval(secs => ?)', [olderThanSeconds])).del();
+  return db('refresh_token_families')
+    .where('updated_at', '<', db.raw('now() - make_interval(secs => ?)', [olderThanSeconds]))
+    .del();
 }

@@ -25,7 +25,15 @@ export interface TokenClaims {
 }
 
 /** What the caller puts in; `iat` may be given to make a token as of another time. */
-export type TokenData = { sub: string; iat?: number; fresh?: boolean; ver?: number; pwd?: string; fam?: string; jti?: string };
+export type TokenData = {
+  sub: string;
+  iat?: number;
+  fresh?: boolean;
+  ver?: number;
+  pwd?: string;
+  fam?: string;
+  jti?: string;
+};
 
 export class InvalidToken extends Error {
   constructor(reason: string) {
@@ -92,7 +100,8 @@ export function verifyToken(security: Security, token: string, scope: Scope): To
   if (!claims) throw new InvalidToken((failure as Error).message);
   if (typeof claims !== 'object' || typeof claims.sub !== 'string') throw new InvalidToken('token has no subject');
   // jsonwebtoken checks `exp` only when present: a token without one would never expire.
-  if (typeof claims.exp !== 'number' || typeof claims.iat !== 'number') throw new InvalidToken('token has no exp or iat');
+  if (typeof claims.exp !== 'number' || typeof claims.iat !== 'number')
+    throw new InvalidToken('token has no exp or iat');
   if (claims.scope !== scope) throw new InvalidToken(`token scope is ${String(claims.scope)}, not ${scope}`);
   return claims;
 }

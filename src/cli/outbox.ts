@@ -15,11 +15,23 @@ export async function outboxCommand(args: string[], config: Settings, log: Logge
   await withDatabase(config, log, async ({ database: { db } }) => {
     if (action === 'summary') {
       const rows = await summary(db);
-      console.log(rows.length ? table(rows as unknown as Record<string, unknown>[], ['status', 'count', 'oldest_created_at', 'next_run_after']) : 'the outbox is empty');
+      console.log(
+        rows.length
+          ? table(rows as unknown as Record<string, unknown>[], [
+              'status',
+              'count',
+              'oldest_created_at',
+              'next_run_after',
+            ])
+          : 'the outbox is empty',
+      );
     } else if (action === 'list') {
       const status = values.status;
       if (!isOutboxStatus(status)) throw new UsageError(`outbox list needs --status ${OUTBOX_STATUSES.join('|')}`);
-      const rows = (await listByStatus(db, status, Number(values.limit) || 20)).map((r) => ({ ...r, email: r.payload.email }));
+      const rows = (await listByStatus(db, status, Number(values.limit) || 20)).map((r) => ({
+        ...r,
+        email: r.payload.email,
+      }));
       console.log(table(rows, ['id', 'kind', 'email', 'attempts', 'max_attempts', 'run_after', 'last_error']));
     } else if (action === 'retry') {
       if (values.dead === Boolean(id)) throw new UsageError('outbox retry takes a row id or --dead');

@@ -8,7 +8,11 @@ import { PREVIEWS, renderPreview } from '../pages/preview.ts';
 import { UsageError } from './support.ts';
 
 export async function previewCommand(args: string[], config: Settings): Promise<void> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { locale: { type: 'string', default: config.email.DEFAULT_LOCALE }, out: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { locale: { type: 'string', default: config.email.DEFAULT_LOCALE }, out: { type: 'string' } },
+  });
   const [name] = positionals;
   if (!name || !PREVIEWS.includes(name)) throw new UsageError(`preview takes one of: ${PREVIEWS.join(', ')}`);
   if (!isLocale(values.locale)) throw new UsageError(`--locale must be en or pt-BR, got "${values.locale}"`);

@@ -44,7 +44,8 @@ export async function shellCommand(args: string[], config: Settings, log: Logger
       createAccessToken: (data: TokenData, expiresDelta?: number, scope?: Scope) =>
         createAccessToken(config.security, data, expiresDelta, scope),
       requestPwdReset: (address: string) => requestPwdReset(db, config, address),
-      tryToSendPwdResetEmail: (address: string) => tryToSendPwdResetEmail(emailWorker({ db, config, mailer, log }), config, address),
+      tryToSendPwdResetEmail: (address: string) =>
+        tryToSendPwdResetEmail(emailWorker({ db, config, mailer, log }), config, address),
     };
     console.log(`Dundie shell. In scope: ${Object.keys(scope).join(', ')}`);
     const server = repl.start({ prompt: 'dundie> ' });

@@ -25,7 +25,11 @@ export async function changePassword(
   return db.transaction(async (tx) => {
     const changed = await replacePasswordHash(tx, user.id, user.password_hash, hash);
     if (changed) {
-      const payload = { email: changed.email, username: changed.username, changed_at: new Date(changed.updated_at).toISOString() };
+      const payload = {
+        email: changed.email,
+        username: changed.username,
+        changed_at: new Date(changed.updated_at).toISOString(),
+      };
       await enqueue(tx, {
         kind: PWD_CHANGED_EMAIL,
         payload: locale ? { ...payload, locale } : payload,

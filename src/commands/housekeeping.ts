@@ -10,7 +10,10 @@ export async function housekeeping(db: Conn, config: Settings) {
   return {
     outboxRows: await deleteFinished(db, config.outbox.RETENTION_DAYS),
     // Kept a day past the longest cooldown: the escalation remembers an address that long.
-    throttleSlots: await pruneResetSlots(db, 86400 + Math.max(config.security.PWD_RESET_COOLDOWN_MAX_SECONDS, config.security.PWD_RESET_COOLDOWN_SECONDS)),
+    throttleSlots: await pruneResetSlots(
+      db,
+      86400 + Math.max(config.security.PWD_RESET_COOLDOWN_MAX_SECONDS, config.security.PWD_RESET_COOLDOWN_SECONDS),
+    ),
     rateLimitWindows: await pruneRateLimits(db),
     // A family's last token lives at most this long after its last rotation (or revocation).
     refreshFamilies: await pruneFamilies(

@@ -24,6 +24,11 @@ export function requestPwdReset(
   email: string,
   { locale, deadline }: { locale?: string; deadline?: Date } = {},
 ): Promise<string> {
-  const row = { kind: PWD_RESET_EMAIL, payload: locale ? { email, locale } : { email }, maxAttempts: config.dispatcher.MAX_ATTEMPTS, deadline };
+  const row = {
+    kind: PWD_RESET_EMAIL,
+    payload: locale ? { email, locale } : { email },
+    maxAttempts: config.dispatcher.MAX_ATTEMPTS,
+    deadline,
+  };
   return db instanceof EnqueueBatcher ? db.enqueue(row) : enqueue(db, row);
 }

@@ -37,7 +37,10 @@ export function createDb(url: string, { poolMax = 10, timeoutSeconds = 3 } = {})
   });
 }
 
-const dbOptions = (config: Settings) => ({ poolMax: config.database.POOL_MAX, timeoutSeconds: config.database.TIMEOUT_SECONDS });
+const dbOptions = (config: Settings) => ({
+  poolMax: config.database.POOL_MAX,
+  timeoutSeconds: config.database.TIMEOUT_SECONDS,
+});
 
 export interface Database {
   readonly db: Db;

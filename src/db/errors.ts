@@ -9,20 +9,37 @@ export type DbErrorKind = 'transient' | 'constraint' | 'data' | 'other';
 
 /** SQLSTATE classes and codes that pass: connection trouble, shutdown, serialization, lock waits. */
 const TRANSIENT_SQLSTATES = new Set([
-  '08000', '08001', '08003', '08004', '08006', // connection exceptions
-  '40001', '40P01', // serialization failure, deadlock: the transaction may simply be run again
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006', // connection exceptions
+  '40001',
+  '40P01', // serialization failure, deadlock: the transaction may simply be run again
   '53300', // too many connections
   '55P03', // lock not available
   '57014', // query canceled (statement_timeout)
-  '57P01', '57P02', '57P03', // admin shutdown, crash shutdown, cannot connect now
-  '58000', '58030', // system and I/O errors on the server
+  '57P01',
+  '57P02',
+  '57P03', // admin shutdown, crash shutdown, cannot connect now
+  '58000',
+  '58030', // system and I/O errors on the server
 ]);
 
 /** Socket-level errors from the driver: the server is out of reach. */
-const TRANSIENT_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const TRANSIENT_SOCKET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
 
 /** pg and knex report some outages by message only. */
-const TRANSIENT_MESSAGE = /Connection terminated|connection timeout|timeout expired|Query read timeout|Client has encountered a connection error|Knex: Timeout acquiring a connection/i;
+const TRANSIENT_MESSAGE =
+  /Connection terminated|connection timeout|timeout expired|Query read timeout|Client has encountered a connection error|Knex: Timeout acquiring a connection/i;
 
 /**
  * Errors by name: knex's pool timeout, and GroupCommit's (`db/groupCommit.ts`) for a write not

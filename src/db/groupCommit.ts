@@ -82,11 +82,14 @@ export class GroupCommit<In, Out> {
       if (this.#queue.length >= this.#maxQueued) return reject(new QueueFull());
       const waiting: Waiting<In, Out> = { item, resolve, reject };
       if (deadline !== undefined) {
-        waiting.timer = setTimeout(() => {
-          const at = this.#queue.indexOf(waiting);
-          if (at >= 0) this.#queue.splice(at, 1);
-          reject(new DeadlineExceeded());
-        }, Math.max(0, deadline - Date.now()));
+        waiting.timer = setTimeout(
+          () => {
+            const at = this.#queue.indexOf(waiting);
+            if (at >= 0) this.#queue.splice(at, 1);
+            reject(new DeadlineExceeded());
+          },
+          Math.max(0, deadline - Date.now()),
+        );
         waiting.resolve = (out) => (clearTimeout(waiting.timer), resolve(out));
         // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what the write threw
         waiting.reject = (err) => (clearTimeout(waiting.timer), reject(err));

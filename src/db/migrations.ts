@@ -51,8 +51,17 @@ export async function migrateLatest(pool: Knex, { waitMs = 30_000 } = {}): Promi
 function withoutStatementTimeouts(pool: Knex): Knex {
   const config = pool.client.config as Knex.Config;
   const connection = config.connection as Record<string, unknown> | undefined;
-  if (!connection || typeof connection !== 'object' || !('statement_timeout' in connection || 'query_timeout' in connection)) return pool;
-  return knex({ ...config, connection: { ...connection, statement_timeout: 0, query_timeout: 0 }, pool: { min: 0, max: 1 } });
+  if (
+    !connection ||
+    typeof connection !== 'object' ||
+    !('statement_timeout' in connection || 'query_timeout' in connection)
+  )
+    return pool;
+  return knex({
+    ...config,
+    connection: { ...connection, statement_timeout: 0, query_timeout: 0 },
+    pool: { min: 0, max: 1 },
+  });
 }
 
 async function migrateWhenUnlocked(db: Knex, waitMs: number): Promise<string[]> {

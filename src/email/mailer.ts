@@ -66,10 +66,12 @@ export function assertOneRecipient(to: string): void {
   const count = recipients(to).length;
   if (count !== 1) {
     // Shaped as nodemailer's own envelope refusal, so `refusals.ts` counts it final: no retry can help.
-    throw Object.assign(new Error(`refusing to send: the To address stands for ${count} recipients`), { code: 'EENVELOPE', command: 'API' });
+    throw Object.assign(new Error(`refusing to send: the To address stands for ${count} recipients`), {
+      code: 'EENVELOPE',
+      command: 'API',
+    });
   }
 }
-
 
 /**
  * Renders a template file, parsed on first use. liquidjs caches what it parsed, but its
@@ -89,10 +91,16 @@ function parsedOnce(engine: Liquid): (file: string, vars: Record<string, unknown
   };
 }
 
-export function createMailer(email: Settings['email'], { templates = templatesDir, maxConnections = email.smtp_connections } = {}): Mailer {
-  const inLocale = (template: string, locale: string | undefined) => localizedTemplate(template, locale ?? email.DEFAULT_LOCALE, templates);
+export function createMailer(
+  email: Settings['email'],
+  { templates = templatesDir, maxConnections = email.smtp_connections } = {},
+): Mailer {
+  const inLocale = (template: string, locale: string | undefined) =>
+    localizedTemplate(template, locale ?? email.DEFAULT_LOCALE, templates);
   const liquid = parsedOnce(new Liquid({ root: templates, extname: '.liquid', cache: true, strictVariables: true }));
-  const htmlLiquid = parsedOnce(new Liquid({ root: templates, extname: '.liquid', cache: true, strictVariables: true, outputEscape: 'escape' }));
+  const htmlLiquid = parsedOnce(
+    new Liquid({ root: templates, extname: '.liquid', cache: true, strictVariables: true, outputEscape: 'escape' }),
+  );
   const hasHtml = new Map<string, boolean>();
   const render = async (template: string, vars: Record<string, unknown>, withHtml = true): Promise<Mail> => {
     const mail = parseRendered(await liquid(template, vars));

@@ -20,7 +20,13 @@ const PER_MESSAGE_COMMANDS = new Set(['RCPT TO', 'DATA']);
 /** A sentence for `last_error` when the refusal is final, or undefined when trying again may help. */
 export function permanentRefusal(err: unknown): string | undefined {
   const { code, command, responseCode, response, message } = (err ?? {}) as NodemailerError;
-  if (typeof responseCode === 'number' && responseCode >= 500 && responseCode < 600 && responseCode !== 503 && PER_MESSAGE_COMMANDS.has(command ?? '')) {
+  if (
+    typeof responseCode === 'number' &&
+    responseCode >= 500 &&
+    responseCode < 600 &&
+    responseCode !== 503 &&
+    PER_MESSAGE_COMMANDS.has(command ?? '')
+  ) {
     return `SMTP server refused the message at ${command}: ${response ?? responseCode}`;
   }
   if (code === 'EENVELOPE' && command === 'API') return `the mailer refused the envelope: ${message}`;

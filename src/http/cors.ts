@@ -13,7 +13,8 @@ const ALLOWED_HEADERS = ['authorization', 'content-type', 'x-request-id'];
 const EXPOSED_HEADERS = 'Retry-After, WWW-Authenticate, X-Request-Id';
 const PREFLIGHT_MAX_AGE_SECONDS = '600';
 
-const isPagePath = (path: string) => path === '/reset_password' || path.startsWith('/reset_password/') || path.startsWith('/static/');
+const isPagePath = (path: string) =>
+  path === '/reset_password' || path.startsWith('/reset_password/') || path.startsWith('/static/');
 
 export function cors(config: Pick<Settings, 'server'>): Middleware {
   const allowed = new Set(config.server.CORS_ORIGIN_LIST);
@@ -32,12 +33,17 @@ export function cors(config: Pick<Settings, 'server'>): Middleware {
     }
     ctx.set('Access-Control-Allow-Origin', origin);
     if (preflight) {
-      const asked = ctx.get('Access-Control-Request-Headers').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+      const asked = ctx
+        .get('Access-Control-Request-Headers')
+        .split(',')
+        .map((h) => h.trim().toLowerCase())
+        .filter(Boolean);
       ctx.vary('Access-Control-Request-Method');
       ctx.vary('Access-Control-Request-Headers');
       ctx.set({
         'Access-Control-Allow-Methods': METHODS,
-        'Access-Control-Allow-Headers': asked.filter((h) => ALLOWED_HEADERS.includes(h)).join(', ') || ALLOWED_HEADERS.join(', '),
+        'Access-Control-Allow-Headers':
+          asked.filter((h) => ALLOWED_HEADERS.includes(h)).join(', ') || ALLOWED_HEADERS.join(', '),
         'Access-Control-Max-Age': PREFLIGHT_MAX_AGE_SECONDS,
       });
       ctx.status = 204;

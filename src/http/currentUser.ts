@@ -32,7 +32,10 @@ export async function optionalUser(deps: Deps, ctx: Context): Promise<UserRow | 
 }
 
 /** The calling user and the claims of the token that named them (whether it is fresh, say). */
-export async function optionalCaller({ db, config }: Deps, ctx: Context): Promise<{ user: UserRow; claims: TokenClaims } | undefined> {
+export async function optionalCaller(
+  { db, config }: Deps,
+  ctx: Context,
+): Promise<{ user: UserRow; claims: TokenClaims } | undefined> {
   const token = bearerToken(ctx);
   if (token === undefined) {
     if (ctx.get('Authorization')) throw unauthorized();

@@ -28,7 +28,8 @@ const NOT_RECORDED = 'Service temporarily unavailable: your request was not reco
 /** The body parser's failures (bad JSON, too large, bad encoding) as client errors. */
 export function bodyParseError(err: unknown): HttpError {
   const { status, type, code } = err as { status?: number; type?: string; code?: unknown };
-  if (err instanceof SyntaxError || type === 'entity.parse.failed') return new HttpError(400, 'Malformed JSON in request body');
+  if (err instanceof SyntaxError || type === 'entity.parse.failed')
+    return new HttpError(400, 'Malformed JSON in request body');
   if (isDecompressionError(code)) return new HttpError(400, 'Request body does not match its Content-Encoding');
   if (typeof status === 'number' && status >= 400 && status < 500) {
     return new HttpError(status, clientErrorDetail[status] ?? 'Bad request');
@@ -36,7 +37,11 @@ export function bodyParseError(err: unknown): HttpError {
   throw err;
 }
 
-const UNREADABLE_BODY = new Set(['Malformed JSON in request body', 'Request body does not match its Content-Encoding', clientErrorDetail[400]]);
+const UNREADABLE_BODY = new Set([
+  'Malformed JSON in request body',
+  'Request body does not match its Content-Encoding',
+  clientErrorDetail[400],
+]);
 const isMalformedInput = ({ status, detail }: HttpError) =>
   status === 413 ||
   status === 415 ||
@@ -49,8 +54,10 @@ function asHttpError(err: unknown): HttpError | undefined {
   if (err instanceof NotAllowed) return new HttpError(403, err.message);
   if (err instanceof Conflict) return new HttpError(409, err.message);
   if (err instanceof TooManyAttempts) return tooManyRequests(err.retryAfterSeconds);
-  if (err instanceof Overloaded) return new HttpError(503, err.message, { 'Retry-After': String(err.retryAfterSeconds) });
-  if (err instanceof PolicyViolation) return validationFailed([{ loc: ['body', err.field], msg: err.message, type: 'value_error' }]);
+  if (err instanceof Overloaded)
+    return new HttpError(503, err.message, { 'Retry-After': String(err.retryAfterSeconds) });
+  if (err instanceof PolicyViolation)
+    return validationFailed([{ loc: ['body', err.field], msg: err.message, type: 'value_error' }]);
   // The database is out of reach: a client should retry soon, and nothing of theirs was half-done.
   // Not written before the request's deadline, or refused unqueued: guaranteed not recorded.
   if (err instanceof DeadlineExceeded || err instanceof QueueFull) return serviceUnavailable(NOT_RECORDED);
@@ -78,7 +85,8 @@ export function errorHandler(): Middleware<{ log: Logger }> {
       const known = asHttpError(err);
       if (known?.status === 503) ctx.state.log.warn({ err: (err as Error).message }, 'database unavailable');
       // Input no handler could read (an undecodable body, a lone surrogate): one line, no stack.
-      if (known && isMalformedInput(known)) ctx.state.log.warn({ status: known.status, err: known.message }, 'malformed input');
+      if (known && isMalformedInput(known))
+        ctx.state.log.warn({ status: known.status, err: known.message }, 'malformed input');
       if (known) {
         ctx.status = known.status;
         ctx.set(known.headers);

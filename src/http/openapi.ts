@@ -32,7 +32,9 @@ const json = (schema: object) => ({ 'application/json': { schema } });
 const error = (description: string) => ({ description, content: json(ref('Error')) });
 const validationError = { description: 'The request body does not validate', content: json(ref('ValidationError')) };
 const tooMany = {
-  ...error('Too many requests from this client (or failed logins for this username); the same detail whatever was sent'),
+  ...error(
+    'Too many requests from this client (or failed logins for this username); the same detail whatever was sent',
+  ),
   headers: { 'Retry-After': { description: 'Seconds until the limit resets', schema: { type: 'integer' } } },
 };
 const username = { name: 'username', in: 'path', required: true, schema: { type: 'string' } };
@@ -51,7 +53,9 @@ export const openApiDocument = {
     '/health': {
       get: {
         summary: 'The process is up',
-        responses: { 200: { description: 'Serving', content: json({ type: 'object', properties: { status: { const: 'ok' } } }) } },
+        responses: {
+          200: { description: 'Serving', content: json({ type: 'object', properties: { status: { const: 'ok' } } }) },
+        },
       },
     },
     '/ready': {

@@ -19,14 +19,29 @@ export function requestLog(log: Logger): Middleware<{ log: Logger; requestId: st
     // A child logger costs an allocation and a serialised binding: made only for a request that
     // logs more than its one line (an error, say). The line below has the same fields either way.
     let child: Logger | undefined;
-    Object.defineProperty(ctx.state, 'log', { get: () => (child ??= log.child({ requestId })), configurable: true, enumerable: true });
+    Object.defineProperty(ctx.state, 'log', {
+      get: () => (child ??= log.child({ requestId })),
+      configurable: true,
+      enumerable: true,
+    });
     try {
       await next();
     } finally {
       (child ?? log).info(
         child
-          ? { method: ctx.method, url: redactUrl(ctx.originalUrl), status: ctx.status, ms: Math.round(performance.now() - started) }
-          : { requestId, method: ctx.method, url: redactUrl(ctx.originalUrl), status: ctx.status, ms: Math.round(performance.now() - started) },
+          ? {
+              method: ctx.method,
+              url: redactUrl(ctx.originalUrl),
+              status: ctx.status,
+              ms: Math.round(performance.now() - started),
+            }
+          : {
+              requestId,
+              method: ctx.method,
+              url: redactUrl(ctx.originalUrl),
+              status: ctx.status,
+              ms: Math.round(performance.now() - started),
+            },
         'request',
       );
     }

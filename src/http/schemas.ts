@@ -25,7 +25,10 @@ export function text({ min = 1, max = 1000, controls = false } = {}) {
     .refine((v) => v.isWellFormed(), { message: 'String must be valid Unicode', params: { type: 'string_unicode' } });
   return controls
     ? checked
-    : checked.refine((v) => !CONTROL.test(v), { message: 'String must not contain control characters', params: { type: 'value_error' } });
+    : checked.refine((v) => !CONTROL.test(v), {
+        message: 'String must not contain control characters',
+        params: { type: 'value_error' },
+      });
 }
 
 /** One plain mailbox (`users/emailAddress.ts`): not a proof that it exists, never two recipients. */
@@ -33,7 +36,8 @@ export const email = () =>
   text({ max: EMAIL_MAX_LENGTH })
     .check((ctx) => {
       const problem = mailboxProblem(ctx.value);
-      if (problem) ctx.issues.push({ code: 'custom', message: problem, params: { type: 'value_error' }, input: ctx.value });
+      if (problem)
+        ctx.issues.push({ code: 'custom', message: problem, params: { type: 'value_error' }, input: ctx.value });
     })
     .meta({ format: 'email' });
 
@@ -61,7 +65,9 @@ export const NewPassword = z.object({
   password_confirm: password,
   current_password: text({ max: 1024, controls: true })
     .optional()
-    .describe('Required with an access token that is not fresh (from /refresh_token, or from /token more than FRESH_TOKEN_MINUTES ago)'),
+    .describe(
+      'Required with an access token that is not fresh (from /refresh_token, or from /token more than FRESH_TOKEN_MINUTES ago)',
+    ),
 });
 export const ResetRequest = z.object({ email: email() });
 
@@ -73,7 +79,11 @@ export const User = z.object({
   bio: z.string().nullable(),
   currency: z.string(),
 });
-export const TokenPair = z.object({ access_token: z.string(), refresh_token: z.string(), token_type: z.literal('bearer') });
+export const TokenPair = z.object({
+  access_token: z.string(),
+  refresh_token: z.string(),
+  token_type: z.literal('bearer'),
+});
 export const ResetAnswer = z.object({ message: z.literal(PWD_RESET_MESSAGE) });
 export const ErrorBody = z.object({ detail: z.string() });
 export const ValidationError = z.object({

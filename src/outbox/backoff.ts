@@ -16,7 +16,11 @@ export function backoffCeilingSeconds(settings: BackoffSettings, attempts: numbe
 }
 
 /** Seconds before the next try after `attempts` failed ones: uniform in [1, ceiling]. */
-export function backoffSeconds(settings: BackoffSettings, attempts: number, random: () => number = Math.random): number {
+export function backoffSeconds(
+  settings: BackoffSettings,
+  attempts: number,
+  random: () => number = Math.random,
+): number {
   const ceiling = backoffCeilingSeconds(settings, attempts);
   return Math.max(1, Math.min(ceiling, random() * ceiling));
 }

@@ -17,7 +17,12 @@ export interface DispatchResult {
 const emptyResult = (): DispatchResult => ({ claimed: 0, sent: 0, skipped: 0, failed: 0, released: 0 });
 
 /** Runs `work` over `items` with at most `limit` at once; unstarted items are returned when `shouldStop()`. */
-async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>, shouldStop: () => boolean): Promise<T[]> {
+async function eachLimited<T>(
+  items: T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+  shouldStop: () => boolean,
+): Promise<T[]> {
   let next = 0;
   const worker = async () => {
     while (next < items.length && !shouldStop()) await work(items[next++]!);
@@ -39,13 +44,26 @@ export async function dispatchOnce(
   const result = { ...emptyResult(), claimed: rows.length };
   const finish = finishWriter(deps);
   const count = (outcome: Outcome) => void result[outcome]++;
-  const unstarted = await eachLimited(rows, CONCURRENCY, async (row) => count(await processRow(deps, row, finish)), shouldStop);
-  if (unstarted.length > 0) result.released = await release(deps.db, unstarted.map((r) => r.id), deps.workerId);
+  const unstarted = await eachLimited(
+    rows,
+    CONCURRENCY,
+    async (row) => count(await processRow(deps, row, finish)),
+    shouldStop,
+  );
+  if (unstarted.length > 0)
+    result.released = await release(
+      deps.db,
+      unstarted.map((r) => r.id),
+      deps.workerId,
+    );
   return result;
 }
 
 /** Batch after batch until nothing is due (or a stop is asked for). */
-export async function dispatchUntilIdle(deps: WorkerDeps, shouldStop: () => boolean = () => false): Promise<DispatchResult> {
+export async function dispatchUntilIdle(
+  deps: WorkerDeps,
+  shouldStop: () => boolean = () => false,
+): Promise<DispatchResult> {
   const total = emptyResult();
   for (;;) {
     const r = await dispatchOnce(deps, { shouldStop });

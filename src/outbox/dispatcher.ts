@@ -55,7 +55,12 @@ export class Dispatcher {
     this.#safetyNet = cron.schedule(settings.CRON, () => this.wake(), { name: 'outbox-safety-net' });
     this.#listener = listenUrl && settings.LISTEN ? listenForOutbox(listenUrl, () => this.wake(), log) : undefined;
     log.info(
-      { workerId: deps.workerId, cron: settings.CRON, listen: Boolean(this.#listener), concurrency: settings.CONCURRENCY },
+      {
+        workerId: deps.workerId,
+        cron: settings.CRON,
+        listen: Boolean(this.#listener),
+        concurrency: settings.CONCURRENCY,
+      },
       'dispatcher started',
     );
     this.wake();
@@ -84,7 +89,11 @@ export class Dispatcher {
     const grace = new Promise<false>((r) => setTimeout(() => r(false), settings.SHUTDOWN_GRACE_SECONDS * 1000).unref());
     const inTime = await Promise.race([settled, grace]);
     clearInterval(this.#renewal);
-    if (!inTime) log.warn({ rows: [...this.#inFlight.keys()] }, 'shutdown grace over: rows still in flight are left to their leases');
+    if (!inTime)
+      log.warn(
+        { rows: [...this.#inFlight.keys()] },
+        'shutdown grace over: rows still in flight are left to their leases',
+      );
     this.#state = 'stopped';
     log.info('dispatcher stopped');
   }
@@ -144,14 +153,20 @@ export class Dispatcher {
     const held = [...this.#inFlight.keys(), ...this.#ready.map((r) => r.id)];
     if (held.length === 0) return;
     const { db, workerId, settings, log } = this.deps;
-    renewLeases(db, held, workerId, settings.LEASE_SECONDS).catch((err) => log.warn({ err: errorText(err) }, 'could not renew leases'));
+    renewLeases(db, held, workerId, settings.LEASE_SECONDS).catch((err) =>
+      log.warn({ err: errorText(err) }, 'could not renew leases'),
+    );
   }
 
   async #handBack(rows: OutboxRow[]): Promise<void> {
     if (rows.length === 0) return;
     const { db, workerId, log } = this.deps;
     try {
-      await release(db, rows.map((r) => r.id), workerId);
+      await release(
+        db,
+        rows.map((r) => r.id),
+        workerId,
+      );
     } catch (err) {
       log.warn({ err: errorText(err), rows: rows.length }, 'could not hand rows back; their leases will');
     }

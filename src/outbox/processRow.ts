@@ -68,7 +68,11 @@ async function record<T>(settings: WorkerDeps['settings'], write: () => Promise<
 }
 
 /** Runs the row's task and records the outcome. Never throws: a failure is recorded or left to the lease. */
-export async function processRow(deps: WorkerDeps, row: OutboxRow, finish: FinishWriter = finishWriter(deps)): Promise<Outcome> {
+export async function processRow(
+  deps: WorkerDeps,
+  row: OutboxRow,
+  finish: FinishWriter = finishWriter(deps),
+): Promise<Outcome> {
   const { db, workerId, log, settings, metrics, tasks } = deps;
   // Counted at the claim: row.attempts is this try's number.
   const rowLog = log.child({ outboxId: row.id, kind: row.kind, attempt: row.attempts });
@@ -101,7 +105,10 @@ export async function processRow(deps: WorkerDeps, row: OutboxRow, finish: Finis
     try {
       const status = await record(settings, () => markFailed(db, row.id, workerId, failure));
       const retryInSeconds = status === 'pending' ? Math.round(failure.retryInSeconds) : undefined;
-      rowLog.warn({ err: failure.error, permanent: failure.permanent || undefined, status, retryInSeconds }, 'send failed');
+      rowLog.warn(
+        { err: failure.error, permanent: failure.permanent || undefined, status, retryInSeconds },
+        'send failed',
+      );
     } catch (dbErr) {
       // The lease will lapse and the row will be tried again: nothing is lost.
       rowLog.error({ err: errorText(dbErr) }, 'could not record the failure; the lease will hand the row on');

@@ -45,7 +45,9 @@ export interface NewOutboxRow {
  * text is the same for any number of rows (arrays, not a VALUES list), so the server plans it once.
  */
 export async function enqueueMany(db: Conn, rows: readonly NewOutboxRow[]): Promise<(string | null)[]> {
-  const { rows: [result] } = await db.raw<{ rows: { ns: string[] | null; ids: string[] | null }[] }>(
+  const {
+    rows: [result],
+  } = await db.raw<{ rows: { ns: string[] | null; ids: string[] | null }[] }>(
     `
     WITH live AS (
       SELECT * FROM unnest(?::text[], ?::jsonb[], ?::int[], ?::timestamptz[])
@@ -60,7 +62,12 @@ export async function enqueueMany(db: Conn, rows: readonly NewOutboxRow[]): Prom
            (SELECT array_agg(id ORDER BY id) FROM inserted)::text[] AS ids
     `,
     // A row without a deadline binds NULL in the timestamptz[]; knex's types just do not say so.
-    [rows.map((r) => r.kind), rows.map((r) => JSON.stringify(r.payload)), rows.map((r) => r.maxAttempts), rows.map((r) => r.deadline?.toISOString() ?? null) as string[]],
+    [
+      rows.map((r) => r.kind),
+      rows.map((r) => JSON.stringify(r.payload)),
+      rows.map((r) => r.maxAttempts),
+      rows.map((r) => r.deadline?.toISOString() ?? null) as string[],
+    ],
   );
   // Rows are inserted in order and each takes the next id, so ascending ids follow ascending n.
   const ids: (string | null)[] = rows.map(() => null);
@@ -207,7 +214,13 @@ export async function release(db: Conn, ids: string[], workerId: string): Promis
   return db('outbox')
     .whereIn('id', ids)
     .where({ status: 'sending', locked_by: workerId })
-    .update({ ...released, status: 'pending', attempts: db.raw('greatest(attempts - 1, 0)'), run_after: db.fn.now(), updated_at: db.fn.now() });
+    .update({
+      ...released,
+      status: 'pending',
+      attempts: db.raw('greatest(attempts - 1, 0)'),
+      run_after: db.fn.now(),
+      updated_at: db.fn.now(),
+    });
 }
 
 /** Pushes the lease of rows still being worked on further out, so a long batch keeps them. */
@@ -265,5 +278,13 @@ export function retry(db: Conn, where: { id: string } | { status: 'dead' }): Pro
   return db('outbox')
     .where(where)
     .whereIn('status', ['dead', 'pending', 'skipped'])
-    .update({ status: 'pending', attempts: 0, lease_lapses: 0, run_after: db.fn.now(), processed_at: null, ...released, updated_at: db.fn.now() });
+    .update({
+      status: 'pending',
+      attempts: 0,
+      lease_lapses: 0,
+      run_after: db.fn.now(),
+      processed_at: null,
+      ...released,
+      updated_at: db.fn.now(),
+    });
 }

@@ -25,7 +25,12 @@ interface CookieOptions {
 }
 
 function serialize(name: string, value: string, o: CookieOptions): string {
-  const parts = [`${name}=${encodeURIComponent(value)}`, `Path=${o.path}`, `Max-Age=${o.maxAgeSeconds}`, `SameSite=${o.sameSite}`];
+  const parts = [
+    `${name}=${encodeURIComponent(value)}`,
+    `Path=${o.path}`,
+    `Max-Age=${o.maxAgeSeconds}`,
+    `SameSite=${o.sameSite}`,
+  ];
   if (o.maxAgeSeconds === 0) parts.push('Expires=Thu, 01 Jan 1970 00:00:00 GMT');
   if (o.httpOnly) parts.push('HttpOnly');
   if (o.secure) parts.push('Secure');
@@ -49,21 +54,42 @@ export function readCookie(ctx: Context, name: string): string | undefined {
 }
 
 export function setResetCookie(ctx: Context, config: Settings, token: string): void {
-  ctx.append('Set-Cookie', serialize(RESET_COOKIE, token, {
-    path: PAGES_PATH,
-    maxAgeSeconds: config.security.RESET_TOKEN_EXPIRE_MINUTES * 60,
-    httpOnly: true,
-    sameSite: 'Strict',
-    secure: isHttps(config),
-  }));
+  ctx.append(
+    'Set-Cookie',
+    serialize(RESET_COOKIE, token, {
+      path: PAGES_PATH,
+      maxAgeSeconds: config.security.RESET_TOKEN_EXPIRE_MINUTES * 60,
+      httpOnly: true,
+      sameSite: 'Strict',
+      secure: isHttps(config),
+    }),
+  );
 }
 
 export function clearResetCookie(ctx: Context, config: Settings): void {
-  ctx.append('Set-Cookie', serialize(RESET_COOKIE, '', { path: PAGES_PATH, maxAgeSeconds: 0, httpOnly: true, sameSite: 'Strict', secure: isHttps(config) }));
+  ctx.append(
+    'Set-Cookie',
+    serialize(RESET_COOKIE, '', {
+      path: PAGES_PATH,
+      maxAgeSeconds: 0,
+      httpOnly: true,
+      sameSite: 'Strict',
+      secure: isHttps(config),
+    }),
+  );
 }
 
 export function setLangCookie(ctx: Context, config: Settings, locale: Locale): void {
-  ctx.append('Set-Cookie', serialize(LANG_COOKIE, locale, { path: '/', maxAgeSeconds: 365 * 24 * 3600, httpOnly: true, sameSite: 'Lax', secure: isHttps(config) }));
+  ctx.append(
+    'Set-Cookie',
+    serialize(LANG_COOKIE, locale, {
+      path: '/',
+      maxAgeSeconds: 365 * 24 * 3600,
+      httpOnly: true,
+      sameSite: 'Lax',
+      secure: isHttps(config),
+    }),
+  );
 }
 
 export function readLangCookie(ctx: Context): Locale | undefined {

@@ -23,7 +23,9 @@ const catalogs = new Map<Locale, Catalog>();
 export function catalog(locale: Locale): Catalog {
   let strings = catalogs.get(locale);
   if (!strings) {
-    strings = Object.freeze(JSON.parse(readFileSync(path.join(templatesDir, 'locales', `${locale}.json`), 'utf8')) as Record<string, string>);
+    strings = Object.freeze(
+      JSON.parse(readFileSync(path.join(templatesDir, 'locales', `${locale}.json`), 'utf8')) as Record<string, string>,
+    );
     catalogs.set(locale, strings);
   }
   return strings;

@@ -16,21 +16,33 @@ const SAMPLE_TOKEN = 'eyJhbGciOiJIUzI1NiJ9.SAMPLE-TOKEN.not-a-real-signature';
 /** Page states by name, each with the data a real request would give it. */
 export const PAGE_PREVIEWS: Record<string, (locale: Locale, config: Settings) => [PageName, PageView]> = {
   request: () => ['request', { title: 'request_title' }],
-  'request-invalid': (l) => ['request', { title: 'request_title', vars: { email: 'mscott@', errors: { email: catalog(l).email_invalid } } }],
+  'request-invalid': (l) => [
+    'request',
+    { title: 'request_title', vars: { email: 'mscott@', errors: { email: catalog(l).email_invalid } } },
+  ],
   'request-too-many': () => ['request', { title: 'request_title', vars: { email: 'mscott@dm.com', retry_after: 42 } }],
-  sent: (_l, c) => ['sent', { title: 'sent_title', path: '/reset_password/sent', vars: { minutes: c.security.RESET_TOKEN_EXPIRE_MINUTES } }],
+  sent: (_l, c) => [
+    'sent',
+    { title: 'sent_title', path: '/reset_password/sent', vars: { minutes: c.security.RESET_TOKEN_EXPIRE_MINUTES } },
+  ],
   continue: () => ['continue', { title: 'continue_title', vars: { refresh: '/reset_password' } }],
   choose: () => ['choose', { title: 'choose_title', vars: { username: 'michael-scott' } }],
-  'choose-errors': (l) => ['choose', {
-    title: 'choose_title',
-    vars: {
-      username: 'michael-scott',
-      errors: {
-        password: translatePolicy(l, 'Password must not be the username', { min: PASSWORD_MIN_LENGTH, max: PASSWORD_MAX_LENGTH }),
-        password_confirm: catalog(l).mismatch,
+  'choose-errors': (l) => [
+    'choose',
+    {
+      title: 'choose_title',
+      vars: {
+        username: 'michael-scott',
+        errors: {
+          password: translatePolicy(l, 'Password must not be the username', {
+            min: PASSWORD_MIN_LENGTH,
+            max: PASSWORD_MAX_LENGTH,
+          }),
+          password_confirm: catalog(l).mismatch,
+        },
       },
     },
-  }],
+  ],
   expired: (_l, c) => ['expired', { title: 'expired_title', vars: { minutes: c.security.RESET_TOKEN_EXPIRE_MINUTES } }],
   done: () => ['done', { title: 'done_title', path: '/reset_password/done' }],
   forbidden: (l) => ['message', { title: 'forbidden_title', vars: { body: catalog(l).forbidden_body } }],
@@ -43,7 +55,8 @@ export type Preview = { kind: 'page'; html: string } | { kind: 'email'; template
 
 function emailVars(template: string, config: Settings): Record<string, unknown> {
   const common = { sender: config.email.smtp_sender, to: 'mscott@dm.com', url: config.security.PWD_RESET_URL };
-  if (template === 'pwd_reset_email') return { ...common, pwd_reset_token: SAMPLE_TOKEN, expire: config.security.RESET_TOKEN_EXPIRE_MINUTES };
+  if (template === 'pwd_reset_email')
+    return { ...common, pwd_reset_token: SAMPLE_TOKEN, expire: config.security.RESET_TOKEN_EXPIRE_MINUTES };
   return { ...common, username: 'michael-scott', changed_at: '2026-11-26 09:30:00 UTC' };
 }
 

@@ -8,7 +8,11 @@ import type { Settings } from '../config.ts';
 import type { Db } from '../db/database.ts';
 import { findUserByUsername, type UserRow } from '../users/queries.ts';
 
-export async function userOfResetLink(db: Db, config: Settings, token: string | undefined): Promise<UserRow | undefined> {
+export async function userOfResetLink(
+  db: Db,
+  config: Settings,
+  token: string | undefined,
+): Promise<UserRow | undefined> {
   if (!token) return undefined;
   try {
     const claims = verifyToken(config.security, token, 'pwd_reset');

@@ -32,7 +32,15 @@ import { EnqueueBatcher } from '../outbox/enqueueBatcher.ts';
 import { createLimit } from '../auth/rateLimits.ts';
 import { projectRoot } from '../paths.ts';
 import { passwordProblem, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../users/passwordPolicy.ts';
-import { clearResetCookie, PAGES_PATH, readCookie, readLangCookie, RESET_COOKIE, setLangCookie, setResetCookie } from './cookies.ts';
+import {
+  clearResetCookie,
+  PAGES_PATH,
+  readCookie,
+  readLangCookie,
+  RESET_COOKIE,
+  setLangCookie,
+  setResetCookie,
+} from './cookies.ts';
 import { fromOurOwnPage, pageHeaders } from './guards.ts';
 import { matchLocale } from '../locales.ts';
 import { catalog, negotiateLocale, translatePolicy, type Locale } from './i18n.ts';
@@ -57,7 +65,11 @@ function chooseLocale(config: Settings): Middleware<PageState> {
   return async (ctx, next) => {
     const asked = typeof ctx.query.lang === 'string' ? matchLocale(ctx.query.lang) : undefined;
     if (ctx.method === 'GET' && asked) setLangCookie(ctx, config, asked);
-    ctx.state.locale = asked ?? readLangCookie(ctx) ?? negotiateLocale(ctx.get('Accept-Language')) ?? config.email.DEFAULT_LOCALE as Locale;
+    ctx.state.locale =
+      asked ??
+      readLangCookie(ctx) ??
+      negotiateLocale(ctx.get('Accept-Language')) ??
+      (config.email.DEFAULT_LOCALE as Locale);
     await next();
   };
 }
@@ -88,13 +100,15 @@ export function pagesBoundary(config: Settings): Middleware<PageState> {
         } catch (err) {
           const status = err instanceof HttpError ? err.status : isTransientDbError(err) ? 503 : 500;
           if (status === 503) ctx.set('Retry-After', '5');
-          if (status === 500) ctx.state.log.error({ err, method: ctx.method, path: ctx.path }, 'unhandled error on a page');
+          if (status === 500)
+            ctx.state.log.error({ err, method: ctx.method, path: ctx.path }, 'unhandled error on a page');
           const title = status < 500 ? 'bad_request_title' : 'error_title';
           const body = catalog(ctx.state.locale)[status < 500 ? 'bad_request_body' : 'error_body'];
           return show(ctx, status, 'message', { title, vars: { body } });
         }
         if ((ctx.status === 404 || ctx.status === 405) && ctx.body === undefined) {
-          const [title, body] = ctx.status === 404 ? ['not_found_title', 'not_found_body'] : ['bad_request_title', 'bad_request_body'];
+          const [title, body] =
+            ctx.status === 404 ? ['not_found_title', 'not_found_body'] : ['bad_request_title', 'bad_request_body'];
           await show(ctx, ctx.status, 'message', { title, vars: { body: catalog(ctx.state.locale)[body] } });
         }
       }),
@@ -106,7 +120,10 @@ export function pagesBoundary(config: Settings): Middleware<PageState> {
 function ownFormsOnly(config: Settings): Middleware<PageState> {
   return async (ctx, next) => {
     if (fromOurOwnPage(ctx, config)) return next();
-    await show(ctx, 403, 'message', { title: 'forbidden_title', vars: { body: catalog(ctx.state.locale).forbidden_body } });
+    await show(ctx, 403, 'message', {
+      title: 'forbidden_title',
+      vars: { body: catalog(ctx.state.locale).forbidden_body },
+    });
   };
 }
 
@@ -114,7 +131,11 @@ function ownFormsOnly(config: Settings): Middleware<PageState> {
 function staticFile(name: string, type: string): Middleware {
   const content = readFileSync(path.join(projectRoot, 'static', name));
   return (ctx) => {
-    ctx.set({ 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-cache', 'Content-Security-Policy': "default-src 'none'" });
+    ctx.set({
+      'X-Content-Type-Options': 'nosniff',
+      'Cache-Control': 'no-cache',
+      'Content-Security-Policy': "default-src 'none'",
+    });
     ctx.type = type;
     ctx.body = content;
   };
@@ -159,7 +180,10 @@ export function pagesRouter({ db, config }: PagesDeps): Router<PageState> {
     const taken = await resetLimit?.take(ctx.ip);
     if (taken && !taken.allowed) {
       ctx.set('Retry-After', String(taken.retryAfterSeconds));
-      return show(ctx, 429, 'request', { title: 'request_title', vars: { retry_after: taken.retryAfterSeconds, email: address } });
+      return show(ctx, 429, 'request', {
+        title: 'request_title',
+        vars: { retry_after: taken.retryAfterSeconds, email: address },
+      });
     }
     let valid: string;
     try {
@@ -176,7 +200,8 @@ export function pagesRouter({ db, config }: PagesDeps): Router<PageState> {
   });
 
   router.get(`${PAGES_PATH}/sent`, ...page, (ctx) =>
-    show(ctx, 200, 'sent', { title: 'sent_title', path: `${PAGES_PATH}/sent`, vars: { minutes } }));
+    show(ctx, 200, 'sent', { title: 'sent_title', path: `${PAGES_PATH}/sent`, vars: { minutes } }),
+  );
 
   router.post(`${PAGES_PATH}/new_password`, ...form, async (ctx) => {
     const user = await userOfResetLink(db, config, readCookie(ctx, RESET_COOKIE));
@@ -190,7 +215,11 @@ export function pagesRouter({ db, config }: PagesDeps): Router<PageState> {
     const t = catalog(ctx.state.locale);
     const errors: Record<string, string> = {};
     const problem = passwordProblem(password, user);
-    if (problem) errors.password = translatePolicy(ctx.state.locale, problem, { min: PASSWORD_MIN_LENGTH, max: PASSWORD_MAX_LENGTH });
+    if (problem)
+      errors.password = translatePolicy(ctx.state.locale, problem, {
+        min: PASSWORD_MIN_LENGTH,
+        max: PASSWORD_MAX_LENGTH,
+      });
     if (password !== confirm) errors.password_confirm = t.mismatch!;
     if (Object.keys(errors).length > 0) {
       return show(ctx, 400, 'choose', { title: 'choose_title', vars: { username: user.username, errors } });
@@ -209,7 +238,9 @@ export function pagesRouter({ db, config }: PagesDeps): Router<PageState> {
     ctx.redirect(PAGES_PATH);
   });
 
-  router.get(`${PAGES_PATH}/done`, ...page, (ctx) => show(ctx, 200, 'done', { title: 'done_title', path: `${PAGES_PATH}/done` }));
+  router.get(`${PAGES_PATH}/done`, ...page, (ctx) =>
+    show(ctx, 200, 'done', { title: 'done_title', path: `${PAGES_PATH}/done` }),
+  );
 
   return router;
 }

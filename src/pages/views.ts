@@ -30,7 +30,11 @@ export interface PageView {
 }
 
 /** One page in one language, as a complete HTML document. */
-export function renderPage(name: PageName, locale: Locale, { title, path = '/reset_password', vars = {} }: PageView): Promise<string> {
+export function renderPage(
+  name: PageName,
+  locale: Locale,
+  { title, path = '/reset_password', vars = {} }: PageView,
+): Promise<string> {
   const t = catalog(locale);
   const titleText = t[title];
   if (titleText === undefined) throw new Error(`no "${title}" in the ${locale} catalog`);

@@ -10,4 +10,5 @@ export interface TaskDeps {
 }
 
 /** The language of the request that queued the row, when it named one (the mailer falls back to the default). */
-export const localeOf = (payload: Record<string, unknown>) => (typeof payload.locale === 'string' ? payload.locale : undefined);
+export const localeOf = (payload: Record<string, unknown>) =>
+  typeof payload.locale === 'string' ? payload.locale : undefined;

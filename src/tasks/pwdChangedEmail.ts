@@ -11,13 +11,20 @@ export const PWD_CHANGED_EMAIL = 'pwd_changed_email';
 
 export function pwdChangedEmailTask({ config, mailer }: Omit<TaskDeps, 'db'>): Task {
   return async ({ payload }) => {
-    await sendMail(mailer, 'pwd_changed_email', {
-      sender: config.email.smtp_sender,
-      to: String(payload.email),
-      username: String(payload.username),
-      changed_at: String(payload.changed_at).replace('T', ' ').replace(/\.\d+Z$/, ' UTC'),
-      url: config.security.PWD_RESET_URL,
-    }, localeOf(payload));
+    await sendMail(
+      mailer,
+      'pwd_changed_email',
+      {
+        sender: config.email.smtp_sender,
+        to: String(payload.email),
+        username: String(payload.username),
+        changed_at: String(payload.changed_at)
+          .replace('T', ' ')
+          .replace(/\.\d+Z$/, ' UTC'),
+        url: config.security.PWD_RESET_URL,
+      },
+      localeOf(payload),
+    );
     return SENT;
   };
 }

@@ -23,19 +23,31 @@ export function pwdResetEmailTask({ db, config, mailer }: TaskDeps): Task {
   const maxCooldown = config.security.PWD_RESET_COOLDOWN_MAX_SECONDS;
   // One address twice in a batch (an address being bombed) is refused whole with 21000: then the
   // batch is split in halves, written in order, until the two land in different statements.
-  const slots = new GroupCommit((batch: SlotRequest[]) => takeResetSlotsAndRenewNonces(db, cooldown, batch, maxCooldown), { bisect: true });
+  const slots = new GroupCommit(
+    (batch: SlotRequest[]) => takeResetSlotsAndRenewNonces(db, cooldown, batch, maxCooldown),
+    { bisect: true },
+  );
   return async (row) => {
-    const { allowed, user } = await slots.add({ email: String(row.payload.email), outboxId: row.id, nonce: newResetNonce() });
+    const { allowed, user } = await slots.add({
+      email: String(row.payload.email),
+      outboxId: row.id,
+      nonce: newResetNonce(),
+    });
     if (!allowed) return skipped(THROTTLED);
     if (!user) return skipped(NO_SUCH_USER);
     // The token is bound to the current password and to the nonce just renewed.
-    await sendMail(mailer, 'pwd_reset_email', {
-      sender: config.email.smtp_sender,
-      to: user.email,
-      url: config.security.PWD_RESET_URL,
-      pwd_reset_token: createPwdResetToken(config.security, user),
-      expire: config.security.RESET_TOKEN_EXPIRE_MINUTES,
-    }, localeOf(row.payload));
+    await sendMail(
+      mailer,
+      'pwd_reset_email',
+      {
+        sender: config.email.smtp_sender,
+        to: user.email,
+        url: config.security.PWD_RESET_URL,
+        pwd_reset_token: createPwdResetToken(config.security, user),
+        expire: config.security.RESET_TOKEN_EXPIRE_MINUTES,
+      },
+      localeOf(row.payload),
+    );
     return SENT;
   };
 }

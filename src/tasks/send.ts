@@ -7,7 +7,12 @@ import type { Mailer } from '../email/mailer.ts';
 import { permanentRefusal } from '../email/refusals.ts';
 import { PermanentFailure } from '../outbox/tasks.ts';
 
-export async function sendMail(mailer: Mailer, template: string, vars: Record<string, unknown>, locale?: string): Promise<void> {
+export async function sendMail(
+  mailer: Mailer,
+  template: string,
+  vars: Record<string, unknown>,
+  locale?: string,
+): Promise<void> {
   try {
     await mailer.send(template, vars, locale);
   } catch (err) {

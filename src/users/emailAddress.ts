@@ -14,11 +14,15 @@ export const EMAIL_MAX_LENGTH = 254;
 const ATEXT = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~\\u{80}-\\u{10FFFF}-]";
 const ALNUM = '[A-Za-z0-9\\u{80}-\\u{10FFFF}]';
 const LABEL = `${ALNUM}(?:(?:${ALNUM}|-)*${ALNUM})?`;
-const MAILBOX = new RegExp(`^(?![^]*[\\p{White_Space}\\p{C}])${ATEXT}+(?:\\.${ATEXT}+)*@${LABEL}(?:\\.${LABEL})+$`, 'u');
+const MAILBOX = new RegExp(
+  `^(?![^]*[\\p{White_Space}\\p{C}])${ATEXT}+(?:\\.${ATEXT}+)*@${LABEL}(?:\\.${LABEL})+$`,
+  'u',
+);
 
 /** Why `value` is not one plain mailbox, or undefined when it is. */
 export function mailboxProblem(value: string): string | undefined {
-  if (value.length > EMAIL_MAX_LENGTH) return `value is not a valid email address: at most ${EMAIL_MAX_LENGTH} characters`;
+  if (value.length > EMAIL_MAX_LENGTH)
+    return `value is not a valid email address: at most ${EMAIL_MAX_LENGTH} characters`;
   const local = value.slice(0, value.lastIndexOf('@'));
   if (!MAILBOX.test(value) || local.length > 64) return 'value is not a valid email address';
   const parsed = addressparser(value);

@@ -25,7 +25,10 @@ function isCommon(lower: string): boolean {
 }
 
 /** The first rule a password breaks, as a sentence, or undefined when it keeps them all. */
-export function passwordProblem(password: string, owner: { username?: string; email?: string } = {}): string | undefined {
+export function passwordProblem(
+  password: string,
+  owner: { username?: string; email?: string } = {},
+): string | undefined {
   const length = [...password].length;
   if (length < PASSWORD_MIN_LENGTH) return `Password must be at least ${PASSWORD_MIN_LENGTH} characters long`;
   if (length > PASSWORD_MAX_LENGTH) return `Password must be at most ${PASSWORD_MAX_LENGTH} characters long`;

@@ -54,10 +54,19 @@ export async function updateProfile(
  * Replaces the password hash, only over the hash it was read with (`expectedHash`), and bumps
  * token_version so every access and refresh token issued before stops working.
  */
-export async function replacePasswordHash(db: Conn, id: number, expectedHash: string, hash: string): Promise<UserRow | undefined> {
+export async function replacePasswordHash(
+  db: Conn,
+  id: number,
+  expectedHash: string,
+  hash: string,
+): Promise<UserRow | undefined> {
   const [user] = await db<UserRow>('users')
     .where({ id, password_hash: expectedHash })
-    .update({ password_hash: hash, token_version: db.raw('token_version + 1'), updated_at: db.fn.now() as unknown as Date })
+    .update({
+      password_hash: hash,
+      token_version: db.raw('token_version + 1'),
+      updated_at: db.fn.now() as unknown as Date,
+    })
     .returning('*');
   return user;
 }

@@ -85,5 +85,7 @@ export async function takeResetSlotsAndRenewNonces(
 
 /** Slots whose cooldown ran out long ago are noise: housekeeping drops them. */
 export function pruneResetSlots(db: Conn, olderThanSeconds: number): Promise<number> {
-  return db('pwd_reset_throttle').where('sent_at', '<', db.raw('now() - make_interval(secs => ?)', [olderThanSeconds])).del();
+  return db('pwd_reset_throttle')
+    .where('sent_at', '<', db.raw('now() - make_interval(secs => ?)', [olderThanSeconds]))
+    .del();
 }

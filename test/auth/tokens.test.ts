@@ -41,7 +41,9 @@ test('a reset token with a tampered signature is refused', async (t) => {
   const [header, payload, signature] = token.split('.');
   const flipped = signature!.slice(0, -2) + (signature!.endsWith('AA') ? 'BB' : 'AA');
   t.is((await reset(user.username, `${header}.${payload}.${flipped}`)).status, 403);
-  const forged = jwt.sign(jwt.decode(token) as object, 'some-other-secret-that-is-long-enough!!', { algorithm: 'HS256' });
+  const forged = jwt.sign(jwt.decode(token) as object, 'some-other-secret-that-is-long-enough!!', {
+    algorithm: 'HS256',
+  });
   t.is((await reset(user.username, forged)).status, 403);
 });
 
@@ -49,9 +51,13 @@ test('a token with alg none is refused, as reset token and as bearer', async (t)
   const user = await makeUser(tdb.db);
   const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
   const claims = { sub: user.username, iat: now(), exp: now() + 600 };
-  const none = (scope: string) => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ ...claims, scope, pwd: passwordFingerprint(config.security.SECRET_KEY, user) })}.`;
+  const none = (scope: string) =>
+    `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ ...claims, scope, pwd: passwordFingerprint(config.security.SECRET_KEY, user) })}.`;
   t.is((await reset(user.username, none('pwd_reset'))).status, 403);
-  t.is((await api.request('PATCH', `/user/${user.username}/`, { json: { bio: 'x' }, token: none('access_token') })).status, 401);
+  t.is(
+    (await api.request('PATCH', `/user/${user.username}/`, { json: { bio: 'x' }, token: none('access_token') })).status,
+    401,
+  );
 });
 
 test('an access token resets no password', async (t) => {
@@ -110,6 +116,14 @@ test('a token signed with the right key but without the password binding is refu
   const user = await makeUser(tdb.db);
   const token = createAccessToken(config.security, { sub: user.username }, undefined, 'pwd_reset');
   t.is((await reset(user.username, token)).status, 403);
-  const stale = createAccessToken(config.security, { sub: user.username, pwd: passwordFingerprint(config.security.SECRET_KEY, { password_hash: 'scrypt$old', reset_nonce: null }) }, undefined, 'pwd_reset');
+  const stale = createAccessToken(
+    config.security,
+    {
+      sub: user.username,
+      pwd: passwordFingerprint(config.security.SECRET_KEY, { password_hash: 'scrypt$old', reset_nonce: null }),
+    },
+    undefined,
+    'pwd_reset',
+  );
   t.is((await reset(user.username, stale)).status, 403);
 });

@@ -27,7 +27,15 @@ if (!existsSync(CHROMIUM)) {
       executablePath: CHROMIUM,
       headless: true,
       // No network here: keep Chromium from calling home at start.
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     t.teardown(() => browser.close());
     const page = await browser.newPage();

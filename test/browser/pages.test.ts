@@ -79,7 +79,9 @@ function freePort(): Promise<number> {
 async function mailTo(smtp: SmtpSink, to: string, subject: string): Promise<ParsedMail> {
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const found = smtp.messages.find((m) => m.subject === subject && !Array.isArray(m.to) && m.to?.value[0]?.address === to);
+    const found = smtp.messages.find(
+      (m) => m.subject === subject && !Array.isArray(m.to) && m.to?.value[0]?.address === to,
+    );
     if (found) return found;
     if (Date.now() > deadline) throw new Error(`no "${subject}" e-mail to ${to}`);
     await new Promise((r) => setTimeout(r, 25));
@@ -90,7 +92,11 @@ async function mailTo(smtp: SmtpSink, to: string, subject: string): Promise<Pars
 async function assertAccessible(t: ExecutionContext, page: Page, state: string) {
   await page.evaluate(AXE);
   const violations = await page.evaluate(async () => {
-    const result = await (globalThis as unknown as { axe: { run(): Promise<{ violations: { id: string; help: string; nodes: { target: string[] }[] }[] }> } }).axe.run();
+    const result = await (
+      globalThis as unknown as {
+        axe: { run(): Promise<{ violations: { id: string; help: string; nodes: { target: string[] }[] }[] }> };
+      }
+    ).axe.run();
     return result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
   });
   t.deepEqual(violations, [], `axe-core violations on ${state}`);
@@ -133,13 +139,25 @@ if (!existsSync(CHROMIUM)) {
     tdb = await createTestDatabase('pages_browser');
     smtp = await startSmtpSink();
     const port = await freePort();
-    const config = testConfig(tdb.url, { ...smtpEnv(smtp), PORT: String(port), DUNDIE_SERVER__PUBLIC_URL: `http://127.0.0.1:${port}` });
+    const config = testConfig(tdb.url, {
+      ...smtpEnv(smtp),
+      PORT: String(port),
+      DUNDIE_SERVER__PUBLIC_URL: `http://127.0.0.1:${port}`,
+    });
     api = await startApi(config, { api: true, dispatcher: true });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
       // No network here: keep Chromium from calling home at start.
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
   test.after.always(async () => {
@@ -154,7 +172,11 @@ if (!existsSync(CHROMIUM)) {
     const id = `${lang.toLowerCase().replace('-', '')}${javaScriptEnabled ? 'js' : 'nojs'}`;
     const user = await makeUser(tdb.db, { name: `Jim Halpert ${id}`, email: `jim-${id}@dm.com` });
     const good = `big-tuna-${id}-2026`;
-    const context = await browser.newContext({ javaScriptEnabled, locale: lang === 'en' ? 'en-US' : 'pt-BR', viewport: { width: 1280, height: 800 } });
+    const context = await browser.newContext({
+      javaScriptEnabled,
+      locale: lang === 'en' ? 'en-US' : 'pt-BR',
+      viewport: { width: 1280, height: 800 },
+    });
     t.teardown(() => context.close());
     const page = await context.newPage();
     const problems: string[] = [];
@@ -174,7 +196,10 @@ if (!existsSync(CHROMIUM)) {
     t.is(await page.locator('html').getAttribute('lang'), lang);
     await audit('request');
     await page.getByLabel(say.email).fill(user.email);
-    await Promise.all([page.waitForURL(/\/reset_password\/sent$/), page.getByRole('button', { name: say.send }).click()]);
+    await Promise.all([
+      page.waitForURL(/\/reset_password\/sent$/),
+      page.getByRole('button', { name: say.send }).click(),
+    ]);
     t.is(await page.locator('h1').innerText(), say.sent);
     await audit('sent');
 
@@ -184,7 +209,10 @@ if (!existsSync(CHROMIUM)) {
 
     await clickLinkIn(page, mail);
     t.is(page.url(), `${api.base}/reset_password`, 'the address bar holds no token');
-    t.false((await historyUrls(page)).some((u) => u.includes('pwd_reset_token')), 'nor does the history');
+    t.false(
+      (await historyUrls(page)).some((u) => u.includes('pwd_reset_token')),
+      'nor does the history',
+    );
     t.is(await page.locator('h1').innerText(), say.choose(user.username));
     await audit('choose');
 
@@ -206,7 +234,10 @@ if (!existsSync(CHROMIUM)) {
     // A good one: done, and what happens next.
     await page.getByLabel(say.password).fill(good);
     await page.getByLabel(say.confirm).fill(good);
-    await Promise.all([page.waitForURL(/\/reset_password\/done$/), page.getByRole('button', { name: say.change }).click()]);
+    await Promise.all([
+      page.waitForURL(/\/reset_password\/done$/),
+      page.getByRole('button', { name: say.change }).click(),
+    ]);
     t.is(await page.locator('h1').innerText(), say.done);
     t.true((await page.locator('main').innerText()).includes(say.sessions));
     await audit('done');

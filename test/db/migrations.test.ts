@@ -27,7 +27,9 @@ test('the source tree and the compiled build agree on what is applied, old recor
   const names = await tdb.db('knex_migrations').orderBy('id').pluck('name');
   t.true(names.length > 0 && names.every((n: string) => /^\d+_\w+$/.test(n)), names.join(', '));
   // As knex's file source recorded them, from `npm start` (.ts) or from dist/ (.js).
-  await tdb.db('knex_migrations').update({ name: tdb.db.raw("name || CASE WHEN id % 2 = 0 THEN '.ts' ELSE '.js' END") });
+  await tdb
+    .db('knex_migrations')
+    .update({ name: tdb.db.raw("name || CASE WHEN id % 2 = 0 THEN '.ts' ELSE '.js' END") });
   t.deepEqual(await migrateLatest(tdb.db), []);
   t.deepEqual(await tdb.db('knex_migrations').orderBy('id').pluck('name'), names);
 });

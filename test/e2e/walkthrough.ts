@@ -119,14 +119,23 @@ let ok = false;
 try {
   const started = Date.now();
   for (;;) {
-    if (await fetch(`${base}/health`).then((r) => r.ok, () => false)) break;
+    if (
+      await fetch(`${base}/health`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
     if (serviceExited) fail('the service exited before it answered /health');
     if (Date.now() - started > 60_000) fail('the service did not answer /health within 60 s');
     await new Promise((r) => setTimeout(r, 250));
   }
   step(`service up after ${Date.now() - started} ms`);
 
-  const created = await run(`${cliCommand} create-user --name "Michael Scott" --email mscott@dm.com --password worlds-best-boss --dept management`, env);
+  const created = await run(
+    `${cliCommand} create-user --name "Michael Scott" --email mscott@dm.com --password worlds-best-boss --dept management`,
+    env,
+  );
   if (created.code !== 0) fail(`create-user exited ${created.code}: ${created.output}`);
   step('user created with the CLI');
 
@@ -134,7 +143,13 @@ try {
   expectStatus('reset requested', await post('/user/pwd_reset_token/', { email: 'mscott@dm.com' }), 200);
   let token: string | undefined;
   while (!token) {
-    const log = (() => { try { return readFileSync(emailLog, 'utf8'); } catch { return ''; } })();
+    const log = (() => {
+      try {
+        return readFileSync(emailLog, 'utf8');
+      } catch {
+        return '';
+      }
+    })();
     token = /pwd_reset_token=(\S+)/.exec(log)?.[1];
     if (!token) {
       if (Date.now() - asked > 10_000) fail('no e-mail in email.log within 10 s');
@@ -144,10 +159,26 @@ try {
   step(`e-mail in email.log ${Date.now() - asked} ms after the request`);
 
   const newPassword = { password: 'thats-what-she-said', password_confirm: 'thats-what-she-said' };
-  expectStatus('password changed with the token', await post(`/user/michael-scott/password/?pwd_reset_token=${token}`, newPassword), 200);
-  expectStatus('login with the new password', await post('/token', { username: 'michael-scott', password: 'thats-what-she-said' }, true), 200);
-  expectStatus('login with the old password refused', await post('/token', { username: 'michael-scott', password: 'worlds-best-boss' }, true), 401);
-  expectStatus('the used token refused', await post(`/user/michael-scott/password/?pwd_reset_token=${token}`, newPassword), 403);
+  expectStatus(
+    'password changed with the token',
+    await post(`/user/michael-scott/password/?pwd_reset_token=${token}`, newPassword),
+    200,
+  );
+  expectStatus(
+    'login with the new password',
+    await post('/token', { username: 'michael-scott', password: 'thats-what-she-said' }, true),
+    200,
+  );
+  expectStatus(
+    'login with the old password refused',
+    await post('/token', { username: 'michael-scott', password: 'worlds-best-boss' }, true),
+    401,
+  );
+  expectStatus(
+    'the used token refused',
+    await post(`/user/michael-scott/password/?pwd_reset_token=${token}`, newPassword),
+    403,
+  );
   ok = true;
 } catch (err) {
   console.error(`walkthrough FAILED: ${(err as Error).message}`);
@@ -160,7 +191,10 @@ try {
     }
   };
   signal('SIGTERM');
-  const stopped = await Promise.race([serviceExit.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 15_000))]);
+  const stopped = await Promise.race([
+    serviceExit.then(() => true),
+    new Promise<boolean>((r) => setTimeout(() => r(false), 15_000)),
+  ]);
   if (!stopped) {
     console.error('walkthrough: the service did not stop within 15 s of SIGTERM');
     signal('SIGKILL');

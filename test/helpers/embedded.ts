@@ -37,7 +37,13 @@ export async function startOwnPostgres(t: { teardown(f: () => unknown): void }, 
         .filter((p) => /^\d+$/.test(p))
         .filter((p) => {
           try {
-            return Number(readFileSync(`/proc/${p}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]) === postmaster;
+            return (
+              Number(
+                readFileSync(`/proc/${p}/stat`, 'utf8')
+                  .replace(/^.*\) /, '')
+                  .split(' ')[1],
+              ) === postmaster
+            );
           } catch {
             return false;
           }

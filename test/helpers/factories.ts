@@ -24,7 +24,16 @@ export async function makeUsers(db: Db, count: number): Promise<UserRow[]> {
   const users: UserRow[] = [];
   for (let i = 0; i < count; i++) {
     const id = `${i}-${randomBytes(3).toString('hex')}`;
-    users.push(await insertUser(db, { name: `Bulk ${id}`, username: `bulk-${id}`, email: `bulk-${id}@dm.com`, dept: 'sales', currency: 'USD', password_hash }));
+    users.push(
+      await insertUser(db, {
+        name: `Bulk ${id}`,
+        username: `bulk-${id}`,
+        email: `bulk-${id}@dm.com`,
+        dept: 'sales',
+        currency: 'USD',
+        password_hash,
+      }),
+    );
   }
   return users;
 }
@@ -35,8 +44,12 @@ export async function seedResetRequests(db: Db, count: number, label: string): P
   const emails = Array.from({ length: count }, (_, i) => `${label}-${i}@dm.com`);
   for (let i = 0; i < count; i += 1000) {
     const chunk = emails.slice(i, i + 1000);
-    await db('users').insert(chunk.map((email) => ({ name: email, username: email.split('@')[0], email, dept: 'sales', password_hash })));
-    await db('outbox').insert(chunk.map((email) => ({ kind: 'pwd_reset_email', payload: { email }, max_attempts: 50 })));
+    await db('users').insert(
+      chunk.map((email) => ({ name: email, username: email.split('@')[0], email, dept: 'sales', password_hash })),
+    );
+    await db('outbox').insert(
+      chunk.map((email) => ({ kind: 'pwd_reset_email', payload: { email }, max_attempts: 50 })),
+    );
   }
   return emails;
 }

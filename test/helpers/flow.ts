@@ -28,5 +28,8 @@ export function tokenFromText(text: string): string {
 /** The messages of the debug-mode log, parsed back into address and body. */
 export async function readEmailLog(config: Settings): Promise<{ to: string; message: string }[]> {
   const log = await readFile(config.email.log_file, 'utf8').catch(() => '');
-  return [...log.matchAll(/--- START EMAIL (.*) ---\n([\s\S]*?)\n--- END OF EMAIL ---\n/g)].map((m) => ({ to: m[1]!, message: m[2]! }));
+  return [...log.matchAll(/--- START EMAIL (.*) ---\n([\s\S]*?)\n--- END OF EMAIL ---\n/g)].map((m) => ({
+    to: m[1]!,
+    message: m[2]!,
+  }));
 }

@@ -16,7 +16,12 @@ export interface PageClient {
 
 export function pageClient(base: string, defaults: Record<string, string> = {}): PageClient {
   const jar = new Map<string, string>();
-  const send = async (method: string, path: string, headers: Record<string, string>, body?: string): Promise<PageAnswer> => {
+  const send = async (
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body?: string,
+  ): Promise<PageAnswer> => {
     const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
     const res = await fetch(base + path, {
       method,
@@ -33,16 +38,34 @@ export function pageClient(base: string, defaults: Record<string, string> = {}):
       if (/Max-Age=0/.test(c) || value === '') jar.delete(name);
       else jar.set(name, value);
     }
-    return { status: res.status, html: await res.text(), headers: res.headers, location: res.headers.get('location'), cookies };
+    return {
+      status: res.status,
+      html: await res.text(),
+      headers: res.headers,
+      location: res.headers.get('location'),
+      cookies,
+    };
   };
   return {
     jar,
     get: (path, headers = {}) => send('GET', path, headers),
     post: (path, form, headers = {}) =>
-      send('POST', path, { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin', ...headers }, new URLSearchParams(form).toString()),
+      send(
+        'POST',
+        path,
+        { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin', ...headers },
+        new URLSearchParams(form).toString(),
+      ),
   };
 }
 
 /** The text of an HTML fragment, tags dropped and entities that matter decoded. */
 export const textOf = (html: string) =>
-  html.replace(/<[^>]+>/g, ' ').replace(/&#39;/g, "'").replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&').replace(/\s+/g, ' ');
+  html
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/&#39;/g, "'")
+    .replace(/&quot;/g, '"')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&')
+    .replace(/\s+/g, ' ');

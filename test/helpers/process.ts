@@ -20,7 +20,11 @@ export function cliEnv(databaseUrl: string, env: Record<string, string> = {}): R
   };
 }
 
-export function runCli(args: string[], env: Record<string, string>, input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCli(
+  args: string[],
+  env: Record<string, string>,
+  input?: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...CLI, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -52,7 +56,10 @@ export function startServe(args: string[], env: Record<string, string>): Promise
       for (const line of out.split('\n')) {
         if (!line.startsWith('{')) continue;
         const entry = JSON.parse(line);
-        if (entry.msg?.startsWith('API listening') || (!args.includes('--api') && entry.msg === 'dispatcher started' && args.includes('--dispatcher'))) {
+        if (
+          entry.msg?.startsWith('API listening') ||
+          (!args.includes('--api') && entry.msg === 'dispatcher started' && args.includes('--dispatcher'))
+        ) {
           clearTimeout(timer);
           resolve({ child, port: entry.port ?? 0, output: () => out, exited });
         }

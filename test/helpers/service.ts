@@ -11,7 +11,17 @@ export interface Api {
   base: string;
   /** Where /metrics is: the metrics port, never the API's. */
   metricsBase: string;
-  request(method: string, path: string, options?: { json?: unknown; form?: Record<string, string>; token?: string; body?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
+  request(
+    method: string,
+    path: string,
+    options?: {
+      json?: unknown;
+      form?: Record<string, string>;
+      token?: string;
+      body?: string;
+      headers?: Record<string, string>;
+    },
+  ): Promise<{ status: number; body: any; headers: Headers }>;
 }
 
 export async function startApi(

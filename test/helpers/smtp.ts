@@ -36,7 +36,8 @@ export async function startSmtpSink(
     async waitFor(count, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       while (sink.recipients.length < count) {
-        if (Date.now() > deadline) throw new Error(`SMTP sink: ${sink.recipients.length} of ${count} messages after ${timeoutMs} ms`);
+        if (Date.now() > deadline)
+          throw new Error(`SMTP sink: ${sink.recipients.length} of ${count} messages after ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 20));
       }
       return sink.messages;
@@ -59,7 +60,11 @@ export async function startSmtpSink(
         if (delay) await new Promise((r) => setTimeout(r, delay));
         const refusal = sink.refuse(n);
         if (refusal) {
-          callback(Object.assign(new Error('mailbox unavailable (test refusal)'), { responseCode: refusal === true ? 451 : refusal }));
+          callback(
+            Object.assign(new Error('mailbox unavailable (test refusal)'), {
+              responseCode: refusal === true ? 451 : refusal,
+            }),
+          );
           return;
         }
         sink.recipients.push(to);

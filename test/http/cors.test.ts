@@ -75,7 +75,11 @@ test('the pages stay same-origin', async (t) => {
 
 test('CORS_ORIGINS takes exact origins only: no wildcard, no path', (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'dundie-cors-'));
-  const error = t.throws(() => loadConfig({ DUNDIE_DATA_DIR: dir, DUNDIE_SERVER__CORS_ORIGINS: '*, https://app.dm.com/, https://ok.dm.com' }), { instanceOf: ConfigError });
-  t.is((error).problems.length, 2);
-  t.regex((error).problems[0]!, /DUNDIE_SERVER__CORS_ORIGINS must list exact origins/);
+  const error = t.throws(
+    () =>
+      loadConfig({ DUNDIE_DATA_DIR: dir, DUNDIE_SERVER__CORS_ORIGINS: '*, https://app.dm.com/, https://ok.dm.com' }),
+    { instanceOf: ConfigError },
+  );
+  t.is(error.problems.length, 2);
+  t.regex(error.problems[0]!, /DUNDIE_SERVER__CORS_ORIGINS must list exact origins/);
 });

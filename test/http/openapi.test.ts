@@ -19,7 +19,9 @@ function servedRoutes(): string[] {
   const routes = new Set<string>();
   for (const router of appRouters({ db: tdb.db, config: testConfig(tdb.url), metrics: createMetrics(tdb.db) })) {
     for (const layer of router.stack) {
-      const path = String(layer.path).replace(/:(\w+)/g, '{$1}').replace(/(.)\/$/, '$1');
+      const path = String(layer.path)
+        .replace(/:(\w+)/g, '{$1}')
+        .replace(/(.)\/$/, '$1');
       if (path === '/openapi.json' || path.startsWith('/docs')) continue;
       for (const method of layer.methods) if (method !== 'HEAD') routes.add(`${method} ${path}`);
     }
@@ -29,7 +31,11 @@ function servedRoutes(): string[] {
 
 function documentedRoutes(): string[] {
   return Object.entries(openApiDocument.paths)
-    .flatMap(([path, item]) => Object.keys(item).filter((k) => k !== 'parameters').map((method) => `${method.toUpperCase()} ${path}`))
+    .flatMap(([path, item]) =>
+      Object.keys(item)
+        .filter((k) => k !== 'parameters')
+        .map((method) => `${method.toUpperCase()} ${path}`),
+    )
     .sort();
 }
 
@@ -38,7 +44,9 @@ test('the document describes exactly the routes the app serves', (t) => {
 });
 
 test('the document is valid OpenAPI 3.1', async (t) => {
-  const doc = (await fetch(`${api.base}/openapi.json`).then((r) => r.json())) as Parameters<typeof SwaggerParser.validate>[0] & { openapi: string };
+  const doc = (await fetch(`${api.base}/openapi.json`).then((r) => r.json())) as Parameters<
+    typeof SwaggerParser.validate
+  >[0] & { openapi: string };
   t.is(doc.openapi, '3.1.0');
   await t.notThrowsAsync(SwaggerParser.validate(structuredClone(doc)));
 });
@@ -46,7 +54,8 @@ test('the document is valid OpenAPI 3.1', async (t) => {
 test('every documented error status is one the route can answer', async (t) => {
   // A sample of answers checked against the document: the codes the tests see are documented.
   const paths = openApiDocument.paths as Record<string, Record<string, { responses?: Record<string, unknown> }>>;
-  const documented = (path: string, method: string, status: number) => String(status) in (paths[path]![method]!.responses ?? {});
+  const documented = (path: string, method: string, status: number) =>
+    String(status) in (paths[path]![method]!.responses ?? {});
   const reset = await api.request('POST', '/user/pwd_reset_token/', { json: { email: 'nope' } });
   t.true(documented('/user/pwd_reset_token', 'post', reset.status));
   const login = await api.request('POST', '/token', { form: { username: 'x', password: 'y' } });
@@ -62,7 +71,12 @@ test('the docs page and its assets are served from the package, offline', async 
   t.is(page.status, 200);
   const html = await page.text();
   t.regex(html, /swagger-ui-bundle\.js/);
-  for (const asset of ['/docs/swagger-ui.css', '/docs/swagger-ui-bundle.js', '/docs/swagger-ui-standalone-preset.js', '/docs/init.js']) {
+  for (const asset of [
+    '/docs/swagger-ui.css',
+    '/docs/swagger-ui-bundle.js',
+    '/docs/swagger-ui-standalone-preset.js',
+    '/docs/init.js',
+  ]) {
     const res = await fetch(api.base + asset);
     t.is(res.status, 200, asset);
     t.true((await res.arrayBuffer()).byteLength > 0, asset);

@@ -34,7 +34,11 @@ test.serial('debug mode: request, email.log, new password, login, and the link d
   const [mail] = await readEmailLog(config);
   t.truthy(mail);
   t.is(mail!.to, 'MScott@dm.com');
-  t.true(mail!.message.startsWith('From: Dundie <no-reply@dm.com>\nTo: MScott@dm.com\nSubject: Password reset for Dundie\n\n'));
+  t.true(
+    mail!.message.startsWith(
+      'From: Dundie <no-reply@dm.com>\nTo: MScott@dm.com\nSubject: Password reset for Dundie\n\n',
+    ),
+  );
   t.regex(mail!.message, /http:\/\/localhost:8000\/reset_password\?pwd_reset_token=/);
   t.regex(mail!.message, /This link will expire in 10 minutes\./);
 
@@ -47,7 +51,9 @@ test.serial('debug mode: request, email.log, new password, login, and the link d
 
   const oldLogin = await api.request('POST', '/token', { form: { username: user.username, password: PASSWORD } });
   t.is(oldLogin.status, 401);
-  const newLogin = await api.request('POST', '/token', { form: { username: user.username, password: 'a-brand-new-password' } });
+  const newLogin = await api.request('POST', '/token', {
+    form: { username: user.username, password: 'a-brand-new-password' },
+  });
   t.is(newLogin.status, 200);
 
   const again = await changePasswordWith(api, user.username, token, 'yet-another-password');
@@ -94,8 +100,16 @@ test.serial('the answer is byte-identical for known and unknown addresses', asyn
   const api = await startApi(config);
   t.teardown(() => api.service.stop());
   await makeUser(tdb.db, { email: 'known@dm.com' });
-  const a = await fetch(`${api.base}/user/pwd_reset_token/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'known@dm.com' }) });
-  const b = await fetch(`${api.base}/user/pwd_reset_token/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'nobody@dm.com' }) });
+  const a = await fetch(`${api.base}/user/pwd_reset_token/`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'known@dm.com' }),
+  });
+  const b = await fetch(`${api.base}/user/pwd_reset_token/`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'nobody@dm.com' }),
+  });
   t.is(a.status, b.status);
   t.is(await a.text(), await b.text());
   t.is(a.headers.get('content-length'), b.headers.get('content-length'));

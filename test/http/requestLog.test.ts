@@ -73,6 +73,8 @@ test.serial('the dispatcher logs each row outcome with the row id, never the tok
   const sent = logLines.find((l) => l.msg === 'sent');
   t.truthy(sent?.outboxId);
   // Rows left by earlier tests go out in the same run, in no set order: take this user's link.
-  const mail = (await readEmailLog(config)).filter((m) => m.to === user.email && m.message.includes('pwd_reset_token=')).at(-1)!;
+  const mail = (await readEmailLog(config))
+    .filter((m) => m.to === user.email && m.message.includes('pwd_reset_token='))
+    .at(-1)!;
   t.false(JSON.stringify(logLines).includes(tokenFromText(mail.message)));
 });

@@ -27,34 +27,53 @@ function rawClient(port: number, text: string): Promise<{ answer: string; ms: nu
 }
 
 test.serial('a client that never finishes its headers is cut off after HEADERS_TIMEOUT_SECONDS', async (t) => {
-  const api = await startApi(testConfig(tdb.url, { DUNDIE_API__HEADERS_TIMEOUT_SECONDS: '1', DUNDIE_API__REQUEST_TIMEOUT_SECONDS: '5' }));
+  const api = await startApi(
+    testConfig(tdb.url, { DUNDIE_API__HEADERS_TIMEOUT_SECONDS: '1', DUNDIE_API__REQUEST_TIMEOUT_SECONDS: '5' }),
+  );
   t.teardown(() => api.service.stop());
-  const { answer, ms } = await rawClient(api.service.port!, 'POST /user/pwd_reset_token/ HTTP/1.1\r\nHost: x\r\nX-Slow: ');
+  const { answer, ms } = await rawClient(
+    api.service.port!,
+    'POST /user/pwd_reset_token/ HTTP/1.1\r\nHost: x\r\nX-Slow: ',
+  );
   t.true(ms < 3500, `closed after ${ms} ms`);
   t.regex(answer, /^HTTP\/1\.1 408/);
 });
 
 test.serial('a client that never finishes its body is cut off after REQUEST_TIMEOUT_SECONDS', async (t) => {
-  const api = await startApi(testConfig(tdb.url, { DUNDIE_API__HEADERS_TIMEOUT_SECONDS: '1', DUNDIE_API__REQUEST_TIMEOUT_SECONDS: '2' }));
+  const api = await startApi(
+    testConfig(tdb.url, { DUNDIE_API__HEADERS_TIMEOUT_SECONDS: '1', DUNDIE_API__REQUEST_TIMEOUT_SECONDS: '2' }),
+  );
   t.teardown(() => api.service.stop());
-  const head = 'POST /user/pwd_reset_token/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"email":';
+  const head =
+    'POST /user/pwd_reset_token/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"email":';
   const { ms } = await rawClient(api.service.port!, head);
   t.true(ms >= 1500 && ms < 4500, `closed after ${ms} ms`);
 });
 
-test.serial('the defaults are set on purpose, not Node\'s 60 s / 300 s', (t) => {
+test.serial("the defaults are set on purpose, not Node's 60 s / 300 s", (t) => {
   const { api } = testConfig(tdb.url);
-  t.like(api, { HEADERS_TIMEOUT_SECONDS: 10, REQUEST_TIMEOUT_SECONDS: 30, KEEP_ALIVE_TIMEOUT_SECONDS: 5, MAX_CONNECTIONS: 1024 });
+  t.like(api, {
+    HEADERS_TIMEOUT_SECONDS: 10,
+    REQUEST_TIMEOUT_SECONDS: 30,
+    KEEP_ALIVE_TIMEOUT_SECONDS: 5,
+    MAX_CONNECTIONS: 1024,
+  });
 });
 
 test.serial('connections beyond MAX_CONNECTIONS are closed as they arrive', async (t) => {
   const api = await startApi(testConfig(tdb.url, { DUNDIE_API__MAX_CONNECTIONS: '3' }));
   t.teardown(() => api.service.stop());
   const port = api.service.port!;
-  const held = await Promise.all(Array.from({ length: 3 }, () => new Promise<net.Socket>((r) => {
-    const s = net.connect(port, '127.0.0.1', () => r(s));
-    s.on('error', () => {});
-  })));
+  const held = await Promise.all(
+    Array.from(
+      { length: 3 },
+      () =>
+        new Promise<net.Socket>((r) => {
+          const s = net.connect(port, '127.0.0.1', () => r(s));
+          s.on('error', () => {});
+        }),
+    ),
+  );
   t.teardown(() => held.forEach((s) => s.destroy()));
   await sleep(100);
   const extra = await rawClient(port, 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
@@ -65,42 +84,57 @@ test.serial('connections beyond MAX_CONNECTIONS are closed as they arrive', asyn
   t.regex(after.answer, /^HTTP\/1\.1 200/, 'served again once connections are free');
 });
 
-test.serial('shutdown under keep-alive load resets no connection: in-flight answers carry Connection: close', async (t) => {
-  t.timeout(60_000);
-  const api = await startApi(testConfig(tdb.url));
-  const port = api.service.port!;
-  const agent = new Agent({ keepAlive: true, maxSockets: 50 });
-  t.teardown(() => agent.destroy());
-  const outcomes = { ok: 0, closeHeader: 0, refused: 0, reset: [] as string[] };
-  let stopping = false;
-  const post = (i: number) =>
-    new Promise<void>((resolve) => {
-      const body = JSON.stringify({ email: `keepalive-${i}@dm.com` });
-      const req = request({ port, host: '127.0.0.1', method: 'POST', path: '/user/pwd_reset_token/', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-        res.resume();
-        res.on('end', () => {
-          if (res.statusCode === 200) outcomes.ok++;
-          if (stopping && res.headers.connection === 'close') outcomes.closeHeader++;
+test.serial(
+  'shutdown under keep-alive load resets no connection: in-flight answers carry Connection: close',
+  async (t) => {
+    t.timeout(60_000);
+    const api = await startApi(testConfig(tdb.url));
+    const port = api.service.port!;
+    const agent = new Agent({ keepAlive: true, maxSockets: 50 });
+    t.teardown(() => agent.destroy());
+    const outcomes = { ok: 0, closeHeader: 0, refused: 0, reset: [] as string[] };
+    let stopping = false;
+    const post = (i: number) =>
+      new Promise<void>((resolve) => {
+        const body = JSON.stringify({ email: `keepalive-${i}@dm.com` });
+        const req = request(
+          {
+            port,
+            host: '127.0.0.1',
+            method: 'POST',
+            path: '/user/pwd_reset_token/',
+            agent,
+            headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => {
+              if (res.statusCode === 200) outcomes.ok++;
+              if (stopping && res.headers.connection === 'close') outcomes.closeHeader++;
+              resolve();
+            });
+          },
+        );
+        req.on('error', (err: NodeJS.ErrnoException) => {
+          if (err.code === 'ECONNREFUSED') outcomes.refused++;
+          else outcomes.reset.push(err.code ?? err.message);
           resolve();
         });
+        req.end(body);
       });
-      req.on('error', (err: NodeJS.ErrnoException) => {
-        if (err.code === 'ECONNREFUSED') outcomes.refused++;
-        else outcomes.reset.push(err.code ?? err.message);
-        resolve();
-      });
-      req.end(body);
+    let n = 0;
+    const loops = Array.from({ length: 50 }, async () => {
+      while (outcomes.refused === 0) await post(n++);
     });
-  let n = 0;
-  const loops = Array.from({ length: 50 }, async () => {
-    while (outcomes.refused === 0) await post(n++);
-  });
-  await sleep(1500);
-  stopping = true;
-  const stopped = api.service.stop();
-  await Promise.all(loops);
-  await stopped;
-  t.log(`${outcomes.ok} answered 200, ${outcomes.closeHeader} with Connection: close during shutdown, ${outcomes.reset.length} reset`);
-  t.true(outcomes.ok > 100);
-  t.deepEqual(outcomes.reset, [], 'no request was reset');
-});
+    await sleep(1500);
+    stopping = true;
+    const stopped = api.service.stop();
+    await Promise.all(loops);
+    await stopped;
+    t.log(
+      `${outcomes.ok} answered 200, ${outcomes.closeHeader} with Connection: close during shutdown, ${outcomes.reset.length} reset`,
+    );
+    t.true(outcomes.ok > 100);
+    t.deepEqual(outcomes.reset, [], 'no request was reset');
+  },
+);

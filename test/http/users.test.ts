@@ -62,7 +62,14 @@ test('the user list and a user show only public fields', async (t) => {
   t.is(list.status, 200);
   t.true(list.body.some((u: { username: string }) => u.username === 'dwight-schrute'));
   const one = await api.request('GET', `/user/${user.username}`);
-  t.deepEqual(one.body, { name: 'Dwight Schrute', username: 'dwight-schrute', dept: 'sales', avatar: 'https://dm.com/d.png', bio: 'Beets', currency: 'USD' });
+  t.deepEqual(one.body, {
+    name: 'Dwight Schrute',
+    username: 'dwight-schrute',
+    dept: 'sales',
+    avatar: 'https://dm.com/d.png',
+    bio: 'Beets',
+    currency: 'USD',
+  });
   t.is((await api.request('GET', '/user/no-such-user/')).body.detail, 'User not found');
   t.is((await api.request('GET', '/user/no-such-user/')).status, 404);
 });
@@ -73,7 +80,14 @@ test('a superuser creates users; the username defaults from the name', async (t)
     json: { name: 'Jim Halpert', email: 'jim@dm.com', dept: 'sales', password: 'jim-password-1' },
   });
   t.is(res.status, 201);
-  t.deepEqual(res.body, { name: 'Jim Halpert', username: 'jim-halpert', dept: 'sales', avatar: null, bio: null, currency: 'USD' });
+  t.deepEqual(res.body, {
+    name: 'Jim Halpert',
+    username: 'jim-halpert',
+    dept: 'sales',
+    avatar: null,
+    bio: null,
+    currency: 'USD',
+  });
   t.is((await login('jim-halpert', 'jim-password-1')).status, 200);
 });
 
@@ -106,7 +120,10 @@ test('a user updates their own profile; another user may not; a superuser may', 
   const other = await makeUser(tdb.db);
   const ownerToken = (await login(owner.username)).body.access_token;
   const otherToken = (await login(other.username)).body.access_token;
-  const own = await api.request('PATCH', `/user/${owner.username}/`, { token: ownerToken, json: { bio: 'Hello', avatar: 'a.png' } });
+  const own = await api.request('PATCH', `/user/${owner.username}/`, {
+    token: ownerToken,
+    json: { bio: 'Hello', avatar: 'a.png' },
+  });
   t.is(own.status, 200);
   t.is(own.body.bio, 'Hello');
   const theirs = await api.request('PATCH', `/user/${owner.username}/`, { token: otherToken, json: { bio: 'Hacked' } });
@@ -123,7 +140,10 @@ test('password change: mismatch is 400, others 403, unknown user 404', async (t)
   const other = await makeUser(tdb.db);
   const ownerToken = (await login(owner.username)).body.access_token;
   const otherToken = (await login(other.username)).body.access_token;
-  const mismatch = await api.request('POST', `/user/${owner.username}/password/`, { token: ownerToken, json: { password: 'quiet-harbor-7', password_confirm: 'abcdefgh2' } });
+  const mismatch = await api.request('POST', `/user/${owner.username}/password/`, {
+    token: ownerToken,
+    json: { password: 'quiet-harbor-7', password_confirm: 'abcdefgh2' },
+  });
   t.is(mismatch.status, 400);
   t.is(mismatch.body.detail, 'Passwords do not match');
   const json = { password: 'quiet-harbor-7', password_confirm: 'quiet-harbor-7' };
@@ -137,7 +157,10 @@ test('password change: mismatch is 400, others 403, unknown user 404', async (t)
 test('a too short password is refused with 422 saying why', async (t) => {
   const user = await makeUser(tdb.db);
   const token = (await login(user.username)).body.access_token;
-  const res = await api.request('POST', `/user/${user.username}/password/`, { token, json: { password: 'short', password_confirm: 'short' } });
+  const res = await api.request('POST', `/user/${user.username}/password/`, {
+    token,
+    json: { password: 'short', password_confirm: 'short' },
+  });
   t.is(res.status, 422);
   t.regex(res.body.detail[0].msg, /at least 8 characters/);
 });

@@ -16,7 +16,11 @@ const smtpConfig = (smtp: SmtpSink, env: Record<string, string> = {}) =>
   });
 
 /** Makes every row due now, as if its backoff had run out. */
-const fastForward = () => tdb.db('outbox').whereIn('status', ['pending']).update({ run_after: tdb.db.raw("now() - interval '1 second'") });
+const fastForward = () =>
+  tdb
+    .db('outbox')
+    .whereIn('status', ['pending'])
+    .update({ run_after: tdb.db.raw("now() - interval '1 second'") });
 
 test.serial('SMTP refusing then accepting: the row is retried and sent', async (t) => {
   const smtp = await startSmtpSink((n) => n === 1);
@@ -45,34 +49,40 @@ test.serial('SMTP refusing then accepting: the row is retried and sent', async (
 });
 
 // Issue 14: temporary failures are retried by time (GIVE_UP_AFTER), not count; see test/retries.test.ts.
-test.serial('SMTP always refusing: backoff within a growing ceiling, dead once the row is older than GIVE_UP_AFTER', async (t) => {
-  const smtp = await startSmtpSink(() => true);
-  t.teardown(() => smtp.close());
-  const config = smtpConfig(smtp, { DUNDIE_DISPATCHER__GIVE_UP_AFTER: '1h', DUNDIE_DISPATCHER__BACKOFF_BASE_SECONDS: '10' });
-  const user = await makeUser(tdb.db);
-  await requestPwdReset(tdb.db, config, user.email);
+test.serial(
+  'SMTP always refusing: backoff within a growing ceiling, dead once the row is older than GIVE_UP_AFTER',
+  async (t) => {
+    const smtp = await startSmtpSink(() => true);
+    t.teardown(() => smtp.close());
+    const config = smtpConfig(smtp, {
+      DUNDIE_DISPATCHER__GIVE_UP_AFTER: '1h',
+      DUNDIE_DISPATCHER__BACKOFF_BASE_SECONDS: '10',
+    });
+    const user = await makeUser(tdb.db);
+    await requestPwdReset(tdb.db, config, user.email);
 
-  const delays: number[] = [];
-  for (let i = 0; i < 3; i++) {
+    const delays: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await dispatch(tdb.db, config);
+      const row = await tdb.db('outbox').first();
+      delays.push((new Date(row.run_after).getTime() - new Date(row.updated_at).getTime()) / 1000);
+      await fastForward();
+    }
+    t.true(delays[0]! >= 1 && delays[0]! <= 10.01, `first retry within 10 s (${delays[0]})`);
+    t.true(delays[1]! >= 1 && delays[1]! <= 20.01, `second within 20 s (${delays[1]})`);
+    t.is((await tdb.db('outbox').first()).status, 'pending');
+    await tdb.db('outbox').update({ created_at: tdb.db.raw("now() - interval '2 hours'") });
     await dispatch(tdb.db, config);
     const row = await tdb.db('outbox').first();
-    delays.push((new Date(row.run_after).getTime() - new Date(row.updated_at).getTime()) / 1000);
+    t.is(row.status, 'dead');
+    t.is(row.attempts, 4);
+    t.truthy(row.processed_at);
+    t.regex(row.last_error, /gave up after .*mailbox unavailable/);
     await fastForward();
-  }
-  t.true(delays[0]! >= 1 && delays[0]! <= 10.01, `first retry within 10 s (${delays[0]})`);
-  t.true(delays[1]! >= 1 && delays[1]! <= 20.01, `second within 20 s (${delays[1]})`);
-  t.is((await tdb.db('outbox').first()).status, 'pending');
-  await tdb.db('outbox').update({ created_at: tdb.db.raw("now() - interval '2 hours'") });
-  await dispatch(tdb.db, config);
-  const row = await tdb.db('outbox').first();
-  t.is(row.status, 'dead');
-  t.is(row.attempts, 4);
-  t.truthy(row.processed_at);
-  t.regex(row.last_error, /gave up after .*mailbox unavailable/);
-  await fastForward();
-  t.is((await dispatch(tdb.db, config)).claimed, 0, 'a dead row is never claimed again');
-  t.is(smtp.attempts, 4);
-});
+    t.is((await dispatch(tdb.db, config)).claimed, 0, 'a dead row is never claimed again');
+    t.is(smtp.attempts, 4);
+  },
+);
 
 test.serial('an unreachable SMTP server counts as a failed attempt, nothing lost', async (t) => {
   const smtp = await startSmtpSink();
@@ -97,8 +107,15 @@ test.serial('two dispatchers at once over 300 rows send each exactly once', asyn
   t.is(a.sent + b.sent, 300);
   t.true(a.sent > 0 && b.sent > 0, `both dispatchers took work (a ${a.sent}, b ${b.sent})`);
   t.is(smtp.messages.length, 300);
-  const statuses: { status: string; n: string }[] = await tdb.db('outbox').select('status').count({ n: '*' }).groupBy('status');
-  t.deepEqual(statuses.map((s) => [s.status, Number(s.n)]), [['sent', 300]]);
+  const statuses: { status: string; n: string }[] = await tdb
+    .db('outbox')
+    .select('status')
+    .count({ n: '*' })
+    .groupBy('status');
+  t.deepEqual(
+    statuses.map((s) => [s.status, Number(s.n)]),
+    [['sent', 300]],
+  );
 });
 
 test.serial('a row whose lease lapsed is claimed again, and the old holder cannot finish it', async (t) => {
@@ -110,7 +127,13 @@ test.serial('a row whose lease lapsed is claimed again, and the old holder canno
   t.truthy(row);
   t.is((await claimDue(tdb.db, 'other', 10, 60)).length, 0, 'held while the lease runs');
   // The holder crashed and its lease ran out (made so explicitly, rather than by waiting).
-  await tdb.db('outbox').where({ id: row!.id }).update({ locked_until: tdb.db.raw("now() - interval '1 second'"), run_after: tdb.db.raw("now() - interval '1 second'") });
+  await tdb
+    .db('outbox')
+    .where({ id: row!.id })
+    .update({
+      locked_until: tdb.db.raw("now() - interval '1 second'"),
+      run_after: tdb.db.raw("now() - interval '1 second'"),
+    });
   const [again] = await claimDue(tdb.db, 'other', 10, 60);
   t.is(again?.id, row!.id);
   const sent = { id: row!.id, status: 'sent', reason: null } as const;
@@ -133,10 +156,17 @@ test.serial('rows that finish together share one UPDATE, sent and skipped each r
 
   t.like(result, { claimed: 40, sent: 30, skipped: 10, failed: 0 });
   t.true(finishes > 0 && finishes < 40, `${finishes} UPDATEs for 40 finished rows`);
-  const rows = await tdb.db('outbox').select('payload', 'status', 'attempts', 'last_error', 'locked_by', 'processed_at');
+  const rows = await tdb
+    .db('outbox')
+    .select('payload', 'status', 'attempts', 'last_error', 'locked_by', 'processed_at');
   for (const row of rows) {
     const known = !row.payload.email.startsWith('nobody-');
-    t.like(row, known ? { status: 'sent', attempts: 1, last_error: null, locked_by: null } : { status: 'skipped', attempts: 1, last_error: 'no user with this email', locked_by: null });
+    t.like(
+      row,
+      known
+        ? { status: 'sent', attempts: 1, last_error: null, locked_by: null }
+        : { status: 'skipped', attempts: 1, last_error: 'no user with this email', locked_by: null },
+    );
     t.truthy(row.processed_at);
   }
   t.is(smtp.messages.length, 30);
@@ -145,7 +175,10 @@ test.serial('rows that finish together share one UPDATE, sent and skipped each r
 test.serial('one address several times among rows in flight: with the cooldown off, every one is sent', async (t) => {
   const smtp = await startSmtpSink();
   t.teardown(() => smtp.close());
-  const config = smtpConfig(smtp, { DUNDIE_SECURITY__PWD_RESET_COOLDOWN_SECONDS: '0', DUNDIE_DISPATCHER__CONCURRENCY: '8' });
+  const config = smtpConfig(smtp, {
+    DUNDIE_SECURITY__PWD_RESET_COOLDOWN_SECONDS: '0',
+    DUNDIE_DISPATCHER__CONCURRENCY: '8',
+  });
   const user = await makeUser(tdb.db);
   // Mixed case too: PostgreSQL's lower() makes them one slot, so they cannot share a statement.
   for (let i = 0; i < 8; i++) await requestPwdReset(tdb.db, config, i % 2 ? user.email.toUpperCase() : user.email);

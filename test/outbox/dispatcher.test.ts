@@ -25,7 +25,14 @@ function runDispatcher(config: ReturnType<typeof testConfig>, listen = true) {
   const dispatcher = new Dispatcher(emailWorker({ db: tdb.db, config, mailer, log: createLogger(config), metrics }), {
     listenUrl: listen ? tdb.url : undefined,
   });
-  return { dispatcher, metrics, stop: async () => { await dispatcher.stop(); mailer.close(); } };
+  return {
+    dispatcher,
+    metrics,
+    stop: async () => {
+      await dispatcher.stop();
+      mailer.close();
+    },
+  };
 }
 
 test.serial('a request wakes the dispatcher through NOTIFY, with no cron tick', async (t) => {
@@ -61,9 +68,16 @@ test.serial('without LISTEN only the cron net claims', async (t) => {
 
 test.serial('one slow row holds up no other', async (t) => {
   const slow = 'slow@dm.com';
-  const smtp = await startSmtpSink(() => false, (to) => (to === slow ? 3000 : 0));
+  const smtp = await startSmtpSink(
+    () => false,
+    (to) => (to === slow ? 3000 : 0),
+  );
   t.teardown(() => smtp.close());
-  const config = testConfig(tdb.url, { ...smtpEnv(smtp), DUNDIE_DISPATCHER__CRON: NEVER, DUNDIE_DISPATCHER__CONCURRENCY: '4' });
+  const config = testConfig(tdb.url, {
+    ...smtpEnv(smtp),
+    DUNDIE_DISPATCHER__CRON: NEVER,
+    DUNDIE_DISPATCHER__CONCURRENCY: '4',
+  });
   const users = await makeUsers(tdb.db, 20);
   await tdb.db('users').where({ id: users[0]!.id }).update({ email: slow });
   const { stop } = runDispatcher(config);
@@ -81,14 +95,21 @@ test.serial('one slow row holds up no other', async (t) => {
 test.serial('stop waits for the sends in flight; rows claimed but not started are handed back', async (t) => {
   const smtp = await startSmtpSink(() => false, 500);
   t.teardown(() => smtp.close());
-  const config = testConfig(tdb.url, { ...smtpEnv(smtp), DUNDIE_DISPATCHER__BATCH_SIZE: '10', DUNDIE_DISPATCHER__CONCURRENCY: '2' });
+  const config = testConfig(tdb.url, {
+    ...smtpEnv(smtp),
+    DUNDIE_DISPATCHER__BATCH_SIZE: '10',
+    DUNDIE_DISPATCHER__CONCURRENCY: '2',
+  });
   const users = await makeUsers(tdb.db, 10);
   for (const u of users) await requestPwdReset(tdb.db, config, u.email);
   const mailer = createMailer(config.email, { maxConnections: 2 });
   t.teardown(() => mailer.close());
   let stop = false;
   setTimeout(() => (stop = true), 200);
-  const result = await dispatchOnce(emailWorker({ db: tdb.db, config, mailer, log: createLogger(config), workerId: 'stopping' }), { shouldStop: () => stop });
+  const result = await dispatchOnce(
+    emailWorker({ db: tdb.db, config, mailer, log: createLogger(config), workerId: 'stopping' }),
+    { shouldStop: () => stop },
+  );
   t.is(result.claimed, 10);
   t.is(result.sent, 2, 'the two in flight finished');
   t.is(result.released, 8);
@@ -96,22 +117,40 @@ test.serial('stop waits for the sends in flight; rows claimed but not started ar
   t.is(pending.length, 8, 'handed back: pending, unlocked, due now');
 });
 
-test.serial('the running dispatcher claims a batch ahead; on stop it finishes two in flight and hands back the rest', async (t) => {
-  const smtp = await startSmtpSink(() => false, 500);
-  t.teardown(() => smtp.close());
-  const config = testConfig(tdb.url, { ...smtpEnv(smtp), DUNDIE_DISPATCHER__CRON: NEVER, DUNDIE_DISPATCHER__BATCH_SIZE: '10', DUNDIE_DISPATCHER__CONCURRENCY: '2' });
-  const users = await makeUsers(tdb.db, 10);
-  for (const u of users) await requestPwdReset(tdb.db, config, u.email);
-  const { stop } = runDispatcher(config, false);
-  await waitUntil(async () => (await countByStatus(tdb.db, 'sending')) > 0, 'the first claim');
-  t.is(await countByStatus(tdb.db, 'sending'), 10, 'one claim took the whole batch');
-  await stop();
-  const byStatus = Object.fromEntries((await summary(tdb.db)).map((r) => [r.status, r.count]));
-  t.like(byStatus, { sent: 2, pending: 8 });
-  t.is(byStatus.sending, undefined);
-  t.is(smtp.messages.length, 2);
-  t.is((await tdb.db('outbox').where({ status: 'pending' }).whereNull('locked_by').where('run_after', '<=', tdb.db.fn.now())).length, 8, 'handed back: unlocked, due now');
-});
+test.serial(
+  'the running dispatcher claims a batch ahead; on stop it finishes two in flight and hands back the rest',
+  async (t) => {
+    const smtp = await startSmtpSink(() => false, 500);
+    t.teardown(() => smtp.close());
+    const config = testConfig(tdb.url, {
+      ...smtpEnv(smtp),
+      DUNDIE_DISPATCHER__CRON: NEVER,
+      DUNDIE_DISPATCHER__BATCH_SIZE: '10',
+      DUNDIE_DISPATCHER__CONCURRENCY: '2',
+    });
+    const users = await makeUsers(tdb.db, 10);
+    for (const u of users) await requestPwdReset(tdb.db, config, u.email);
+    const { stop } = runDispatcher(config, false);
+    await waitUntil(async () => (await countByStatus(tdb.db, 'sending')) > 0, 'the first claim');
+    t.is(await countByStatus(tdb.db, 'sending'), 10, 'one claim took the whole batch');
+    await stop();
+    const byStatus = Object.fromEntries((await summary(tdb.db)).map((r) => [r.status, r.count]));
+    t.like(byStatus, { sent: 2, pending: 8 });
+    t.is(byStatus.sending, undefined);
+    t.is(smtp.messages.length, 2);
+    t.is(
+      (
+        await tdb
+          .db('outbox')
+          .where({ status: 'pending' })
+          .whereNull('locked_by')
+          .where('run_after', '<=', tdb.db.fn.now())
+      ).length,
+      8,
+      'handed back: unlocked, due now',
+    );
+  },
+);
 
 test.serial('housekeeping deletes old sent and skipped rows, keeps dead ones and recent ones', async (t) => {
   const config = testConfig(tdb.url, { DUNDIE_OUTBOX__RETENTION_DAYS: '7' });
@@ -131,12 +170,23 @@ test.serial('housekeeping deletes old sent and skipped rows, keeps dead ones and
 
 test.serial('outbox_summary gives count, oldest and next due per status', async (t) => {
   await tdb.db('outbox').insert([
-    { kind: 'pwd_reset_email', payload: { email: 'a@dm.com' }, status: 'pending', created_at: tdb.db.raw("now() - interval '1 hour'") },
+    {
+      kind: 'pwd_reset_email',
+      payload: { email: 'a@dm.com' },
+      status: 'pending',
+      created_at: tdb.db.raw("now() - interval '1 hour'"),
+    },
     { kind: 'pwd_reset_email', payload: { email: 'b@dm.com' }, status: 'pending' },
     { kind: 'pwd_reset_email', payload: { email: 'c@dm.com' }, status: 'dead' },
   ]);
   const rows = await summary(tdb.db);
-  t.deepEqual(rows.map((r) => [r.status, r.count]), [['dead', 1], ['pending', 2]]);
+  t.deepEqual(
+    rows.map((r) => [r.status, r.count]),
+    [
+      ['dead', 1],
+      ['pending', 2],
+    ],
+  );
   t.truthy(rows.find((r) => r.status === 'pending')!.next_run_after);
   t.is(rows.find((r) => r.status === 'dead')!.next_run_after, null);
 });
@@ -154,7 +204,10 @@ test.serial('/ready answers while the database does; /metrics shows rows by stat
   await waitUntil(async () => (await countByStatus(tdb.db, 'sent')) === 1, 'the row to be recorded sent');
   // With both roles the dispatcher runs on its own thread and forwards its figures in batches.
   const scrape = () => fetch(`${api.metricsBase}/metrics`).then((r) => r.text());
-  await waitUntil(async () => /dundie_emails_sent_total\{kind="pwd_reset_email"\} 1/.test(await scrape()), 'the send to reach /metrics');
+  await waitUntil(
+    async () => /dundie_emails_sent_total\{kind="pwd_reset_email"\} 1/.test(await scrape()),
+    'the send to reach /metrics',
+  );
   const metrics = await scrape();
   t.regex(metrics, /dundie_outbox_rows\{status="sent"\} 1/);
   t.regex(metrics, /dundie_emails_sent_total\{kind="pwd_reset_email"\} 1/);

@@ -24,7 +24,9 @@ test.serial('a burst shares INSERTs, and each caller gets the id of its own row'
   const { result: ids, inserts } = await countInserts(() => Promise.all(emails.map((e) => batcher.enqueue(row(e)))));
   t.true(inserts < 20, `${inserts} INSERTs for 300 rows`);
   t.is(new Set(ids).size, 300);
-  const byId = new Map((await tdb.db('outbox').select('id', 'payload', 'kind', 'max_attempts')).map((r) => [String(r.id), r]));
+  const byId = new Map(
+    (await tdb.db('outbox').select('id', 'payload', 'kind', 'max_attempts')).map((r) => [String(r.id), r]),
+  );
   t.is(byId.size, 300);
   emails.forEach((email, i) => {
     t.like(byId.get(ids[i]!), { payload: { email }, kind: 'pwd_reset_email', max_attempts: 8 });
@@ -41,8 +43,13 @@ test.serial('a lone row is written at once, by itself', async (t) => {
 test.serial('a row the database refuses fails alone; the rest of its batch is committed', async (t) => {
   const batcher = new EnqueueBatcher(tdb.db, { maxBatch: 64, maxInFlight: 1 });
   // jsonb refuses \u0000: the whole multi-row INSERT fails, then the rows go one by one.
-  const outcomes = await Promise.allSettled(['a@dm.com', 'bad\u0000@dm.com', 'b@dm.com', 'c@dm.com'].map((e) => batcher.enqueue(row(e))));
-  t.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+  const outcomes = await Promise.allSettled(
+    ['a@dm.com', 'bad\u0000@dm.com', 'b@dm.com', 'c@dm.com'].map((e) => batcher.enqueue(row(e))),
+  );
+  t.deepEqual(
+    outcomes.map((o) => o.status),
+    ['fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
+  );
   const stored = await tdb.db('outbox').orderBy('id').pluck('payload');
   t.deepEqual(stored.map((p: { email: string }) => p.email).sort(), ['a@dm.com', 'b@dm.com', 'c@dm.com']);
 });

@@ -14,7 +14,11 @@ import { smtpEnv, startSmtpSink } from '../helpers/smtp.ts';
 
 const tdb = useTestDatabase('retries', { clean: ['outbox'] });
 
-const fastForward = () => tdb.db('outbox').whereIn('status', ['pending', 'sending']).update({ run_after: tdb.db.raw("now() - interval '1 second'") });
+const fastForward = () =>
+  tdb
+    .db('outbox')
+    .whereIn('status', ['pending', 'sending'])
+    .update({ run_after: tdb.db.raw("now() - interval '1 second'") });
 
 test.serial('a 550 refusal goes dead at once, with the reply in last_error', async (t) => {
   const smtp = await startSmtpSink(() => 550);
@@ -33,7 +37,11 @@ test.serial('a 550 refusal goes dead at once, with the reply in last_error', asy
 test.serial('a 451 refusal is retried past max_attempts until GIVE_UP_AFTER, then dead', async (t) => {
   const smtp = await startSmtpSink(() => 451);
   t.teardown(() => smtp.close());
-  const config = testConfig(tdb.url, { ...smtpEnv(smtp), DUNDIE_DISPATCHER__MAX_ATTEMPTS: '2', DUNDIE_DISPATCHER__GIVE_UP_AFTER: '1h' });
+  const config = testConfig(tdb.url, {
+    ...smtpEnv(smtp),
+    DUNDIE_DISPATCHER__MAX_ATTEMPTS: '2',
+    DUNDIE_DISPATCHER__GIVE_UP_AFTER: '1h',
+  });
   const user = await makeUser(tdb.db);
   await requestPwdReset(tdb.db, config, user.email);
   for (let i = 0; i < 4; i++) {
@@ -56,14 +64,21 @@ test.serial('a 451 refusal is retried past max_attempts until GIVE_UP_AFTER, the
 test.serial('a retry is never scheduled past the give-up time', async (t) => {
   const smtp = await startSmtpSink(() => 451);
   t.teardown(() => smtp.close());
-  const config = testConfig(tdb.url, { ...smtpEnv(smtp), DUNDIE_DISPATCHER__BACKOFF_BASE_SECONDS: '3600', DUNDIE_DISPATCHER__GIVE_UP_AFTER: '60s' });
+  const config = testConfig(tdb.url, {
+    ...smtpEnv(smtp),
+    DUNDIE_DISPATCHER__BACKOFF_BASE_SECONDS: '3600',
+    DUNDIE_DISPATCHER__GIVE_UP_AFTER: '60s',
+  });
   const user = await makeUser(tdb.db);
   await requestPwdReset(tdb.db, config, user.email);
   await tdb.db('outbox').update({ attempts: 3 });
   await dispatch(tdb.db, config);
   const row = await tdb.db('outbox').first();
   t.is(row.status, 'pending');
-  t.true(new Date(row.run_after).getTime() - new Date(row.created_at).getTime() <= 60_000 + 5, 'the last try falls on the give-up time');
+  t.true(
+    new Date(row.run_after).getTime() - new Date(row.created_at).getTime() <= 60_000 + 5,
+    'the last try falls on the give-up time',
+  );
 });
 
 test.serial('the attempt is counted when the row is claimed', async (t) => {
@@ -75,25 +90,32 @@ test.serial('the attempt is counted when the row is claimed', async (t) => {
   t.is((await tdb.db('outbox').first()).attempts, 1);
 });
 
-test.serial('a row reclaimed after its lease lapsed max_attempts times goes dead: "crashed the dispatcher"', async (t) => {
-  const config = testConfig(tdb.url, { DUNDIE_DISPATCHER__MAX_ATTEMPTS: '3' });
-  const user = await makeUser(tdb.db);
-  await requestPwdReset(tdb.db, config, user.email);
-  const other = await makeUser(tdb.db);
-  await requestPwdReset(tdb.db, config, other.email);
-  // Each dispatcher claims the first row and dies with it (its lease lapses: fast-forwarded here).
-  for (let crash = 1; crash <= 3; crash++) {
-    const [claimed] = await claimDue(tdb.db, `doomed-${crash}`, 1, 30);
-    t.like(claimed, { attempts: crash, lease_lapses: crash - 1 }, `claim ${crash}`);
-    await fastForward();
-  }
-  const claimed = await claimDue(tdb.db, 'survivor', 2, 30);
-  const rows = await tdb.db('outbox').orderBy('id');
-  t.like(rows[0], { status: 'dead', attempts: 3, lease_lapses: 3, locked_by: null });
-  t.regex(rows[0].last_error, /crashed the dispatcher: its lease lapsed 3 times .*doomed-3/);
-  t.truthy(rows[0].processed_at);
-  t.deepEqual(claimed.map((r) => r.id), [String(rows[1].id)], 'only the other row is claimed');
-});
+test.serial(
+  'a row reclaimed after its lease lapsed max_attempts times goes dead: "crashed the dispatcher"',
+  async (t) => {
+    const config = testConfig(tdb.url, { DUNDIE_DISPATCHER__MAX_ATTEMPTS: '3' });
+    const user = await makeUser(tdb.db);
+    await requestPwdReset(tdb.db, config, user.email);
+    const other = await makeUser(tdb.db);
+    await requestPwdReset(tdb.db, config, other.email);
+    // Each dispatcher claims the first row and dies with it (its lease lapses: fast-forwarded here).
+    for (let crash = 1; crash <= 3; crash++) {
+      const [claimed] = await claimDue(tdb.db, `doomed-${crash}`, 1, 30);
+      t.like(claimed, { attempts: crash, lease_lapses: crash - 1 }, `claim ${crash}`);
+      await fastForward();
+    }
+    const claimed = await claimDue(tdb.db, 'survivor', 2, 30);
+    const rows = await tdb.db('outbox').orderBy('id');
+    t.like(rows[0], { status: 'dead', attempts: 3, lease_lapses: 3, locked_by: null });
+    t.regex(rows[0].last_error, /crashed the dispatcher: its lease lapsed 3 times .*doomed-3/);
+    t.truthy(rows[0].processed_at);
+    t.deepEqual(
+      claimed.map((r) => r.id),
+      [String(rows[1].id)],
+      'only the other row is claimed',
+    );
+  },
+);
 
 test.serial('a row handed back unstarted at shutdown does not count the try', async (t) => {
   const config = testConfig(tdb.url);

@@ -5,13 +5,21 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runCli } from '../helpers/process.ts';
 
-const env = (dir: string) => ({ PATH: process.env.PATH ?? '', HOME: dir, DUNDIE_DATA_DIR: dir, DUNDIE_SECURITY__SECRET_KEY: 'preview-test-secret' });
+const env = (dir: string) => ({
+  PATH: process.env.PATH ?? '',
+  HOME: dir,
+  DUNDIE_DATA_DIR: dir,
+  DUNDIE_SECURITY__SECRET_KEY: 'preview-test-secret',
+});
 
 test('an e-mail in Portuguese, text and HTML, on stdout', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'dundie-preview-'));
   const { code, stdout } = await runCli(['preview', 'pwd_reset_email', '--locale', 'pt-BR'], env(dir));
   t.is(code, 0);
-  t.regex(stdout, /^--- text: templates\/pt-BR\/pwd_reset_email.liquid ---\nFrom: Dundie <no-reply@dm.com>\nTo: mscott@dm.com\nSubject: Redefinição de senha do Dundie\n/);
+  t.regex(
+    stdout,
+    /^--- text: templates\/pt-BR\/pwd_reset_email.liquid ---\nFrom: Dundie <no-reply@dm.com>\nTo: mscott@dm.com\nSubject: Redefinição de senha do Dundie\n/,
+  );
   t.regex(stdout, /--- html: templates\/pt-BR\/pwd_reset_email.html.liquid ---\n<!DOCTYPE html>/);
 });
 

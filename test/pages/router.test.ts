@@ -18,7 +18,11 @@ import { smtpEnv, startSmtpSink } from '../helpers/smtp.ts';
 
 const tdb = useTestDatabase('pages', { clean: ['outbox'] });
 
-async function api(t: { teardown(fn: () => unknown): void }, env: Record<string, string> = {}, log?: Parameters<typeof startApi>[2]): Promise<Api> {
+async function api(
+  t: { teardown(fn: () => unknown): void },
+  env: Record<string, string> = {},
+  log?: Parameters<typeof startApi>[2],
+): Promise<Api> {
   const config = testConfig(tdb.url, env);
   const started = await startApi(config, undefined, log);
   t.teardown(() => started.service.stop());
@@ -50,7 +54,10 @@ test.serial('every page state carries the CSP, no-referrer, no-store and anti-fr
   const states: [string, PageAnswer][] = [];
   states.push(['request form', await browser.get('/reset_password')]);
   states.push(['bad address', await browser.post('/reset_password', { email: 'not an address' })]);
-  states.push(['cross-site post', await browser.post('/reset_password', { email: 'a@dm.com' }, { 'sec-fetch-site': 'cross-site' })]);
+  states.push([
+    'cross-site post',
+    await browser.post('/reset_password', { email: 'a@dm.com' }, { 'sec-fetch-site': 'cross-site' }),
+  ]);
   states.push(['sent', await browser.get('/reset_password/sent')]);
   states.push(['done', await browser.get('/reset_password/done')]);
   states.push(['opening a link', await browser.get('/reset_password?pwd_reset_token=nonsense')]);
@@ -58,7 +65,10 @@ test.serial('every page state carries the CSP, no-referrer, no-store and anti-fr
   const token = await linkFor(a, user.email, { DUNDIE_EMAIL__LOG_FILE: `/tmp/dundie-pages-${process.pid}-h.log` });
   await browser.get(`/reset_password?pwd_reset_token=${token}`);
   states.push(['choose', await browser.get('/reset_password')]);
-  states.push(['policy error', await browser.post('/reset_password/new_password', { password: 'short', password_confirm: 'short' })]);
+  states.push([
+    'policy error',
+    await browser.post('/reset_password/new_password', { password: 'short', password_confirm: 'short' }),
+  ]);
   states.push(['post redirect', await browser.post('/reset_password', { email: user.email })]);
   for (const [what, answer] of states) assertPageHeaders(t, answer, what);
   t.regex(states[0]![1].headers.get('content-type') ?? '', /^text\/html; charset=utf-8/);
@@ -108,7 +118,10 @@ test.serial('opening a link moves the token into a strict cookie and never uses 
 test.serial('the reset cookie is Secure when PUBLIC_URL is https', async (t) => {
   const a = await api(t, { DUNDIE_SERVER__PUBLIC_URL: 'https://rewards.dm.com' });
   const opened = await pageClient(a.base).get('/reset_password?pwd_reset_token=abc');
-  t.regex(opened.cookies.find((c) => c.startsWith('dundie_reset='))!, /; Secure/);
+  t.regex(
+    opened.cookies.find((c) => c.startsWith('dundie_reset='))!,
+    /; Secure/,
+  );
 });
 
 test.serial('cross-site form posts are refused and change nothing', async (t) => {
@@ -138,8 +151,20 @@ test.serial('cross-site form posts are refused and change nothing', async (t) =>
 
   // Our own pages: Sec-Fetch-Site same-origin, or (no Sec-Fetch-Site) Origin PUBLIC_URL or the request's own.
   t.is((await browser.post('/reset_password/new_password', good)).status, 303);
-  t.is((await browser.post('/reset_password', { email: 'x@dm.com' }, { 'sec-fetch-site': '', origin: 'https://rewards.dm.com' })).status, 303);
-  t.is((await browser.post('/reset_password', { email: 'x@dm.com' }, { 'sec-fetch-site': '', origin: a.base })).status, 303);
+  t.is(
+    (
+      await browser.post(
+        '/reset_password',
+        { email: 'x@dm.com' },
+        { 'sec-fetch-site': '', origin: 'https://rewards.dm.com' },
+      )
+    ).status,
+    303,
+  );
+  t.is(
+    (await browser.post('/reset_password', { email: 'x@dm.com' }, { 'sec-fetch-site': '', origin: a.base })).status,
+    303,
+  );
 });
 
 test.serial('the form answers the same for every address, and the outbox keeps the language', async (t) => {
@@ -156,10 +181,13 @@ test.serial('the form answers the same for every address, and the outbox keeps t
   t.regex(sent.html, /<html lang="pt-BR">/);
 
   const rows = await tdb.db('outbox').orderBy('id');
-  t.deepEqual(rows.map((r) => r.payload), [
-    { email: 'known@dm.com', locale: 'pt-BR' },
-    { email: 'nobody@dm.com', locale: 'pt-BR' },
-  ]);
+  t.deepEqual(
+    rows.map((r) => r.payload),
+    [
+      { email: 'known@dm.com', locale: 'pt-BR' },
+      { email: 'nobody@dm.com', locale: 'pt-BR' },
+    ],
+  );
   // The switch wins over Accept-Language, and is remembered.
   const switched = await browser.get('/reset_password?lang=en');
   t.regex(switched.html, /<html lang="en">/);
@@ -167,11 +195,14 @@ test.serial('the form answers the same for every address, and the outbox keeps t
   await browser.post('/reset_password', { email: 'known@dm.com' });
   t.deepEqual((await tdb.db('outbox').orderBy('id', 'desc').first()).payload, { email: 'known@dm.com', locale: 'en' });
   // The API's answers stay English whatever the header.
-  const apiAnswer = await a.request('POST', '/user/pwd_reset_token/', { json: { email: 'known@dm.com' }, headers: { 'accept-language': 'pt-BR' } });
+  const apiAnswer = await a.request('POST', '/user/pwd_reset_token/', {
+    json: { email: 'known@dm.com' },
+    headers: { 'accept-language': 'pt-BR' },
+  });
   t.regex(apiAnswer.body.message, /^If we found a user/);
 });
 
-test.serial('the page shares the API\'s per-client limit and says when to try again', async (t) => {
+test.serial("the page shares the API's per-client limit and says when to try again", async (t) => {
   const a = await api(t, { DUNDIE_SECURITY__RATE_LIMIT_PWD_RESET_PER_MINUTE: '2' });
   await tdb.db('rate_limiter').del();
   const browser = pageClient(a.base);
@@ -187,27 +218,40 @@ test.serial('the page shares the API\'s per-client limit and says when to try ag
   await tdb.db('rate_limiter').del();
 });
 
-test.serial('password errors are said next to their field, in the person\'s language', async (t) => {
+test.serial("password errors are said next to their field, in the person's language", async (t) => {
   const a = await api(t);
   const user = await makeUser(tdb.db, { name: 'Oscar Martinez', email: 'oscar@dm.com' });
   const token = await linkFor(a, 'oscar@dm.com');
   const browser = pageClient(a.base, { 'accept-language': 'pt-BR' });
   await browser.get(`/reset_password?pwd_reset_token=${token}`);
 
-  const both = await browser.post('/reset_password/new_password', { password: 'oscar-martinez', password_confirm: 'something-else' });
+  const both = await browser.post('/reset_password/new_password', {
+    password: 'oscar-martinez',
+    password_confirm: 'something-else',
+  });
   t.is(both.status, 400);
   t.regex(both.html, /<p class="error" id="password-error">Não use seu nome de usuário como senha.<\/p>/);
   t.regex(both.html, /<p class="error" id="password_confirm-error">As duas senhas não são iguais.<\/p>/);
   t.regex(both.html, /aria-describedby="password-hint password-error" aria-invalid="true"/);
-  const common = await browser.post('/reset_password/new_password', { password: 'qwertyuiop', password_confirm: 'qwertyuiop' });
+  const common = await browser.post('/reset_password/new_password', {
+    password: 'qwertyuiop',
+    password_confirm: 'qwertyuiop',
+  });
   t.regex(common.html, /id="password-error">Essa senha é comum demais/);
   t.is((await tdb.db('users').where({ id: user.id }).first()).password_hash, user.password_hash);
 
-  const done = await browser.post('/reset_password/new_password', { password: 'accountant-of-the-year', password_confirm: 'accountant-of-the-year' });
+  const done = await browser.post('/reset_password/new_password', {
+    password: 'accountant-of-the-year',
+    password_confirm: 'accountant-of-the-year',
+  });
   t.is(done.status, 303);
   t.is(done.location, '/reset_password/done');
   t.false(browser.jar.has('dundie_reset'), 'the cookie goes with the link');
-  t.is((await a.request('POST', '/token', { form: { username: user.username, password: 'accountant-of-the-year' } })).status, 200);
+  t.is(
+    (await a.request('POST', '/token', { form: { username: user.username, password: 'accountant-of-the-year' } }))
+      .status,
+    200,
+  );
   t.is((await a.request('POST', '/token', { form: { username: user.username, password: PASSWORD } })).status, 401);
 });
 
@@ -223,12 +267,23 @@ test.serial('a reset asked in Portuguese is e-mailed in Portuguese, and so is th
   await dispatch(tdb.db, config);
   const [reset] = await smtp.waitFor(1);
   t.is(reset!.subject, 'Redefinição de senha do Dundie');
-  t.regex(reset!.text ?? '', /Use o link abaixo para redefinir sua senha:\nhttp:\/\/localhost:8000\/reset_password\?pwd_reset_token=/);
+  t.regex(
+    reset!.text ?? '',
+    /Use o link abaixo para redefinir sua senha:\nhttp:\/\/localhost:8000\/reset_password\?pwd_reset_token=/,
+  );
   t.regex(reset!.text ?? '', /Este link expira em 10 minutos\./);
   t.regex(String(reset!.html), /<html lang="pt-BR">/);
 
   await browser.get(`/reset_password?pwd_reset_token=${tokenFromText(reset!.text ?? '')}`);
-  t.is((await browser.post('/reset_password/new_password', { password: 'chili-on-the-carpet', password_confirm: 'chili-on-the-carpet' })).status, 303);
+  t.is(
+    (
+      await browser.post('/reset_password/new_password', {
+        password: 'chili-on-the-carpet',
+        password_confirm: 'chili-on-the-carpet',
+      })
+    ).status,
+    303,
+  );
   await dispatch(tdb.db, config);
   const messages = await smtp.waitFor(2);
   t.is(messages[1]!.subject, 'Sua senha do Dundie foi alterada');
@@ -236,7 +291,10 @@ test.serial('a reset asked in Portuguese is e-mailed in Portuguese, and so is th
 });
 
 test.serial('a request that named no language is e-mailed in DEFAULT_LOCALE', async (t) => {
-  const env = { DUNDIE_EMAIL__DEFAULT_LOCALE: 'pt-BR', DUNDIE_EMAIL__LOG_FILE: `/tmp/dundie-pages-${process.pid}-d.log` };
+  const env = {
+    DUNDIE_EMAIL__DEFAULT_LOCALE: 'pt-BR',
+    DUNDIE_EMAIL__LOG_FILE: `/tmp/dundie-pages-${process.pid}-d.log`,
+  };
   const a = await api(t, env);
   await makeUser(tdb.db, { email: 'toby@dm.com' });
   t.is((await a.request('POST', '/user/pwd_reset_token/', { json: { email: 'toby@dm.com' } })).status, 200);
@@ -260,7 +318,10 @@ test.serial('no token reaches the request log, nor the cookie', async (t) => {
   await browser.get(`/reset_password?pwd_reset_token=${token}`);
   await browser.get('/reset_password');
   await browser.post('/reset_password/new_password', { password: 'x', password_confirm: 'y' });
-  await browser.post('/reset_password/new_password', { password: 'mung-beans-forever', password_confirm: 'mung-beans-forever' });
+  await browser.post('/reset_password/new_password', {
+    password: 'mung-beans-forever',
+    password_confirm: 'mung-beans-forever',
+  });
   const log = lines.join('');
   t.true(log.includes('/reset_password?pwd_reset_token=REDACTED'));
   t.false(log.includes(token));
@@ -280,7 +341,14 @@ test.serial('a page that fails says so as a page, not as JSON', async (t) => {
   t.regex(method.headers.get('content-type') ?? '', /text\/html/);
   for (const [what, init] of [
     ['unreadable JSON', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{{{' }],
-    ['a body over the limit', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `email=${'a'.repeat(200 * 1024)}` }],
+    [
+      'a body over the limit',
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: `email=${'a'.repeat(200 * 1024)}`,
+      },
+    ],
     ['an unsupported content type', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: 'a,b' }],
   ] as const) {
     const res = await fetch(`${a.base}/reset_password`, init);
@@ -290,7 +358,7 @@ test.serial('a page that fails says so as a page, not as JSON', async (t) => {
   }
 });
 
-test.serial('the password form\'s address opened again leads back to the form, not to an error', async (t) => {
+test.serial("the password form's address opened again leads back to the form, not to an error", async (t) => {
   const a = await api(t);
   const res = await fetch(`${a.base}/reset_password/new_password`, { redirect: 'manual' });
   t.is(res.status, 303);
@@ -305,11 +373,20 @@ test.serial('?lang= takes a language as Accept-Language would (pt, PT-br)', asyn
   }
 });
 
-test.serial('the API keeps the caller\'s language for the e-mail, and answers in English', async (t) => {
+test.serial("the API keeps the caller's language for the e-mail, and answers in English", async (t) => {
   const a = await api(t);
-  const asked = await a.request('POST', '/user/pwd_reset_token/', { json: { email: 'meredith@dm.com' }, headers: { 'accept-language': 'pt-BR,en;q=0.5' } });
+  const asked = await a.request('POST', '/user/pwd_reset_token/', {
+    json: { email: 'meredith@dm.com' },
+    headers: { 'accept-language': 'pt-BR,en;q=0.5' },
+  });
   t.regex(asked.body.message, /^If we found a user with that email/);
-  await a.request('POST', '/user/pwd_reset_token/', { json: { email: 'stanley@dm.com' }, headers: { 'accept-language': 'fr' } });
+  await a.request('POST', '/user/pwd_reset_token/', {
+    json: { email: 'stanley@dm.com' },
+    headers: { 'accept-language': 'fr' },
+  });
   const rows = await tdb.db('outbox').orderBy('id');
-  t.deepEqual(rows.map((r) => r.payload), [{ email: 'meredith@dm.com', locale: 'pt-BR' }, { email: 'stanley@dm.com' }]);
+  t.deepEqual(
+    rows.map((r) => r.payload),
+    [{ email: 'meredith@dm.com', locale: 'pt-BR' }, { email: 'stanley@dm.com' }],
+  );
 });

@@ -44,7 +44,9 @@ test('environment keys override, case-insensitively', (t) => {
 });
 
 test('production refuses to start without a secret key or database, naming each problem', (t) => {
-  const err = t.throws(() => loadConfig({ NODE_ENV: 'production', DUNDIE_DATA_DIR: dataDir() }), { instanceOf: ConfigError });
+  const err = t.throws(() => loadConfig({ NODE_ENV: 'production', DUNDIE_DATA_DIR: dataDir() }), {
+    instanceOf: ConfigError,
+  });
   t.deepEqual(err.problems, [
     'DATABASE_URL is required when NODE_ENV=production (the embedded PostgreSQL is for development only)',
     'DUNDIE_SECURITY__SECRET_KEY is required when NODE_ENV=production',
@@ -53,7 +55,8 @@ test('production refuses to start without a secret key or database, naming each 
 
 test('production refuses a short secret key', (t) => {
   const err = t.throws(
-    () => loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://x@h/db', DUNDIE_SECURITY__SECRET_KEY: 'short' }),
+    () =>
+      loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://x@h/db', DUNDIE_SECURITY__SECRET_KEY: 'short' }),
     { instanceOf: ConfigError },
   );
   t.deepEqual(err.problems, ['DUNDIE_SECURITY__SECRET_KEY must be at least 32 bytes']);
@@ -61,7 +64,13 @@ test('production refuses a short secret key', (t) => {
 
 test('typos and bad values are each reported', (t) => {
   const err = t.throws(
-    () => loadConfig({ DUNDIE_DATA_DIR: dataDir(), DUNDIE_EMAIL__SMTP_PROT: '25', DUNDIE_EMAIL__DEBUG_MODE: 'maybe', PORT: '70000' }),
+    () =>
+      loadConfig({
+        DUNDIE_DATA_DIR: dataDir(),
+        DUNDIE_EMAIL__SMTP_PROT: '25',
+        DUNDIE_EMAIL__DEBUG_MODE: 'maybe',
+        PORT: '70000',
+      }),
     { instanceOf: ConfigError },
   );
   t.is(err.problems.length, 3);

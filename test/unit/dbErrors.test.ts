@@ -9,7 +9,9 @@ test('the server going away, refusing connections or timing out is transient', (
     pgError('08006'),
     pgError('ECONNREFUSED'),
     pgError('57014'),
-    Object.assign(new Error('Knex: Timeout acquiring a connection. The pool is probably full.'), { name: 'KnexTimeoutError' }),
+    Object.assign(new Error('Knex: Timeout acquiring a connection. The pool is probably full.'), {
+      name: 'KnexTimeoutError',
+    }),
     new Error('Connection terminated unexpectedly'),
     new Error('timeout expired'),
   ]) {

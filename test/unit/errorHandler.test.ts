@@ -34,13 +34,18 @@ async function answer(err: unknown) {
 test('domain errors map to their statuses with their sentence as detail', async (t) => {
   t.like((await answer(new NotFound('User not found'))).ctx, { status: 404, body: { detail: 'User not found' } });
   t.like((await answer(new NotAllowed('No'))).ctx, { status: 403, body: { detail: 'No' } });
-  t.like((await answer(new Conflict('Username already taken'))).ctx, { status: 409, body: { detail: 'Username already taken' } });
+  t.like((await answer(new Conflict('Username already taken'))).ctx, {
+    status: 409,
+    body: { detail: 'Username already taken' },
+  });
 });
 
 test('a policy violation is a FastAPI-shaped 422 naming the field', async (t) => {
   const { ctx } = await answer(new PolicyViolation('password', 'Password is too common'));
   t.is(ctx.status, 422);
-  t.deepEqual(ctx.body, { detail: [{ loc: ['body', 'password'], msg: 'Password is too common', type: 'value_error' }] });
+  t.deepEqual(ctx.body, {
+    detail: [{ loc: ['body', 'password'], msg: 'Password is too common', type: 'value_error' }],
+  });
 });
 
 test('an HttpError keeps its headers (Retry-After on a 429)', async (t) => {
@@ -50,7 +55,9 @@ test('an HttpError keeps its headers (Retry-After on a 429)', async (t) => {
 });
 
 test('the database being away is a 503 with Retry-After, logged as a warning', async (t) => {
-  const { ctx, headers, logged } = await answer(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+  const { ctx, headers, logged } = await answer(
+    Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+  );
   t.is(ctx.status, 503);
   t.truthy(headers['Retry-After']);
   t.is(logged[0]?.level, 'warn');

@@ -24,7 +24,10 @@ test('one bad item in a batch of 256 costs about 2·log2(256) writes, not 256', 
   const outcomes = await Promise.allSettled(items.map((n) => commit.add(n)));
   t.deepEqual(outcomes.filter((o) => o.status === 'rejected').length, 1);
   t.is((outcomes[77] as PromiseRejectedResult).reason.code, '22P05');
-  t.deepEqual(outcomes.map((o) => (o.status === 'fulfilled' ? o.value : null)), items.map((n) => (n < 0 ? null : n * 10)));
+  t.deepEqual(
+    outcomes.map((o) => (o.status === 'fulfilled' ? o.value : null)),
+    items.map((n) => (n < 0 ? null : n * 10)),
+  );
   t.true(calls.length <= 2 * Math.log2(256) + 2, `${calls.length} writes`);
 });
 
@@ -41,18 +44,24 @@ test('without bisect a refused batch fails whole', async (t) => {
   const commit = new GroupCommit(writeMany, { maxBatch: 8, maxInFlight: 1 });
   // The first item is written at once, alone; the next two share a batch.
   const outcomes = await Promise.allSettled([1, -2, 3].map((n) => commit.add(n)));
-  t.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'rejected', 'rejected']);
+  t.deepEqual(
+    outcomes.map((o) => o.status),
+    ['fulfilled', 'rejected', 'rejected'],
+  );
 });
 
 test('an item still queued at its deadline is dropped unwritten and its caller gets DeadlineExceeded', async (t) => {
   const written: number[] = [];
   let release!: () => void;
   const stuck = new Promise<void>((r) => (release = r));
-  const commit = new GroupCommit(async (items: number[]) => {
-    written.push(...items);
-    await stuck;
-    return items;
-  }, { maxInFlight: 1 });
+  const commit = new GroupCommit(
+    async (items: number[]) => {
+      written.push(...items);
+      await stuck;
+      return items;
+    },
+    { maxInFlight: 1 },
+  );
   const first = commit.add(1, { deadline: Date.now() + 50 });
   const second = commit.add(2, { deadline: Date.now() + 50 });
   const started = Date.now();

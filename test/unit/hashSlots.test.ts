@@ -16,7 +16,12 @@ test.serial('12. at most `concurrency` hashes run, `queue` wait, the rest are re
         resolve('done');
       });
     });
-  const outcomes = Array.from({ length: 8 }, () => withHashSlot(hash).then(() => 'ran', (err) => (err instanceof Overloaded ? 'refused' : 'error')));
+  const outcomes = Array.from({ length: 8 }, () =>
+    withHashSlot(hash).then(
+      () => 'ran',
+      (err) => (err instanceof Overloaded ? 'refused' : 'error'),
+    ),
+  );
   // The refusals settle before any hash finishes.
   await new Promise((r) => setImmediate(r));
   t.deepEqual(hashesInProgress(), { running: 2, waiting: 3 });
@@ -24,14 +29,26 @@ test.serial('12. at most `concurrency` hashes run, `queue` wait, the rest are re
     releases.shift()?.();
     await new Promise((r) => setImmediate(r));
   }
-  t.deepEqual((await Promise.all(outcomes)).sort(), ['ran', 'ran', 'ran', 'ran', 'ran', 'refused', 'refused', 'refused']);
+  t.deepEqual((await Promise.all(outcomes)).sort(), [
+    'ran',
+    'ran',
+    'ran',
+    'ran',
+    'ran',
+    'refused',
+    'refused',
+    'refused',
+  ]);
   t.is(most, 2);
   t.deepEqual(hashesInProgress(), { running: 0, waiting: 0 });
 });
 
 test.serial('12. a failing hash frees its slot', async (t) => {
   setHashLimits({ concurrency: 1, queue: 0 });
-  await t.throwsAsync(withHashSlot(() => Promise.reject(new Error('boom'))), { message: 'boom' });
+  await t.throwsAsync(
+    withHashSlot(() => Promise.reject(new Error('boom'))),
+    { message: 'boom' },
+  );
   t.is(await withHashSlot(async () => 'next'), 'next');
   t.deepEqual(hashesInProgress(), { running: 0, waiting: 0 });
 });

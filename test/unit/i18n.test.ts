@@ -15,7 +15,8 @@ test('every language has every page string, none of them empty', (t) => {
   const english = Object.keys(catalog('en')).sort();
   for (const locale of LOCALES) {
     t.deepEqual(Object.keys(catalog(locale)).sort(), english, `${locale} has the same keys as en`);
-    for (const [key, text] of Object.entries(catalog(locale))) t.true(text.trim().length > 0, `${locale}.${key} is empty`);
+    for (const [key, text] of Object.entries(catalog(locale)))
+      t.true(text.trim().length > 0, `${locale}.${key} is empty`);
   }
 });
 
@@ -32,12 +33,15 @@ test('every string a page template asks for is in the catalogs', (t) => {
 test('every e-mail has a Portuguese twin, text and HTML', (t) => {
   const emails = readdirSync(templatesDir).filter((f) => f.endsWith('.liquid'));
   t.true(emails.length >= 4);
-  for (const file of emails) t.true(existsSync(path.join(templatesDir, 'pt-BR', file)), `templates/pt-BR/${file} is missing`);
+  for (const file of emails)
+    t.true(existsSync(path.join(templatesDir, 'pt-BR', file)), `templates/pt-BR/${file} is missing`);
 });
 
 test('every rule of the password policy can be said in every language', (t) => {
   const owner = { username: 'michael-scott', email: 'mscott@dm.com' };
-  const problems = ['short', 'x'.repeat(200), 'michael-scott', 'mscott@dm.com', 'qwertyuiop'].map((p) => passwordProblem(p, owner));
+  const problems = ['short', 'x'.repeat(200), 'michael-scott', 'mscott@dm.com', 'qwertyuiop'].map((p) =>
+    passwordProblem(p, owner),
+  );
   t.is(new Set(problems).size, problems.length, 'one sample per rule');
   for (const problem of problems) {
     t.truthy(problem);

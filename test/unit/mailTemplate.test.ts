@@ -25,13 +25,19 @@ test('the reset e-mail renders as SPEC §5 shows it, and debug mode appends it t
     expire: 10,
   });
   const log = readFileSync(config.email.log_file, 'utf8');
-  t.regex(log, /^--- START EMAIL pam@dm\.com ---\nFrom: Dundie <no-reply@dm\.com>\nTo: pam@dm\.com\nSubject: Password reset for Dundie\n/);
+  t.regex(
+    log,
+    /^--- START EMAIL pam@dm\.com ---\nFrom: Dundie <no-reply@dm\.com>\nTo: pam@dm\.com\nSubject: Password reset for Dundie\n/,
+  );
   t.regex(log, /http:\/\/localhost:8000\/reset_password\?pwd_reset_token=T0KEN/);
   t.regex(log, /This link will expire in 10 minutes\.\n--- END OF EMAIL ---\n$/);
 });
 
 test('HTML parts escape every value', async (t) => {
-  const mailer = createMailer({ ...testConfig('postgres://unused@localhost/none').email, debug_mode: false }, { templates: path.resolve('templates') });
+  const mailer = createMailer(
+    { ...testConfig('postgres://unused@localhost/none').email, debug_mode: false },
+    { templates: path.resolve('templates') },
+  );
   t.teardown(() => mailer.close());
   const mail = await mailer.render('pwd_changed_email', {
     sender: 'no-reply@dm.com',

@@ -15,8 +15,13 @@ test('11. tokens without exp are refused, whatever their scope', (t) => {
 });
 
 test('11. tokens without iat are refused', (t) => {
-  const token = jwt.sign({ sub: 'mscott', scope: 'access_token', exp: now() + 600 }, TEST_SECRET, { algorithm: 'HS256', noTimestamp: true });
+  const token = jwt.sign({ sub: 'mscott', scope: 'access_token', exp: now() + 600 }, TEST_SECRET, {
+    algorithm: 'HS256',
+    noTimestamp: true,
+  });
   t.throws(() => verifyToken(security, token, 'access_token'), { instanceOf: InvalidToken });
-  const good = jwt.sign({ sub: 'mscott', scope: 'access_token', exp: now() + 600 }, TEST_SECRET, { algorithm: 'HS256' });
+  const good = jwt.sign({ sub: 'mscott', scope: 'access_token', exp: now() + 600 }, TEST_SECRET, {
+    algorithm: 'HS256',
+  });
   t.is(verifyToken(security, good, 'access_token').sub, 'mscott');
 });

@@ -14,29 +14,36 @@ function issues(fn: () => unknown) {
 }
 
 test('a missing field is "Field required", type missing, as FastAPI says it', (t) => {
-  t.deepEqual(issues(() => validate(ResetRequest, {})), [{ loc: ['body', 'email'], msg: 'Field required', type: 'missing' }]);
+  t.deepEqual(
+    issues(() => validate(ResetRequest, {})),
+    [{ loc: ['body', 'email'], msg: 'Field required', type: 'missing' }],
+  );
 });
 
 test('a value of the wrong type is string_type', (t) => {
-  t.deepEqual(issues(() => validate(ResetRequest, { email: 42 })), [
-    { loc: ['body', 'email'], msg: 'Input should be a valid string', type: 'string_type' },
-  ]);
+  t.deepEqual(
+    issues(() => validate(ResetRequest, { email: 42 })),
+    [{ loc: ['body', 'email'], msg: 'Input should be a valid string', type: 'string_type' }],
+  );
 });
 
 test('a body that is not an object is model_attributes_type at loc body', (t) => {
-  t.deepEqual(issues(() => validate(ResetRequest, ['a@dm.com'])), [
-    { loc: ['body'], msg: 'Input should be a valid object', type: 'model_attributes_type' },
-  ]);
+  t.deepEqual(
+    issues(() => validate(ResetRequest, ['a@dm.com'])),
+    [{ loc: ['body'], msg: 'Input should be a valid object', type: 'model_attributes_type' }],
+  );
 });
 
 test('lengths are string_too_short and string_too_long', (t) => {
   const base = { name: 'N', email: 'n@dm.com', dept: 'sales', password: 'long-enough-pw' };
-  t.deepEqual(issues(() => validate(NewUser, { ...base, currency: 'US' })), [
-    { loc: ['body', 'currency'], msg: 'String should have at least 3 characters', type: 'string_too_short' },
-  ]);
-  t.deepEqual(issues(() => validate(NewUser, { ...base, name: 'x'.repeat(201) })), [
-    { loc: ['body', 'name'], msg: 'String should have at most 200 characters', type: 'string_too_long' },
-  ]);
+  t.deepEqual(
+    issues(() => validate(NewUser, { ...base, currency: 'US' })),
+    [{ loc: ['body', 'currency'], msg: 'String should have at least 3 characters', type: 'string_too_short' }],
+  );
+  t.deepEqual(
+    issues(() => validate(NewUser, { ...base, name: 'x'.repeat(201) })),
+    [{ loc: ['body', 'name'], msg: 'String should have at most 200 characters', type: 'string_too_long' }],
+  );
 });
 
 test('each field is reported once, in the schema order', (t) => {

@@ -18,7 +18,9 @@ export function healthRouter({ db }: { db: Db }): Router {
   router.get('/ready', async (ctx) => {
     try {
       let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no answer in time')), READY_TIMEOUT_MS)));
+      const late = new Promise<never>(
+        (_, reject) => (timer = setTimeout(() => reject(new Error('no answer in time')), READY_TIMEOUT_MS)),
+      );
       await Promise.race([db.raw('SELECT 1'), late]).finally(() => clearTimeout(timer));
       ctx.body = { status: 'ready' };
     } catch {

@@ -34,12 +34,15 @@ export function tokensRouter({ db, config }: Deps): Router {
     try {
       const claims = verifyToken(config.security, refresh_token, 'refresh_token');
       const user = await findUserByUsername(db, claims.sub);
-      if (!user || !sessionIsCurrent(claims, user)) throw new InvalidToken('no such user, or the password changed since');
+      if (!user || !sessionIsCurrent(claims, user))
+        throw new InvalidToken('no such user, or the password changed since');
       // Tokens from before rotation carry no family: their holders log in once more.
-      if (typeof claims.fam !== 'string' || typeof claims.jti !== 'string') throw new InvalidToken('refresh token without a family');
+      if (typeof claims.fam !== 'string' || typeof claims.jti !== 'string')
+        throw new InvalidToken('refresh token without a family');
       const rotation = await rotate(db, { fam: claims.fam, jti: claims.jti }, user.id);
       if (!rotation.ok) {
-        if (rotation.reuse) ctx.state.log.warn({ username: user.username }, 'spent refresh token used again: its family is revoked');
+        if (rotation.reuse)
+          ctx.state.log.warn({ username: user.username }, 'spent refresh token used again: its family is revoked');
         throw new InvalidToken('spent or revoked refresh token');
       }
       ctx.body = createTokenPair(config.security, user, false, rotation.next);

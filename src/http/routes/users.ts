@@ -86,7 +86,13 @@ export function usersRouter(deps: Deps): Router {
   /** 422 without current_password, 403 when it is wrong; counted like a login attempt. */
   const confirmCurrentPassword = async (caller: UserRow, given: string | undefined, client: string) => {
     if (given === undefined) {
-      throw validationFailed([{ loc: ['body', 'current_password'], msg: 'Field required unless the access token is fresh from /token', type: 'missing' }]);
+      throw validationFailed([
+        {
+          loc: ['body', 'current_password'],
+          msg: 'Field required unless the access token is fresh from /token',
+          type: 'missing',
+        },
+      ]);
     }
     const attempt = await throttle.begin(caller.username, client);
     const right = await verifyPassword(given, caller.password_hash).catch(async (err) => {
@@ -108,13 +114,17 @@ export function usersRouter(deps: Deps): Router {
   });
 
   // Registered before '/:username' routes so the literal path wins.
-  router.post('/pwd_reset_token', limitPerClient(db, 'pwd-reset', config.security.RATE_LIMIT_PWD_RESET_PER_MINUTE), async (ctx) => {
-    const input = validate(ResetRequest, ctx.request.body);
-    // The answer stays English (clients match on it); the e-mail follows the caller's language.
-    const locale = negotiateLocale(ctx.get('Accept-Language'));
-    await requestPwdReset(outbox, config, input.email, { locale, deadline: ctx.state.deadline });
-    ctx.body = { message: PWD_RESET_MESSAGE };
-  });
+  router.post(
+    '/pwd_reset_token',
+    limitPerClient(db, 'pwd-reset', config.security.RATE_LIMIT_PWD_RESET_PER_MINUTE),
+    async (ctx) => {
+      const input = validate(ResetRequest, ctx.request.body);
+      // The answer stays English (clients match on it); the e-mail follows the caller's language.
+      const locale = negotiateLocale(ctx.get('Accept-Language'));
+      await requestPwdReset(outbox, config, input.email, { locale, deadline: ctx.state.deadline });
+      ctx.body = { message: PWD_RESET_MESSAGE };
+    },
+  );
 
   router.get('/:username', loadTarget(deps), (ctx) => {
     ctx.body = presentUser(ctx.state.target);
