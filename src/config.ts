@@ -5,6 +5,9 @@
  * `DUNDIE_<SECTION>__<KEY>` (case-insensitive); `DATABASE_URL`, `PORT` and `NODE_ENV` are read
  * as they are. A bad value does not fall back to a default: the start stops with one line per
  * problem, so a typo in production is seen at once rather than on the first reset e-mail.
+ *
+ * Longer than most modules on purpose: the schema below is the one list of every setting, and
+ * split over files it would no longer read as one table beside the configuration docs.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';

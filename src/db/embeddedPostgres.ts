@@ -4,7 +4,11 @@
  *
  * One data directory has at most one server. Whoever comes second (the CLI while the service
  * runs, say) finds the server's `postmaster.pid`, reads its port and joins it instead of
- * starting another; only the process that started the server stops it.
+ * starting another; only the process that started the server stops it. That process also
+ * watches it and starts it again when it dies (a bounded number of times).
+ *
+ * Longer than most modules on purpose: starting, joining, watching and stopping one server share
+ * the same state (its data directory, its process, its password), and read best together.
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

@@ -3,6 +3,9 @@
  * skipped, failed). Every finish is conditioned on still holding the lease, so a dispatcher
  * whose lease lapsed cannot overwrite the work of the one that took the row over. Nothing here
  * knows what a row's kind means.
+ *
+ * Longer than most modules on purpose: every statement that touches the table sits here, so that
+ * one read shows how a row moves between statuses (graphile-worker keeps its SQL the same way).
  */
 import type { Conn } from '../db/database.ts';
 

@@ -1,8 +1,9 @@
 /**
- * The pages a person sees (issue 12): ask for a reset link, open it, choose a new password.
+ * The pages a person sees: ask for a reset link, open it, choose a new password. One router,
+ * longer than most modules, so the whole of a person's flow reads top to bottom in one place.
  * Plain HTML forms posting `application/x-www-form-urlencoded`, post/redirect/get, no
  * JavaScript needed. They go through the API's own functions, limits and cooldown:
- * `requestPwdReset` (through a group-commit batcher), the per-client limit `hit` on the same key
+ * `requestPwdReset` (through a group-commit batcher), the per-client limit on the same key
  * as `POST /user/pwd_reset_token/`, `passwordProblem`, and `changePassword`.
  *
  *   GET  /reset_password                     the e-mail form; with a reset cookie: choose or expired
