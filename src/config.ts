@@ -307,8 +307,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   for (const name of byUpperName.keys()) {
     if (name === 'DUNDIE_DISPATCHER__METRICS_PORT')
       problems.push(`${name} was replaced by DUNDIE_METRICS__PORT (and DUNDIE_METRICS__HOST)`);
-    else if (!known.has(name))
-      problems.push(`${name} is not a setting Dundie knows (see the README's configuration table)`);
+    else if (!known.has(name)) problems.push(`${name} is not a setting Dundie knows (see docs/configuration.md)`);
   }
 
   const nodeEnv = env.NODE_ENV ?? 'development';

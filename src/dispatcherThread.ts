@@ -61,6 +61,20 @@ export async function startDispatcherThread(
   let exited: Promise<number>;
   let restarts = 0;
 
+  let startedAt = 0;
+  /** Until one starts: a failed start is retried with the same growing pause, never given up. */
+  const respawnLater = (code?: number) => {
+    const pause = Math.min(1000 * 2 ** restarts++, 30_000);
+    log.error({ code, restartInMs: pause }, 'dispatcher thread exited: starting another');
+    setTimeout(() => {
+      if (stopping) return;
+      spawn().catch((err) => {
+        log.error({ err }, 'dispatcher thread did not start again');
+        respawnLater();
+      });
+    }, pause).unref();
+  };
+
   const spawn = () =>
     new Promise<void>((resolve, reject) => {
       worker = new Worker(entry, {
@@ -79,6 +93,7 @@ export async function startDispatcherThread(
         else if (message.type === 'stopped') void worker.terminate();
         else if (message.type === 'started') {
           started = true;
+          startedAt = Date.now();
           resolve();
         } else if (message.type === 'failed') {
           reject(new Error(`dispatcher thread: ${message.message}`));
@@ -95,12 +110,9 @@ export async function startDispatcherThread(
           if (!started) reject(new Error(`dispatcher thread exited (${code}) before it started`));
           else if (!stopping) {
             // Rows it held go back when their leases lapse; a new thread takes them and what comes next.
-            const pause = Math.min(1000 * 2 ** restarts++, 30_000);
-            log.error({ code, restartInMs: pause }, 'dispatcher thread exited: starting another');
-            setTimeout(
-              () => !stopping && spawn().catch((err) => log.error({ err }, 'dispatcher thread did not start again')),
-              pause,
-            ).unref();
+            // A thread that had run a while crashed afresh: start the backoff over.
+            if (Date.now() - startedAt > 60_000) restarts = 0;
+            respawnLater(code);
           }
         }),
       );
@@ -111,8 +123,10 @@ export async function startDispatcherThread(
     async stop() {
       stopping = true;
       worker.postMessage('stop');
-      // The thread drains within SHUTDOWN_GRACE_SECONDS; past that (and a little), cut it.
-      const deadline = setTimeout(() => void worker.terminate(), (config.dispatcher.SHUTDOWN_GRACE_SECONDS + 2) * 1000);
+      // The thread drains within SHUTDOWN_GRACE_SECONDS after handing back what it had not started
+      // (a claim and a hand-back, each up to a database deadline); past that and a little, cut it.
+      const budget = config.dispatcher.SHUTDOWN_GRACE_SECONDS + 2 * config.database.TIMEOUT_SECONDS + 2;
+      const deadline = setTimeout(() => void worker.terminate(), budget * 1000);
       await exited;
       clearTimeout(deadline);
     },

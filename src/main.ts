@@ -42,7 +42,11 @@ export async function serve(roles: Roles = { api: true, dispatcher: true }): Pro
         log.error('shutdown took too long: exiting');
         process.exit(1);
       },
-      (config.dispatcher.SHUTDOWN_GRACE_SECONDS + config.api.KEEP_ALIVE_TIMEOUT_SECONDS + 5) * 1000,
+      (config.dispatcher.SHUTDOWN_GRACE_SECONDS +
+        2 * config.database.TIMEOUT_SECONDS +
+        config.api.KEEP_ALIVE_TIMEOUT_SECONDS +
+        5) *
+        1000,
     ).unref();
     const service = await starting;
     await service?.stop();

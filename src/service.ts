@@ -50,7 +50,7 @@ function scheduleHousekeeping(db: Parameters<typeof housekeeping>[0], config: Se
 export async function startService(config: Settings, log: Logger, roles: Roles): Promise<RunningService> {
   const cleanups: (() => Promise<void> | void)[] = [];
   const stop = async () => {
-    for (const cleanup of cleanups.reverse()) {
+    for (const cleanup of cleanups.splice(0).reverse()) {
       try {
         await cleanup();
       } catch (err) {

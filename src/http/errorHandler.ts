@@ -48,7 +48,8 @@ const isMalformedInput = ({ status, detail }: HttpError) =>
   (status === 400 && typeof detail === 'string' && UNREADABLE_BODY.has(detail)) ||
   (Array.isArray(detail) && detail.some((i) => i.type === 'string_unicode'));
 
-function asHttpError(err: unknown): HttpError | undefined {
+/** The answer an error deserves, or undefined for a fault (a 500); the pages render the same statuses. */
+export function asHttpError(err: unknown): HttpError | undefined {
   if (err instanceof HttpError) return err;
   if (err instanceof NotFound) return new HttpError(404, err.message);
   if (err instanceof NotAllowed) return new HttpError(403, err.message);
@@ -83,7 +84,12 @@ export function errorHandler(): Middleware<{ log: Logger }> {
       }
     } catch (err) {
       const known = asHttpError(err);
-      if (known?.status === 503) ctx.state.log.warn({ err: (err as Error).message }, 'database unavailable');
+      if (known?.status === 503) {
+        ctx.state.log.warn(
+          { err: (err as Error).message },
+          err instanceof Overloaded ? 'password checks at capacity' : 'database unavailable',
+        );
+      }
       // Input no handler could read (an undecodable body, a lone surrogate): one line, no stack.
       if (known && isMalformedInput(known))
         ctx.state.log.warn({ status: known.status, err: known.message }, 'malformed input');

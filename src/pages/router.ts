@@ -23,8 +23,8 @@ import type { Settings } from '../config.ts';
 import { changePassword } from '../commands/changePassword.ts';
 import { requestPwdReset } from '../commands/requestPwdReset.ts';
 import type { Db } from '../db/database.ts';
-import { isTransientDbError } from '../db/errors.ts';
 import type { DeadlineState } from '../http/deadline.ts';
+import { asHttpError } from '../http/errorHandler.ts';
 import { HttpError } from '../http/httpError.ts';
 import { ResetRequest } from '../http/schemas.ts';
 import { validate } from '../http/validate.ts';
@@ -99,8 +99,10 @@ export function pagesBoundary(config: Settings): Middleware<PageState> {
         try {
           await next();
         } catch (err) {
-          const status = err instanceof HttpError ? err.status : isTransientDbError(err) ? 503 : 500;
-          if (status === 503) ctx.set('Retry-After', '5');
+          // The API's own mapping (database away, password checks at capacity, bad bodies), as a page.
+          const known = asHttpError(err);
+          const status = known?.status ?? 500;
+          if (known) ctx.set(known.headers);
           if (status === 500)
             ctx.state.log.error({ err, method: ctx.method, path: ctx.path }, 'unhandled error on a page');
           const title = status < 500 ? 'bad_request_title' : 'error_title';

@@ -390,3 +390,33 @@ test.serial("the API keeps the caller's language for the e-mail, and answers in 
     [{ email: 'meredith@dm.com', locale: 'pt-BR' }, { email: 'stanley@dm.com' }],
   );
 });
+
+test.serial('password checks at capacity: the page says "try again" with 503 and Retry-After, not a 500', async (t) => {
+  const env = {
+    DUNDIE_SECURITY__HASH_CONCURRENCY: '1',
+    DUNDIE_SECURITY__HASH_QUEUE: '0',
+    DUNDIE_EMAIL__LOG_FILE: `/tmp/dundie-pages-${process.pid}-busy.log`,
+  };
+  const a = await api(t, env);
+  const user = await makeUser(tdb.db);
+  const token = await linkFor(a, user.email, env);
+  const browser = pageClient(a.base);
+  await browser.get(`/reset_password?pwd_reset_token=${token}`);
+  await browser.get('/reset_password');
+  // Logins hold the one hash slot; with no queue, a password change meanwhile is refused at once.
+  const logins = Array.from({ length: 6 }, () =>
+    a.request('POST', '/token', { form: { username: user.username, password: 'not-the-password' } }),
+  );
+  const changes = Array.from({ length: 3 }, () =>
+    browser.post('/reset_password/new_password', { password: 'quiet-harbor-77', password_confirm: 'quiet-harbor-77' }),
+  );
+  const answers = await Promise.all(changes);
+  await Promise.all(logins);
+  const busy = answers.filter((p) => p.status === 503);
+  t.true(busy.length > 0, `statuses: ${answers.map((p) => p.status).join(' ')}`);
+  t.false(answers.some((p) => p.status === 500));
+  for (const page of busy) {
+    t.is(page.headers.get('retry-after'), '1');
+    t.regex(page.headers.get('content-type') ?? '', /text\/html/);
+  }
+});
