@@ -337,6 +337,8 @@ async function dundieDispatch(env: Record<string, string>, processes: number): P
 }
 
 async function graphileDispatch(env: Record<string, string>, processes: number): Promise<number> {
+  // Both sides run the same task, throttle slot included: each starts with no address in cooldown.
+  await db('pwd_reset_throttle').truncate();
   const workers = await Promise.all(
     Array.from({ length: processes }, () =>
       startNode(['--import', 'tsx', 'bench/graphileWorker.ts'], env, (line) => line.includes('"ready"')),
