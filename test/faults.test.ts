@@ -11,6 +11,7 @@ import { startEmbeddedPostgres } from '../src/db/embeddedPostgres.ts';
 import { createDb } from '../src/db/database.ts';
 import { useTestDatabase } from './helpers/db.ts';
 import { makeUsers, seedResetRequests } from './helpers/factories.ts';
+import { waitUntil } from './helpers/wait.ts';
 import { cliEnv, startServe, type ServiceProcess } from './helpers/process.ts';
 import { smtpEnv, startSmtpSink, type SmtpSink } from './helpers/smtp.ts';
 
@@ -18,13 +19,8 @@ const tdb = useTestDatabase('faults', { clean: ['outbox', 'users'] });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await sleep(50);
-  }
-}
+const until = (what: string, check: () => Promise<boolean> | boolean, timeoutMs: number) =>
+  waitUntil(check, what, timeoutMs);
 
 const count = async (where: Record<string, unknown> = {}) =>
   Number((await tdb.db('outbox').where(where).count({ n: '*' }))[0]!.n);

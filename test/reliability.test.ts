@@ -10,17 +10,13 @@ import path from 'node:path';
 import process from 'node:process';
 import { createDb } from '../src/db/database.ts';
 import { startOwnPostgres } from './helpers/embedded.ts';
+import { waitUntil } from './helpers/wait.ts';
 import { cliEnv, startServe } from './helpers/process.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await sleep(50);
-  }
-}
+const until = (what: string, check: () => Promise<boolean> | boolean, timeoutMs: number) =>
+  waitUntil(check, what, timeoutMs);
 
 interface Answer {
   email: string;

@@ -5,14 +5,12 @@
 import test from 'ava';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import process from 'node:process';
-import { chromium } from 'playwright-core';
+import { CHROMIUM, launchChromium } from '../helpers/browser.ts';
 import { PWD_RESET_MESSAGE } from '../../src/commands/requestPwdReset.ts';
 import { testConfig } from '../helpers/config.ts';
 import { createTestDatabase } from '../helpers/db.ts';
 import { startApi } from '../helpers/service.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOTS = path.resolve('test-results');
 
 if (!existsSync(CHROMIUM)) {
@@ -23,20 +21,7 @@ if (!existsSync(CHROMIUM)) {
     t.teardown(() => tdb.drop());
     const api = await startApi(testConfig(tdb.url));
     t.teardown(() => api.service.stop());
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      // No network here: keep Chromium from calling home at start.
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    const browser = await launchChromium();
     t.teardown(() => browser.close());
     const page = await browser.newPage();
 

@@ -10,17 +10,16 @@ import test, { type ExecutionContext } from 'ava';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import process from 'node:process';
 import { createRequire } from 'node:module';
 import type { ParsedMail } from 'mailparser';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM, launchChromium } from '../helpers/browser.ts';
 import { testConfig } from '../helpers/config.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { makeUser, PASSWORD } from '../helpers/factories.ts';
 import { startApi, type Api } from '../helpers/service.ts';
 import { smtpEnv, startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOTS = path.resolve('docs', 'screenshots');
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const WIDTHS = [390, 1280];
@@ -145,20 +144,7 @@ if (!existsSync(CHROMIUM)) {
       DUNDIE_SERVER__PUBLIC_URL: `http://127.0.0.1:${port}`,
     });
     api = await startApi(config, { api: true, dispatcher: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      // No network here: keep Chromium from calling home at start.
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
   test.after.always(async () => {
     await browser?.close();
