@@ -16,6 +16,7 @@ import { healthRouter, metricsRouter } from './routes/health.ts';
 import { tokensRouter } from './routes/tokens.ts';
 import { usersRouter } from './routes/users.ts';
 import type { Logger } from '../log.ts';
+import { EnqueueBatcher } from '../outbox/enqueueBatcher.ts';
 import type { Metrics } from '../metrics.ts';
 import { pagesBoundary, pagesRouter } from '../pages/router.ts';
 
@@ -27,7 +28,7 @@ export interface AppDeps {
 }
 
 /** Every router the app serves; the OpenAPI test reads their routes. */
-export function appRouters(deps: Pick<AppDeps, 'db' | 'config' | 'metrics'>) {
+export function appRouters(deps: Pick<AppDeps, 'db' | 'config' | 'metrics'> & { outbox: EnqueueBatcher }) {
   return [healthRouter(deps), docsRouter(), tokensRouter(deps), usersRouter(deps)];
 }
 
@@ -60,12 +61,14 @@ export function createApp({ db, config, log, metrics }: AppDeps): Koa {
       },
     }),
   );
-  for (const router of appRouters({ db, config, metrics })) {
+  // One batcher for the API and the pages: reset requests from both share their INSERTs.
+  const outbox = new EnqueueBatcher(db);
+  for (const router of appRouters({ db, config, metrics, outbox })) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }
   // The pages a person sees (src/pages/); not in appRouters: they are no part of the OpenAPI document.
-  const pages = pagesRouter({ db, config });
+  const pages = pagesRouter({ db, config, outbox });
   app.use(pages.routes());
   app.use(pages.allowedMethods());
   return app;

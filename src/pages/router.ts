@@ -29,7 +29,7 @@ import { HttpError } from '../http/httpError.ts';
 import { ResetRequest } from '../http/schemas.ts';
 import { validate } from '../http/validate.ts';
 import type { Logger } from '../log.ts';
-import { EnqueueBatcher } from '../outbox/enqueueBatcher.ts';
+import type { EnqueueBatcher } from '../outbox/enqueueBatcher.ts';
 import { createLimit } from '../auth/rateLimits.ts';
 import { projectRoot } from '../paths.ts';
 import { passwordProblem, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../users/passwordPolicy.ts';
@@ -51,6 +51,8 @@ import { renderPage, type PageName, type PageView } from './views.ts';
 export interface PagesDeps {
   db: Db;
   config: Settings;
+  /** The API's batcher: reset requests from the pages and the API share their INSERTs. */
+  outbox: EnqueueBatcher;
 }
 
 type PageState = DeadlineState & { log: Logger; locale: Locale };
@@ -144,9 +146,8 @@ function staticFile(name: string, type: string): Middleware {
   };
 }
 
-export function pagesRouter({ db, config }: PagesDeps): Router<PageState> {
+export function pagesRouter({ db, config, outbox }: PagesDeps): Router<PageState> {
   const router = new Router<PageState>();
-  const outbox = new EnqueueBatcher(db);
   const minutes = config.security.RESET_TOKEN_EXPIRE_MINUTES;
   const resetLimit = createLimit(db, 'pwd-reset', config.security.RATE_LIMIT_PWD_RESET_PER_MINUTE, 60);
   // Headers, language and errors come from pagesBoundary, ahead of every page route.

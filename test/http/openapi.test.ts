@@ -1,6 +1,7 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
 import test from 'ava';
 import { appRouters } from '../../src/http/app.ts';
+import { EnqueueBatcher } from '../../src/outbox/enqueueBatcher.ts';
 import { openApiDocument } from '../../src/http/openapi.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { testConfig } from '../helpers/config.ts';
@@ -17,7 +18,12 @@ test.before(async () => {
 /** "GET /user/{username}" for every route the app serves, except the docs themselves. */
 function servedRoutes(): string[] {
   const routes = new Set<string>();
-  for (const router of appRouters({ db: tdb.db, config: testConfig(tdb.url), metrics: createMetrics(tdb.db) })) {
+  for (const router of appRouters({
+    db: tdb.db,
+    config: testConfig(tdb.url),
+    metrics: createMetrics(tdb.db),
+    outbox: new EnqueueBatcher(tdb.db),
+  })) {
     for (const layer of router.stack) {
       const path = String(layer.path)
         .replace(/:(\w+)/g, '{$1}')

@@ -7,7 +7,7 @@ import { changePassword } from '../../commands/changePassword.ts';
 import { createUser } from '../../commands/createUser.ts';
 import { PWD_RESET_MESSAGE, requestPwdReset } from '../../commands/requestPwdReset.ts';
 import { NotAllowed, NotFound, USER_NOT_FOUND } from '../../errors.ts';
-import { EnqueueBatcher } from '../../outbox/enqueueBatcher.ts';
+import type { EnqueueBatcher } from '../../outbox/enqueueBatcher.ts';
 import { negotiateLocale } from '../../locales.ts';
 import { isSuperuser, presentUser } from '../../users/presenter.ts';
 import { findUserByUsername, listUsers, type UserRow } from '../../users/queries.ts';
@@ -76,10 +76,9 @@ function mayChangePassword(deps: Deps): Middleware<RouteState> {
   };
 }
 
-export function usersRouter(deps: Deps): Router {
-  const { db, config } = deps;
+export function usersRouter(deps: Deps & { outbox: EnqueueBatcher }): Router {
+  const { db, config, outbox } = deps;
   const router = new Router<RouteState>({ prefix: '/user' });
-  const outbox = new EnqueueBatcher(db);
   // Guessing the current password here counts with guesses at /token.
   const throttle = loginThrottle(db, config.security);
 
