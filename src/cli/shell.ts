@@ -2,7 +2,7 @@
  * `dundie shell`: a Node REPL whose scope holds the settings, the database and the user functions,
  * like the first API's shell (`try_to_send_pwd_reset_email` is `tryToSendPwdResetEmail`).
  */
-import repl from 'node:repl';
+import type { REPLEval } from 'node:repl';
 import { parseArgs } from 'node:util';
 import { createAccessToken, type Scope, type TokenData } from '../auth/tokens.ts';
 import { changePassword } from '../commands/changePassword.ts';
@@ -48,14 +48,17 @@ export async function shellCommand(args: string[], config: Settings, log: Logger
         tryToSendPwdResetEmail(emailWorker({ db, config, mailer, log }), config, address),
     };
     console.log(`Dundie shell. In scope: ${Object.keys(scope).join(', ')}`);
-    const server = repl.start({ prompt: 'dundie> ' });
+    // Loaded here, not at the top: node:repl loads node:domain, whose async hook slows every
+    // promise and EventEmitter of a process that imports this file only to serve.
+    const { start } = await import('node:repl');
+    const server = start({ prompt: 'dundie> ' });
     Object.assign(server.context, scope);
     // With piped input the REPL exits at the end of input while an `await` may still run;
     // count evaluations so the database stays open until the last one has answered.
     let running = 0;
     let idle = () => {};
     const evaluate = server.eval.bind(server);
-    (server as { eval: repl.REPLEval }).eval = (code, context, file, callback) => {
+    (server as { eval: REPLEval }).eval = (code, context, file, callback) => {
       running++;
       evaluate(code, context, file, (err, result) => {
         callback(err, result);
