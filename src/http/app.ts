@@ -3,21 +3,22 @@
  * and the tests do that, so a test can run the real app on a port of its own.
  */
 import Koa from 'koa';
-import bodyParser from 'koa-bodyparser';
 import type { Settings } from '../config.ts';
 import type { Db } from '../db/database.ts';
 import { requireBodyType } from './bodyType.ts';
 import { cors } from './cors.ts';
 import { requestDeadline } from './deadline.ts';
-import { bodyParseError, errorHandler } from './errorHandler.ts';
+import { parseBodies } from './bodyLimits.ts';
+import { errorHandler } from './errorHandler.ts';
 import { requestLog } from './requestLog.ts';
 import { docsRouter } from './routes/docs.ts';
 import { healthRouter, metricsRouter } from './routes/health.ts';
 import { tokensRouter } from './routes/tokens.ts';
-import { usersRouter } from './routes/users.ts';
+import { RESET_REQUEST_PATH, usersRouter } from './routes/users.ts';
 import type { Logger } from '../log.ts';
 import { EnqueueBatcher } from '../outbox/enqueueBatcher.ts';
 import type { Metrics } from '../metrics.ts';
+import { PAGES_PATH } from '../pages/cookies.ts';
 import { pagesBoundary, pagesRouter } from '../pages/router.ts';
 
 export interface AppDeps {
@@ -41,7 +42,6 @@ export function createApp({ db, config, log, metrics }: AppDeps): Koa {
   app.maxIpsCount = config.security.PROXY_HOPS;
   // Koa would print errors itself; errorHandler already logs the ones that matter.
   app.silent = true;
-  const limit = `${config.api.BODY_LIMIT_KB}kb`;
 
   app.use(requestDeadline(config.database.TIMEOUT_SECONDS));
   app.use(requestLog(log));
@@ -50,17 +50,7 @@ export function createApp({ db, config, log, metrics }: AppDeps): Koa {
   // Under /reset_password a person sees pages, errors included; the API's JSON errors elsewhere.
   app.use(pagesBoundary(config));
   app.use(requireBodyType());
-  app.use(
-    bodyParser({
-      enableTypes: ['json', 'form'],
-      jsonLimit: limit,
-      formLimit: limit,
-      strict: true,
-      onerror: (err) => {
-        throw bodyParseError(err);
-      },
-    }),
-  );
+  app.use(parseBodies(config.api.BODY_LIMIT_KB, [RESET_REQUEST_PATH, PAGES_PATH]));
   // One batcher for the API and the pages: reset requests from both share their INSERTs.
   const outbox = new EnqueueBatcher(db);
   for (const router of appRouters({ db, config, metrics, outbox })) {

@@ -20,6 +20,9 @@ import { limitPerClient } from '../limitPerClient.ts';
 import { NewPassword, NewUser, Profile, ResetRequest } from '../schemas.ts';
 import { validate } from '../validate.ts';
 
+/** "Forgot my password": the one route anyone may call without an account. */
+export const RESET_REQUEST_PATH = '/user/pwd_reset_token';
+
 const NOT_ALLOWED_TO_CHANGE_PASSWORD = "You are not allowed to change this user's password";
 
 /** What the middleware in front of a handler has put in `ctx.state`. */
@@ -114,7 +117,7 @@ export function usersRouter(deps: Deps & { outbox: EnqueueBatcher }): Router {
 
   // Registered before '/:username' routes so the literal path wins.
   router.post(
-    '/pwd_reset_token',
+    RESET_REQUEST_PATH.slice('/user'.length),
     limitPerClient(db, 'pwd-reset', config.security.RATE_LIMIT_PWD_RESET_PER_MINUTE),
     async (ctx) => {
       const input = validate(ResetRequest, ctx.request.body);
