@@ -2,6 +2,7 @@
  * The HTTP application: error handling, body parsing, the routers. It never listens; `main.ts`
  * and the tests do that, so a test can run the real app on a port of its own.
  */
+import Router from '@koa/router';
 import Koa from 'koa';
 import type { Settings } from '../config.ts';
 import type { Db } from '../db/database.ts';
@@ -43,8 +44,8 @@ export function createApp({ db, config, log, metrics }: AppDeps): Koa {
   // Koa would print errors itself; errorHandler already logs the ones that matter.
   app.silent = true;
 
-  app.use(requestDeadline(config.database.TIMEOUT_SECONDS));
   app.use(requestLog(log));
+  app.use(requestDeadline(config.database.TIMEOUT_SECONDS));
   app.use(cors(config));
   app.use(errorHandler());
   // Under /reset_password a person sees pages, errors included; the API's JSON errors elsewhere.
@@ -53,14 +54,13 @@ export function createApp({ db, config, log, metrics }: AppDeps): Koa {
   app.use(parseBodies(config.api.BODY_LIMIT_KB, [RESET_REQUEST_PATH, PAGES_PATH]));
   // One batcher for the API and the pages: reset requests from both share their INSERTs.
   const outbox = new EnqueueBatcher(db);
-  for (const router of appRouters({ db, config, metrics, outbox })) {
-    app.use(router.routes());
-    app.use(router.allowedMethods());
-  }
+  // Mounted into one router, so a request is matched in one pass over every route.
+  const routes = new Router();
+  for (const router of appRouters({ db, config, metrics, outbox })) routes.use(router.routes());
   // The pages a person sees (src/pages/); not in appRouters: they are no part of the OpenAPI document.
-  const pages = pagesRouter({ db, config, outbox });
-  app.use(pages.routes());
-  app.use(pages.allowedMethods());
+  routes.use(pagesRouter({ db, config, outbox }).routes());
+  app.use(routes.routes());
+  app.use(routes.allowedMethods());
   return app;
 }
 

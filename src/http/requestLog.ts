@@ -9,41 +9,63 @@ import { redactUrl, type Logger } from '../log.ts';
 
 const USABLE_ID = /^[\w.:-]{1,128}$/;
 
-export function requestLog(log: Logger): Middleware<{ log: Logger; requestId: string }> {
+export interface RequestLogState {
+  readonly requestId: string;
+  /** The request's own logger: every line it writes carries `requestId`. */
+  readonly log: Logger;
+}
+
+/**
+ * Koa's `ctx.state`, started with the request's id. Its logger is a child made on first use:
+ * most requests log nothing but their one line, and a child costs an allocation and a
+ * serialised binding. A getter on the prototype, so no request pays for defining it.
+ */
+class RequestState implements RequestLogState {
+  #child: Logger | undefined;
+  readonly #parent: Logger;
+  readonly requestId: string;
+
+  constructor(parent: Logger, requestId: string) {
+    this.#parent = parent;
+    this.requestId = requestId;
+  }
+
+  get log(): Logger {
+    return (this.#child ??= this.#parent.child({ requestId: this.requestId }));
+  }
+
+  /** The logger for the request's line: its child if it has one, else the parent (with the id in the line). */
+  get lineLogger(): Logger {
+    return this.#child ?? this.#parent;
+  }
+
+  get hasChild(): boolean {
+    return this.#child !== undefined;
+  }
+}
+
+/** First in the chain: it replaces `ctx.state` with the request's own. */
+export function requestLog(log: Logger): Middleware<RequestLogState> {
   return async (ctx, next) => {
     const started = performance.now();
     const given = ctx.get('X-Request-Id');
     const requestId = USABLE_ID.test(given) ? given : randomUUID();
     ctx.set('X-Request-Id', requestId);
-    ctx.state.requestId = requestId;
-    // A child logger costs an allocation and a serialised binding: made only for a request that
-    // logs more than its one line (an error, say). The line below has the same fields either way.
-    let child: Logger | undefined;
-    Object.defineProperty(ctx.state, 'log', {
-      get: () => (child ??= log.child({ requestId })),
-      configurable: true,
-      enumerable: true,
-    });
+    const state = new RequestState(log, requestId);
+    ctx.state = state;
     try {
       await next();
     } finally {
-      (child ?? log).info(
-        child
-          ? {
-              method: ctx.method,
-              url: redactUrl(ctx.originalUrl),
-              status: ctx.status,
-              ms: Math.round(performance.now() - started),
-            }
-          : {
-              requestId,
-              method: ctx.method,
-              url: redactUrl(ctx.originalUrl),
-              status: ctx.status,
-              ms: Math.round(performance.now() - started),
-            },
-        'request',
-      );
+      if (log.isLevelEnabled('info')) {
+        const line = {
+          requestId: state.hasChild ? undefined : requestId,
+          method: ctx.method,
+          url: redactUrl(ctx.originalUrl),
+          status: ctx.status,
+          ms: Math.round(performance.now() - started),
+        };
+        state.lineLogger.info(line, 'request');
+      }
     }
   };
 }
