@@ -44,7 +44,8 @@ interface Waiting<In, Out> {
   item: In;
   resolve(out: Out): void;
   reject(err: unknown): void;
-  timer?: NodeJS.Timeout;
+  /** Epoch ms past which the caller is answered `DeadlineExceeded`. */
+  deadline?: number;
 }
 
 export class GroupCommit<In, Out> {
@@ -55,6 +56,11 @@ export class GroupCommit<In, Out> {
   readonly #maxQueued: number;
   #queue: Waiting<In, Out>[] = [];
   #inFlight = 0;
+  /** Callers with a deadline not yet answered, queued or being written. */
+  readonly #timed = new Set<Waiting<In, Out>>();
+  // One timer for all deadlines, set for the earliest: a timer per item cost more than the write.
+  #sweep: NodeJS.Timeout | undefined;
+  #sweepAt = Infinity;
 
   /** `writeMany` writes its items in one statement and returns one result per item, in order. */
   constructor(
@@ -82,21 +88,51 @@ export class GroupCommit<In, Out> {
       if (this.#queue.length >= this.#maxQueued) return reject(new QueueFull());
       const waiting: Waiting<In, Out> = { item, resolve, reject };
       if (deadline !== undefined) {
-        waiting.timer = setTimeout(
-          () => {
-            const at = this.#queue.indexOf(waiting);
-            if (at >= 0) this.#queue.splice(at, 1);
-            reject(new DeadlineExceeded());
-          },
-          Math.max(0, deadline - Date.now()),
-        );
-        waiting.resolve = (out) => (clearTimeout(waiting.timer), resolve(out));
+        waiting.deadline = deadline;
+        this.#timed.add(waiting);
+        waiting.resolve = (out) => this.#untime(waiting) && resolve(out);
         // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what the write threw
-        waiting.reject = (err) => (clearTimeout(waiting.timer), reject(err));
+        waiting.reject = (err) => this.#untime(waiting) && reject(err);
+        this.#armSweep(deadline);
       }
       this.#queue.push(waiting);
       this.#pump();
     });
+  }
+
+  /** False when the caller was already answered (its deadline passed first). */
+  #untime(waiting: Waiting<In, Out>): boolean {
+    if (!this.#timed.delete(waiting)) return false;
+    if (this.#timed.size === 0) {
+      clearTimeout(this.#sweep);
+      this.#sweepAt = Infinity;
+    }
+    return true;
+  }
+
+  #armSweep(at: number): void {
+    if (at >= this.#sweepAt) return;
+    clearTimeout(this.#sweep);
+    this.#sweepAt = at;
+    this.#sweep = setTimeout(() => this.#expire(), Math.max(0, at - Date.now()));
+  }
+
+  /** Answers every caller whose deadline has passed; items still queued are dropped unwritten. */
+  #expire(): void {
+    this.#sweep = undefined;
+    this.#sweepAt = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    const expired = new Set<Waiting<In, Out>>();
+    for (const waiting of this.#timed) {
+      if (waiting.deadline! <= now) expired.add(waiting);
+      else next = Math.min(next, waiting.deadline!);
+    }
+    if (expired.size > 0) {
+      this.#queue = this.#queue.filter((w) => !expired.has(w));
+      for (const waiting of expired) waiting.reject(new DeadlineExceeded());
+    }
+    if (next < Infinity) this.#armSweep(next);
   }
 
   #pump(): void {

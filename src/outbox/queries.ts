@@ -7,7 +7,7 @@
  * Longer than most modules on purpose: every statement that touches the table sits here, so that
  * one read shows how a row moves between statuses (graphile-worker keeps its SQL the same way).
  */
-import type { Conn } from '../db/database.ts';
+import { preparedAs, type Conn } from '../db/database.ts';
 
 /** Every status a row can be in (the table's CHECK constraint says the same). */
 export const OUTBOX_STATUSES = ['pending', 'sending', 'sent', 'skipped', 'dead'] as const;
@@ -50,8 +50,9 @@ export interface NewOutboxRow {
 export async function enqueueMany(db: Conn, rows: readonly NewOutboxRow[]): Promise<(string | null)[]> {
   const {
     rows: [result],
-  } = await db.raw<{ rows: { ns: string[] | null; ids: string[] | null }[] }>(
-    `
+  } = await db
+    .raw<{ rows: { ns: string[] | null; ids: string[] | null }[] }>(
+      `
     WITH live AS (
       SELECT * FROM unnest(?::text[], ?::jsonb[], ?::int[], ?::timestamptz[])
         WITH ORDINALITY AS r(kind, payload, max_attempts, deadline, n)
@@ -64,14 +65,15 @@ export async function enqueueMany(db: Conn, rows: readonly NewOutboxRow[]): Prom
     SELECT (SELECT array_agg(n ORDER BY n) FROM live)::text[] AS ns,
            (SELECT array_agg(id ORDER BY id) FROM inserted)::text[] AS ids
     `,
-    // A row without a deadline binds NULL in the timestamptz[]; knex's types just do not say so.
-    [
-      rows.map((r) => r.kind),
-      rows.map((r) => JSON.stringify(r.payload)),
-      rows.map((r) => r.maxAttempts),
-      rows.map((r) => r.deadline?.toISOString() ?? null) as string[],
-    ],
-  );
+      // A row without a deadline binds NULL in the timestamptz[]; knex's types just do not say so.
+      [
+        rows.map((r) => r.kind),
+        rows.map((r) => JSON.stringify(r.payload)),
+        rows.map((r) => r.maxAttempts),
+        rows.map((r) => r.deadline?.toISOString() ?? null) as string[],
+      ],
+    )
+    .options(preparedAs('outbox_enqueue_many'));
   // Rows are inserted in order and each takes the next id, so ascending ids follow ascending n.
   const ids: (string | null)[] = rows.map(() => null);
   result?.ns?.forEach((n, i) => (ids[Number(n) - 1] = result.ids![i]!));
@@ -148,8 +150,9 @@ export interface Finish {
  * `workerId` still holds the row's lease; for each finish, whether it did.
  */
 export async function finishMany(db: Conn, workerId: string, finishes: readonly Finish[]): Promise<boolean[]> {
-  const { rows } = await db.raw<{ rows: { id: string }[] }>(
-    `
+  const { rows } = await db
+    .raw<{ rows: { id: string }[] }>(
+      `
     UPDATE outbox o
     SET status = f.status,
         last_error = f.reason,
@@ -161,9 +164,10 @@ export async function finishMany(db: Conn, workerId: string, finishes: readonly 
     WHERE o.id = f.id AND o.status = 'sending' AND o.locked_by = ?
     RETURNING o.id
     `,
-    // A null reason (a sent row) goes into the text[] as NULL; knex's types just do not say so.
-    [finishes.map((f) => f.id), finishes.map((f) => f.status), finishes.map((f) => f.reason) as string[], workerId],
-  );
+      // A null reason (a sent row) goes into the text[] as NULL; knex's types just do not say so.
+      [finishes.map((f) => f.id), finishes.map((f) => f.status), finishes.map((f) => f.reason) as string[], workerId],
+    )
+    .options(preparedAs('outbox_finish_many'));
   const stillHeld = new Set(rows.map((r) => String(r.id)));
   return finishes.map((f) => stillHeld.has(f.id));
 }

@@ -6,7 +6,7 @@
  * a fixed 60 s let anyone send a victim 1,440 e-mails a day, this lets through about 30. One statement takes the slot and renews the nonce, because the
  * dispatcher runs it for every reset e-mail.
  */
-import type { Conn } from '../db/database.ts';
+import { preparedAs, type Conn } from '../db/database.ts';
 import type { UserRow } from './queries.ts';
 
 export interface SlotRequest {
@@ -38,8 +38,9 @@ export async function takeResetSlotsAndRenewNonces(
   requests: readonly SlotRequest[],
   maxCooldownSeconds = Math.max(cooldownSeconds, 3600),
 ): Promise<SlotOutcome[]> {
-  const { rows } = await db.raw<{ rows: { outbox_id: string; allowed: boolean; user: ResetUser | null }[] }>(
-    `
+  const { rows } = await db
+    .raw<{ rows: { outbox_id: string; allowed: boolean; user: ResetUser | null }[] }>(
+      `
     WITH req AS (
       SELECT * FROM unnest(:emails::text[], :ids::bigint[], :nonces::text[]) AS r(email, outbox_id, nonce)
     ),
@@ -71,14 +72,15 @@ export async function takeResetSlotsAndRenewNonces(
            END AS "user"
     FROM req LEFT JOIN slot USING (outbox_id) LEFT JOIN renewed USING (outbox_id)
     `,
-    {
-      emails: requests.map((r) => r.email),
-      ids: requests.map((r) => r.outboxId),
-      nonces: requests.map((r) => r.nonce),
-      cooldown: cooldownSeconds,
-      maxCooldown: maxCooldownSeconds,
-    },
-  );
+      {
+        emails: requests.map((r) => r.email),
+        ids: requests.map((r) => r.outboxId),
+        nonces: requests.map((r) => r.nonce),
+        cooldown: cooldownSeconds,
+        maxCooldown: maxCooldownSeconds,
+      },
+    )
+    .options(preparedAs('users_take_reset_slots'));
   const byId = new Map(rows.map((r) => [String(r.outbox_id), { allowed: r.allowed, user: r.user ?? undefined }]));
   return requests.map((r) => byId.get(r.outboxId)!);
 }
