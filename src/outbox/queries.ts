@@ -25,6 +25,8 @@ export interface OutboxRow {
   max_attempts: number;
   /** How many times the row was reclaimed after its lease lapsed (its dispatcher died mid-send). */
   lease_lapses: number;
+  /** When an operator last put the row back in line; GIVE_UP_AFTER counts from here, else from `created_at`. */
+  retried_at: Date | null;
   run_after: Date;
   locked_until: Date | null;
   locked_by: string | null;
@@ -177,14 +179,14 @@ export interface Failure {
   /** Trying again cannot help: dead at once. */
   permanent: boolean;
   retryInSeconds: number;
-  /** A temporary failure of a row older than this is the last: dead. */
+  /** A temporary failure this long after the row was queued (or retried by an operator) is the last: dead. */
   giveUpAfterSeconds: number;
 }
 
 /**
  * Records a failed attempt (counted at the claim): back to `pending` after `retryInSeconds` (but
  * not past the row's give-up time, so the last try falls on it), or `dead` when the failure is
- * permanent or the row is older than `giveUpAfterSeconds`. Returns the status the row ended in,
+ * permanent or `giveUpAfterSeconds` have passed since the row was queued or retried. Returns the status the row ended in,
  * or undefined if the lease was lost.
  */
 export async function markFailed(
@@ -193,7 +195,7 @@ export async function markFailed(
   workerId: string,
   { error, permanent, retryInSeconds, giveUpAfterSeconds }: Failure,
 ): Promise<'pending' | 'dead' | undefined> {
-  const giveUpAt = 'created_at + make_interval(secs => :giveUpAfterSeconds)';
+  const giveUpAt = 'coalesce(retried_at, created_at) + make_interval(secs => :giveUpAfterSeconds)';
   const dead = `(:permanent OR now() >= ${giveUpAt})`;
   const { rows } = await db.raw<{ rows: { status: 'pending' | 'dead' }[] }>(
     `
@@ -278,8 +280,9 @@ export function listByStatus(db: Conn, status: OutboxStatus, limit: number): Pro
 }
 
 /**
- * Puts rows back in line: due now, attempts counted afresh, the last error kept for the record.
- * Only finished-badly or waiting rows: a row being sent is left to its dispatcher.
+ * Puts rows back in line: due now, attempts counted afresh, the last error kept for the record,
+ * and `retried_at` now, so the row has a whole GIVE_UP_AFTER of tries again. Only finished-badly
+ * or waiting rows: a row being sent is left to its dispatcher.
  */
 export function retry(db: Conn, where: { id: string } | { status: 'dead' }): Promise<number> {
   return db('outbox')
@@ -290,6 +293,7 @@ export function retry(db: Conn, where: { id: string } | { status: 'dead' }): Pro
       attempts: 0,
       lease_lapses: 0,
       run_after: db.fn.now(),
+      retried_at: db.fn.now(),
       processed_at: null,
       ...released,
       updated_at: db.fn.now(),

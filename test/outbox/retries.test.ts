@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { requestPwdReset } from '../../src/commands/requestPwdReset.ts';
-import { claimDue } from '../../src/outbox/queries.ts';
+import { claimDue, retry } from '../../src/outbox/queries.ts';
 import { testConfig } from '../helpers/config.ts';
 import { useTestDatabase } from '../helpers/db.ts';
 import { makeUser } from '../helpers/factories.ts';
@@ -59,6 +59,27 @@ test.serial('a 451 refusal is retried past max_attempts until GIVE_UP_AFTER, the
   t.like(row, { status: 'dead', attempts: 5 });
   t.regex(row.last_error, /^gave up after 01:00:00: .*451/);
   t.is(smtp.attempts, 5);
+});
+
+test.serial('a dead row an operator retries a day later gets a whole GIVE_UP_AFTER of tries again', async (t) => {
+  const smtp = await startSmtpSink(() => 451);
+  t.teardown(() => smtp.close());
+  const config = testConfig(tdb.url, { ...smtpEnv(smtp), DUNDIE_DISPATCHER__GIVE_UP_AFTER: '1h' });
+  const user = await makeUser(tdb.db);
+  await requestPwdReset(tdb.db, config, user.email);
+  await tdb.db('outbox').update({ created_at: tdb.db.raw("now() - interval '1 day'") });
+  await dispatch(tdb.db, config);
+  t.is((await tdb.db('outbox').first()).status, 'dead', 'gave up: queued a day ago');
+
+  t.is(await retry(tdb.db, { status: 'dead' }), 1);
+  for (let i = 0; i < 3; i++) {
+    await dispatch(tdb.db, config);
+    await fastForward();
+  }
+  const row = await tdb.db('outbox').first();
+  t.like(row, { status: 'pending', attempts: 3 }, 'still trying after the retry, though queued a day ago');
+  t.truthy(row.retried_at);
+  t.is(smtp.attempts, 4);
 });
 
 test.serial('a retry is never scheduled past the give-up time', async (t) => {
