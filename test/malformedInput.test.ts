@@ -71,10 +71,15 @@ test.serial('9. a lone UTF-16 surrogate in any string is a 422, logged at warn i
 });
 
 test.serial(
-  '9. Content-Encoding gzip or br on a plain body is a 400 on any path, logged at warn in one line',
+  '9. Content-Encoding gzip or br on a plain body is a 400 on any route that reads a body, logged at warn in one line',
   async (t) => {
     for (const encoding of ['gzip', 'br', 'deflate']) {
-      for (const path of ['/token', '/user/pwd_reset_token/', '/refresh_token', '/no/such/path']) {
+      const nowhere = await api.request('POST', '/no/such/path', {
+        body: '{"email":"a@dm.com"}',
+        headers: { 'content-type': 'application/json', 'content-encoding': encoding },
+      });
+      t.is(nowhere.status, 404, `${encoding}: no route, so the body is never read`);
+      for (const path of ['/token', '/user/pwd_reset_token/', '/refresh_token']) {
         const res = await api.request('POST', path, {
           body: '{"email":"a@dm.com"}',
           headers: { 'content-type': 'application/json', 'content-encoding': encoding },

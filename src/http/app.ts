@@ -9,17 +9,15 @@ import type { Db } from '../db/database.ts';
 import { requireBodyType } from './bodyType.ts';
 import { cors } from './cors.ts';
 import { requestDeadline } from './deadline.ts';
-import { parseBodies } from './bodyLimits.ts';
 import { errorHandler } from './errorHandler.ts';
 import { requestLog } from './requestLog.ts';
 import { docsRouter } from './routes/docs.ts';
 import { healthRouter, metricsRouter } from './routes/health.ts';
 import { tokensRouter } from './routes/tokens.ts';
-import { RESET_REQUEST_PATH, usersRouter } from './routes/users.ts';
+import { usersRouter } from './routes/users.ts';
 import type { Logger } from '../log.ts';
 import { EnqueueBatcher } from '../outbox/enqueueBatcher.ts';
 import type { Metrics } from '../metrics.ts';
-import { PAGES_PATH } from '../pages/cookies.ts';
 import { pagesBoundary, pagesRouter } from '../pages/router.ts';
 
 export interface AppDeps {
@@ -51,7 +49,6 @@ export function createApp({ db, config, log, metrics }: AppDeps): Koa {
   // Under /reset_password a person sees pages, errors included; the API's JSON errors elsewhere.
   app.use(pagesBoundary(config));
   app.use(requireBodyType());
-  app.use(parseBodies(config.api.BODY_LIMIT_KB, [RESET_REQUEST_PATH, PAGES_PATH]));
   // One batcher for the API and the pages: reset requests from both share their INSERTs.
   const outbox = new EnqueueBatcher(db);
   // Mounted into one router, so a request is matched in one pass over every route.

@@ -6,7 +6,7 @@
 import type { Middleware } from 'koa';
 import { HttpError } from './httpError.ts';
 
-/** koa-bodyparser's default JSON types, and its form type: what `createApp` enables. */
+/** koa-bodyparser's default JSON types, and its form type: what `readBody` enables. */
 export const BODY_TYPES = [
   'application/json',
   'application/json-patch+json',

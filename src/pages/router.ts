@@ -26,6 +26,7 @@ import type { Db } from '../db/database.ts';
 import type { DeadlineState } from '../http/deadline.ts';
 import { asHttpError } from '../http/errorHandler.ts';
 import { HttpError } from '../http/httpError.ts';
+import { ANONYMOUS_BODY_KB, readBody, RESET_REQUEST_BODY_KB } from '../http/readBody.ts';
 import { ResetRequest } from '../http/schemas.ts';
 import { validate } from '../http/validate.ts';
 import type { Logger } from '../log.ts';
@@ -178,7 +179,7 @@ export function pagesRouter({ db, config, outbox }: PagesDeps): Router<PageState
     return show(ctx, 200, 'choose', { title: 'choose_title', vars: { username: user.username } });
   });
 
-  router.post(PAGES_PATH, ...form, async (ctx) => {
+  router.post(PAGES_PATH, ...form, readBody(RESET_REQUEST_BODY_KB), async (ctx) => {
     const address = field(ctx.request.body, 'email').trim();
     // The API's limit, on the API's key: a client has one budget whichever way it asks.
     const taken = await resetLimit?.take(ctx.ip);
@@ -207,7 +208,7 @@ export function pagesRouter({ db, config, outbox }: PagesDeps): Router<PageState
     show(ctx, 200, 'sent', { title: 'sent_title', path: `${PAGES_PATH}/sent`, vars: { minutes } }),
   );
 
-  router.post(`${PAGES_PATH}/new_password`, ...form, async (ctx) => {
+  router.post(`${PAGES_PATH}/new_password`, ...form, readBody(ANONYMOUS_BODY_KB), async (ctx) => {
     const user = await userOfResetLink(db, config, readCookie(ctx, RESET_COOKIE));
     const expired = () => {
       clearResetCookie(ctx, config);

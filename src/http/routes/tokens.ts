@@ -8,6 +8,7 @@ import { findUserByUsername } from '../../users/queries.ts';
 import { authenticate } from '../../users/account.ts';
 import type { Deps } from '../currentUser.ts';
 import { limitPerClient } from '../limitPerClient.ts';
+import { ANONYMOUS_BODY_KB, readBody } from '../readBody.ts';
 import { Login, RefreshRequest } from '../schemas.ts';
 import { validate } from '../validate.ts';
 
@@ -16,7 +17,9 @@ export function tokensRouter({ db, config }: Deps): Router {
 
   const throttle = loginThrottle(db, config.security);
 
-  router.post('/token', limitPerClient(db, 'login', config.security.RATE_LIMIT_LOGIN_PER_MINUTE), async (ctx) => {
+  const body = readBody(ANONYMOUS_BODY_KB);
+
+  router.post('/token', limitPerClient(db, 'login', config.security.RATE_LIMIT_LOGIN_PER_MINUTE), body, async (ctx) => {
     const { username, password } = validate(Login, ctx.request.body);
     // Counted before the password is checked, known username or not (auth/loginThrottle.ts).
     const attempt = await throttle.begin(username, ctx.ip);
@@ -29,7 +32,7 @@ export function tokensRouter({ db, config }: Deps): Router {
     ctx.body = createTokenPair(config.security, user, true, await startFamily(db, user.id));
   });
 
-  router.post('/refresh_token', async (ctx) => {
+  router.post('/refresh_token', body, async (ctx) => {
     const { refresh_token } = validate(RefreshRequest, ctx.request.body);
     try {
       const claims = verifyToken(config.security, refresh_token, 'refresh_token');

@@ -17,11 +17,9 @@ import { badRequest, forbidden, HttpError, validationFailed } from '../httpError
 import { optionalCaller, requireSuperuser, requireUser, type AuthState, type Deps } from '../currentUser.ts';
 import type { DeadlineState } from '../deadline.ts';
 import { limitPerClient } from '../limitPerClient.ts';
+import { readBody, RESET_REQUEST_BODY_KB } from '../readBody.ts';
 import { NewPassword, NewUser, Profile, ResetRequest } from '../schemas.ts';
 import { validate } from '../validate.ts';
-
-/** "Forgot my password": the one route anyone may call without an account. */
-export const RESET_REQUEST_PATH = '/user/pwd_reset_token';
 
 const NOT_ALLOWED_TO_CHANGE_PASSWORD = "You are not allowed to change this user's password";
 
@@ -109,7 +107,9 @@ export function usersRouter(deps: Deps & { outbox: EnqueueBatcher }): Router {
     ctx.body = (await listUsers(db)).map(presentUser);
   });
 
-  router.post('/', requireSuperuser(deps), async (ctx) => {
+  const body = readBody(config.api.BODY_LIMIT_KB);
+
+  router.post('/', requireSuperuser(deps), body, async (ctx) => {
     const input = validate(NewUser, ctx.request.body);
     ctx.status = 201;
     ctx.body = presentUser(await createUser(db, input));
@@ -117,8 +117,9 @@ export function usersRouter(deps: Deps & { outbox: EnqueueBatcher }): Router {
 
   // Registered before '/:username' routes so the literal path wins.
   router.post(
-    RESET_REQUEST_PATH.slice('/user'.length),
+    '/pwd_reset_token',
     limitPerClient(db, 'pwd-reset', config.security.RATE_LIMIT_PWD_RESET_PER_MINUTE),
+    readBody(RESET_REQUEST_BODY_KB),
     async (ctx) => {
       const input = validate(ResetRequest, ctx.request.body);
       // The answer stays English (clients match on it); the e-mail follows the caller's language.
@@ -132,14 +133,14 @@ export function usersRouter(deps: Deps & { outbox: EnqueueBatcher }): Router {
     ctx.body = presentUser(ctx.state.target);
   });
 
-  router.patch('/:username', requireUser(deps), loadTarget(deps), async (ctx) => {
+  router.patch('/:username', requireUser(deps), loadTarget(deps), body, async (ctx) => {
     const { user, target } = ctx.state;
     if (user.id !== target.id && !isSuperuser(user)) throw new NotAllowed('You can only update your own profile');
     const input = validate(Profile, ctx.request.body);
     ctx.body = presentUser(await updateProfile(db, target, input));
   });
 
-  router.post('/:username/password', loadTarget(deps), mayChangePassword(deps), async (ctx) => {
+  router.post('/:username/password', loadTarget(deps), mayChangePassword(deps), body, async (ctx) => {
     const { target } = ctx.state;
     const input = validate(NewPassword, ctx.request.body);
     if (input.password !== input.password_confirm) throw badRequest('Passwords do not match');
