@@ -3,14 +3,19 @@
  * by side in one run on one machine, one PostgreSQL. Prints a table and writes bench/RESULTS.md.
  *
  * 1. Enqueue: POST /user/pwd_reset_token/ under autocannon (its own process) at concurrency 8,
- *    32, 128, against two anchors at the same concurrency: pgbench running the same single-row
- *    INSERT into a plain copy of outbox (no NOTIFY trigger: the database limit) and a bare
- *    node:http server answering the same JSON (the HTTP limit). Then `npm start` (both roles)
- *    at 32, and its memory under 4,000 junk requests.
+ *    32, 128, against three anchors at the same concurrency: pgbench running the same single-row
+ *    INSERT into a plain copy of outbox (no NOTIFY trigger: the database limit), a bare
+ *    node:http server answering the same JSON (the HTTP limit), and Koa with koa-bodyparser and
+ *    @koa/router answering it (the floor of the stack Dundie is built on). Then `npm start` (both
+ *    roles) at 32, and its memory under 4,000 junk requests.
  * 2. Dispatch: 10,000 due rows sent to email.log and to an SMTP sink (its own process), with one
  *    and two dispatcher processes; graphile-worker doing the same work for the same jobs.
  * 3. Latency: enqueue-to-sent delay at a low steady rate.
  * 4. Memory: peak RSS of the API process and of the `npm start` process.
+ *
+ * `--seed URL` also measures the first Dundie (FastAPI + uvicorn + RQ) on the same request at
+ * concurrency 32, right after Dundie: start it yourself at URL (its code is not part of this
+ * repository). Not in CI.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,10 +26,13 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.ts';
 import { createDb, type Db } from '../src/db/database.ts';
 import { migrateLatest } from '../src/db/migrations.ts';
+import { ANONYMOUS_BODY_KB, RESET_REQUEST_BODY_KB } from '../src/http/readBody.ts';
 import { seedUsers } from './seed.ts';
 import { benchDatabase, machineLine } from './support.ts';
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, seed: { type: 'string' } },
+});
 const quick = values.quick;
 const ENQUEUE_SECONDS = quick ? 2 : 10;
 const CONCURRENCIES = quick ? [8, 32] : [8, 32, 128];
@@ -32,7 +40,8 @@ const ROWS = quick ? 500 : 10_000;
 const LATENCY_REQUESTS = quick ? 50 : 500;
 const JUNK = quick ? 400 : 4000;
 const WARMUP = quick ? 2000 : 20_000;
-const command = `npm run bench${quick ? ' -- --quick' : ''}`;
+const flags = [quick ? '--quick' : '', values.seed ? `--seed ${values.seed}` : ''].filter(Boolean).join(' ');
+const command = `npm run bench${flags ? ` -- ${flags}` : ''}`;
 
 const database = await benchDatabase();
 const work = mkdtempSync(path.join(tmpdir(), 'dundie-bench-'));
@@ -138,16 +147,16 @@ say(
   `Dundie runs as its image does: \`node dist/src/cli.js serve --api\` (or \`--dispatcher\`) with NODE_OPTIONS=${imageNodeOptions}; the default run is \`npm start\` (\`${startScript}\`), both roles in one process.`,
 );
 say('');
-say('## Enqueue: POST /user/pwd_reset_token/ against the database limit and the HTTP limit');
+say('## Enqueue: POST /user/pwd_reset_token/ against the database limit, the HTTP limit and the Koa floor');
 say('');
 say(
-  "The anchors run in the same run, one after the other at each concurrency: **pgbench** runs the same single-row INSERT into `outbox_plain`, a copy of `outbox` without its NOTIFY trigger (the database limit: one client, one INSERT, one commit); **bare node:http** reads the same body and answers the same JSON, storing nothing (the HTTP limit). Ratios are Dundie ÷ anchor. The load generator (autocannon), the server and PostgreSQL share the machine's cores.",
+  "The anchors run in the same run, one after the other at each concurrency: **pgbench** runs the same single-row INSERT into `outbox_plain`, a copy of `outbox` without its NOTIFY trigger (the database limit: one client, one INSERT, one commit); **bare node:http** reads the same body and answers the same JSON, storing nothing (the HTTP limit); the **Koa floor** is Koa + koa-bodyparser + @koa/router doing the same, none of Dundie's middleware (what no service on the stack Dundie is built on can pass). Ratios are Dundie ÷ anchor. The load generator (autocannon), the server and PostgreSQL share the machine's cores.",
 );
 say('');
 say(
-  '| concurrency | Dundie API req/s | p50 ms | p99 ms | pgbench INSERT/s | bare node:http req/s | × pgbench | × bare HTTP |',
+  '| concurrency | Dundie API req/s | p50 ms | p99 ms | pgbench INSERT/s | bare node:http req/s | Koa floor req/s | × pgbench | × bare HTTP | × Koa floor |',
 );
-say('|---|---|---|---|---|---|---|---|');
+say('|---|---|---|---|---|---|---|---|---|---|');
 // Request logs are on at the default level (info), as in production: they are part of the cost.
 const freePort = () => 18000 + Math.floor(Math.random() * 1000);
 const port = freePort();
@@ -160,6 +169,8 @@ const apiEnv = {
 const api = await startNode(dundie(['serve', '--api']), apiEnv, logged('API listening'));
 const bare = await startNode(['--import', 'tsx', 'bench/bareHttp.ts'], baseEnv, (line) => line.startsWith('{"port"'));
 const barePort = JSON.parse(bare.line).port;
+const koa = await startNode(['--import', 'tsx', 'bench/koaFloor.ts'], baseEnv, (line) => line.startsWith('{"port"'));
+const koaPort = JSON.parse(koa.line).port;
 await db.raw('CREATE TABLE outbox_plain (LIKE outbox INCLUDING ALL)');
 const pgbenchScript = path.join(work, 'insert.sql');
 writeFileSync(
@@ -170,14 +181,18 @@ type Load = { rps: number; p50: number; p99: number; non2xx: number };
 async function autocannon(
   url: string,
   c: number,
-  { body = JSON.stringify({ email: 'bench-1@dm.com' }), amount }: { body?: string; amount?: number } = {},
+  {
+    body = JSON.stringify({ email: 'bench-1@dm.com' }),
+    amount,
+    method = 'POST',
+  }: { body?: string; amount?: number; method?: string } = {},
 ): Promise<Load> {
   const out = await run(path.join('node_modules', '.bin', 'autocannon'), [
     '-c',
     String(c),
     ...(amount ? ['-a', String(amount)] : ['-d', String(ENQUEUE_SECONDS)]),
     '-m',
-    'POST',
+    method,
     '-H',
     'content-type=application/json',
     '-b',
@@ -189,7 +204,7 @@ async function autocannon(
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx };
 }
 const dundieUrl = (p: number) => `http://127.0.0.1:${p}/user/pwd_reset_token/`;
-const enqueue: { c: number; rps: number; p50: number; p99: number; pgbench: number; bare: number }[] = [];
+const enqueue: { c: number; rps: number; p50: number; p99: number; pgbench: number; bare: number; koa: number }[] = [];
 // pgbench holds one connection per client: at 128 it can exceed the server's max_connections
 // (the API needs only its pool of 20 for any number of HTTP clients), so it is capped below that.
 const maxConnections = Number((await db.raw('SHOW max_connections')).rows[0].max_connections);
@@ -221,17 +236,27 @@ const ratio = (a: number, b: number) => (Number.isFinite(b) ? fmt(a / b, 2) : '�
 // Warm-up, as a running service is: the JIT, the pool's connections, the first batches.
 await autocannon(dundieUrl(port), 32, { amount: WARMUP });
 await autocannon(dundieUrl(barePort), 32, { amount: WARMUP });
+await autocannon(dundieUrl(koaPort), 32, { amount: WARMUP });
 for (const c of CONCURRENCIES) {
   await db('outbox').truncate();
   const result = await autocannon(dundieUrl(port), c);
   if (result.non2xx) throw new Error(`autocannon saw ${result.non2xx} non-2xx answers`);
   const tps = await pgbench(c);
   const bareResult = await autocannon(dundieUrl(barePort), c);
-  const row = { c, rps: result.rps, p50: result.p50, p99: result.p99, pgbench: tps, bare: bareResult.rps };
+  const koaResult = await autocannon(dundieUrl(koaPort), c);
+  const row = {
+    c,
+    rps: result.rps,
+    p50: result.p50,
+    p99: result.p99,
+    pgbench: tps,
+    bare: bareResult.rps,
+    koa: koaResult.rps,
+  };
   enqueue.push(row);
   const capped = pgbenchClients(c) < c ? ` (${pgbenchClients(c)} clients: max_connections ${maxConnections})` : '';
   say(
-    `| ${c} | ${fmt(row.rps)} | ${fmt(row.p50, 1)} | ${fmt(row.p99, 1)} | ${pgbenchMissing ? 'no pgbench' : fmt(tps) + capped} | ${fmt(row.bare)} | ${ratio(row.rps, tps)} | ${ratio(row.rps, row.bare)} |`,
+    `| ${c} | ${fmt(row.rps)} | ${fmt(row.p50, 1)} | ${fmt(row.p99, 1)} | ${pgbenchMissing ? 'no pgbench' : fmt(tps) + capped} | ${fmt(row.bare)} | ${fmt(row.koa)} | ${ratio(row.rps, tps)} | ${ratio(row.rps, row.bare)} | ${ratio(row.rps, row.koa)} |`,
   );
 }
 const rss = peakRss(api.child.pid!);
@@ -239,14 +264,38 @@ await stopChild(api.child);
 say('');
 say(`Peak RSS of the API process over the enqueue runs: ${fmt(rss, 1)} MB`);
 
+// The first Dundie (FastAPI + uvicorn + RQ), when its address is given: it is not started here
+// (its code is not part of this repository), only measured on the same request, in the same run.
+if (values.seed) {
+  const seedUrl = new URL('/user/pwd_reset_token/', values.seed).href;
+  await autocannon(seedUrl, 32, { amount: WARMUP / 4 });
+  const first = await autocannon(seedUrl, 32);
+  if (first.non2xx) throw new Error(`the first Dundie answered ${first.non2xx} non-2xx`);
+  const at32 = enqueue.find((e) => e.c === 32)!;
+  say('');
+  say(`## The first Dundie (\`--seed ${values.seed}\`), at concurrency 32`);
+  say('');
+  say(
+    'The same request to the first Dundie (FastAPI + uvicorn, one worker; its route queues an RQ job in Redis and answers), started outside this run, measured right after the table above.',
+  );
+  say('');
+  say('| what | req/s | p50 ms | p99 ms | × pgbench | × Koa floor | Dundie API ÷ first Dundie |');
+  say('|---|---|---|---|---|---|---|');
+  say(
+    `| the first Dundie | ${fmt(first.rps)} | ${fmt(first.p50, 1)} | ${fmt(first.p99, 1)} | ${ratio(first.rps, at32.pgbench)} | ${ratio(first.rps, at32.koa)} | ${ratio(at32.rps, first.rps)} |`,
+  );
+}
+
 // The default run, as the README starts it: `npm start` (both roles, the dispatcher on its own
 // thread), here with e-mails to email.log. The address is a real user's, so the dispatcher works
 // (the first row is sent, the rest are skipped by the cooldown) while the API takes requests.
 say('');
 say(`## The default run: \`npm start\`, both roles in one process, at concurrency 32`);
 say('');
-say('| what | req/s | p50 ms | p99 ms | pgbench INSERT/s | bare node:http req/s | × pgbench | × bare HTTP |');
-say('|---|---|---|---|---|---|---|---|');
+say(
+  '| what | req/s | p50 ms | p99 ms | pgbench INSERT/s | bare node:http req/s | Koa floor req/s | × pgbench | × bare HTTP | × Koa floor |',
+);
+say('|---|---|---|---|---|---|---|---|---|---|');
 const startPort = freePort();
 const started = await startNode(
   startArgs,
@@ -258,24 +307,44 @@ await db('outbox').truncate();
 const both = await autocannon(dundieUrl(startPort), 32);
 const bothTps = await pgbench(32);
 const bothBare = await autocannon(dundieUrl(barePort), 32);
+const bothKoa = await autocannon(dundieUrl(koaPort), 32);
 say(
-  `| npm start, valid requests | ${fmt(both.rps)} | ${fmt(both.p50, 1)} | ${fmt(both.p99, 1)} | ${fmt(bothTps)} | ${fmt(bothBare.rps)} | ${ratio(both.rps, bothTps)} | ${ratio(both.rps, bothBare.rps)} |`,
+  `| npm start, valid requests | ${fmt(both.rps)} | ${fmt(both.p50, 1)} | ${fmt(both.p99, 1)} | ${fmt(bothTps)} | ${fmt(bothBare.rps)} | ${fmt(bothKoa.rps)} | ${ratio(both.rps, bothTps)} | ${ratio(both.rps, bothBare.rps)} | ${ratio(both.rps, bothKoa.rps)} |`,
 );
 const startRss = peakRss(started.child.pid!);
-// Junk: bodies just under the size limit that are not JSON, then ones that are JSON but no e-mail.
+// Junk, a quarter each, what an anonymous client can send: ~100 KB at the reset request (refused
+// by its Content-Length, unread), bodies just under the reset request's own limit, bodies just
+// under the limit of the routes open to anyone (/token: read and parsed, then refused), and
+// ~100 KB to a route that checks the caller first (a profile: 401, unread).
 const limitKb = 100;
-const junkBody = '{"email": "' + 'x'.repeat(limitKb * 1024 - 64) + '"';
-const junk = await autocannon(dundieUrl(startPort), 32, { body: junkBody, amount: JUNK / 2 });
-const junk2 = await autocannon(dundieUrl(startPort), 32, {
-  body: JSON.stringify({ email: 'y'.repeat(limitKb * 1024 - 64) }),
-  amount: JUNK / 2,
-});
+const startUrl = (p: string) => `http://127.0.0.1:${startPort}${p}`;
+const almost = (kb: number, fill: string) => fill.repeat(kb * 1024 - 64);
+const junkRuns = [
+  await autocannon(dundieUrl(startPort), 32, {
+    body: JSON.stringify({ email: almost(limitKb, 'x') }),
+    amount: JUNK / 4,
+  }),
+  await autocannon(dundieUrl(startPort), 32, {
+    body: JSON.stringify({ email: almost(RESET_REQUEST_BODY_KB, 'y') }),
+    amount: JUNK / 4,
+  }),
+  await autocannon(startUrl('/token'), 32, {
+    body: JSON.stringify({ username: almost(ANONYMOUS_BODY_KB, 'z') }),
+    amount: JUNK / 4,
+  }),
+  await autocannon(startUrl('/user/bench-1'), 32, {
+    method: 'PATCH',
+    body: JSON.stringify({ bio: almost(limitKb, 'w') }),
+    amount: JUNK / 4,
+  }),
+];
 const junkRss = peakRss(started.child.pid!);
 say(
-  `| npm start, ${fmt(JUNK)} junk requests of ~${limitKb} KB | ${fmt((junk.rps + junk2.rps) / 2)} | ${fmt(Math.max(junk.p50, junk2.p50), 1)} | ${fmt(Math.max(junk.p99, junk2.p99), 1)} | | | | |`,
+  `| npm start, ${fmt(JUNK)} junk requests (~${limitKb} and ~${RESET_REQUEST_BODY_KB} KB at the reset request, ~${ANONYMOUS_BODY_KB} KB at /token, ~${limitKb} KB at a profile without a token) | ${fmt(junkRuns.reduce((sum, r) => sum + r.rps, 0) / junkRuns.length)} | ${fmt(Math.max(...junkRuns.map((r) => r.p50)), 1)} | ${fmt(Math.max(...junkRuns.map((r) => r.p99)), 1)} | | | | | | |`,
 );
 await stopChild(started.child);
 await stopChild(bare.child);
+await stopChild(koa.child);
 say('');
 say(
   `Peak RSS of the \`npm start\` process (both roles): ${fmt(startRss, 1)} MB after the valid requests, ${fmt(junkRss, 1)} MB after the junk.`,
@@ -407,6 +476,9 @@ say(
 );
 say(
   `- API role ≥ 0.5 × bare node:http at concurrency 32: ${check(at32.rps >= 0.5 * at32.bare)} (${ratio(at32.rps, at32.bare)})`,
+);
+say(
+  `- for scale, the Koa floor at concurrency 32 (no middleware of Dundie's, nothing stored): ${fmt(at32.koa)} req/s = ${ratio(at32.koa, at32.pgbench)} × pgbench, ${ratio(at32.koa, at32.bare)} × bare node:http; Dundie's API is ${ratio(at32.rps, at32.koa)} × that floor`,
 );
 say(`- API role p99 under 15 ms at concurrency 32: ${check(at32.p99 < 15)} (${fmt(at32.p99, 1)} ms)`);
 say(
