@@ -74,8 +74,8 @@ export async function processRow(
   finish: FinishWriter = finishWriter(deps),
 ): Promise<Outcome> {
   const { db, workerId, log, settings, metrics, tasks } = deps;
-  // Counted at the claim: row.attempts is this try's number.
-  const rowLog = log.child({ outboxId: row.id, kind: row.kind, attempt: row.attempts });
+  // Counted at the claim: row.attempts is this try's number. Made only for a row that logs.
+  const rowLog = () => log.child({ outboxId: row.id, kind: row.kind, attempt: row.attempts });
   const started = performance.now();
   try {
     const task = tasks[row.kind];
@@ -87,12 +87,14 @@ export async function processRow(
       await record(settings, () => finish({ id: row.id, status: 'sent', reason: null }));
       metrics?.sent.inc({ kind: row.kind });
       metrics?.delaySeconds.observe({ kind: row.kind }, (Date.now() - new Date(row.created_at).getTime()) / 1000);
-      rowLog.info('sent');
+      rowLog().info('sent');
       return 'sent';
     }
     await record(settings, () => finish({ id: row.id, status: 'skipped', reason: outcome.skipped }));
     metrics?.skipped.inc({ kind: row.kind, reason: outcome.skipped });
-    rowLog.info({ reason: outcome.skipped }, 'skipped');
+    // At debug: the row says why and the metrics count it, and an address-bombing flood would
+    // otherwise write a line per bogus request here on top of the request's own.
+    if (log.isLevelEnabled('debug')) rowLog().debug({ reason: outcome.skipped }, 'skipped');
     return 'skipped';
   } catch (err) {
     metrics?.failures.inc({ kind: row.kind });
@@ -105,13 +107,13 @@ export async function processRow(
     try {
       const status = await record(settings, () => markFailed(db, row.id, workerId, failure));
       const retryInSeconds = status === 'pending' ? Math.round(failure.retryInSeconds) : undefined;
-      rowLog.warn(
+      rowLog().warn(
         { err: failure.error, permanent: failure.permanent || undefined, status, retryInSeconds },
         'send failed',
       );
     } catch (dbErr) {
       // The lease will lapse and the row will be tried again: nothing is lost.
-      rowLog.error({ err: errorText(dbErr) }, 'could not record the failure; the lease will hand the row on');
+      rowLog().error({ err: errorText(dbErr) }, 'could not record the failure; the lease will hand the row on');
     }
     return 'failed';
   }
