@@ -31,7 +31,7 @@ import { ResetRequest } from '../http/schemas.ts';
 import { validate } from '../http/validate.ts';
 import type { Logger } from '../log.ts';
 import type { EnqueueBatcher } from '../outbox/enqueueBatcher.ts';
-import { createLimit } from '../auth/rateLimits.ts';
+import { createRequestLimit } from '../auth/requestLimits.ts';
 import { projectRoot } from '../paths.ts';
 import { passwordProblem, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../users/passwordPolicy.ts';
 import {
@@ -150,7 +150,7 @@ function staticFile(name: string, type: string): Middleware {
 export function pagesRouter({ db, config, outbox }: PagesDeps): Router<PageState> {
   const router = new Router<PageState>();
   const minutes = config.security.RESET_TOKEN_EXPIRE_MINUTES;
-  const resetLimit = createLimit(db, 'pwd-reset', config.security.RATE_LIMIT_PWD_RESET_PER_MINUTE, 60);
+  const resetLimit = createRequestLimit(db, 'pwd-reset', config.security.RATE_LIMIT_PWD_RESET_PER_MINUTE, 60);
   // Headers, language and errors come from pagesBoundary, ahead of every page route.
   const page = [] as const;
   const form = [ownFormsOnly(config)] as const;
@@ -182,7 +182,7 @@ export function pagesRouter({ db, config, outbox }: PagesDeps): Router<PageState
   router.post(PAGES_PATH, ...form, readBody(RESET_REQUEST_BODY_KB), async (ctx) => {
     const address = field(ctx.request.body, 'email').trim();
     // The API's limit, on the API's key: a client has one budget whichever way it asks.
-    const taken = await resetLimit?.take(ctx.ip);
+    const taken = await resetLimit?.take(ctx.ip, { deadline: ctx.state.deadline.getTime() });
     if (taken && !taken.allowed) {
       ctx.set('Retry-After', String(taken.retryAfterSeconds));
       return show(ctx, 429, 'request', {

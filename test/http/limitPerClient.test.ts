@@ -1,0 +1,61 @@
+/**
+ * The per-client limit on the reset request: requests arriving together are counted by one
+ * statement, and a burst still gets exactly its limit through.
+ */
+import test from 'ava';
+import { createRequestLimit } from '../../src/auth/requestLimits.ts';
+import { testConfig } from '../helpers/config.ts';
+import { useTestDatabase } from '../helpers/db.ts';
+import { startApi, type Api } from '../helpers/service.ts';
+
+const tdb = useTestDatabase('limit_per_client', { clean: ['outbox', 'rate_limiter'] });
+let api: Api;
+test.before(async () => {
+  api = await startApi(testConfig(tdb.url, { DUNDIE_SECURITY__RATE_LIMIT_PWD_RESET_PER_MINUTE: '5' }));
+  tdb.teardown(() => api.service.stop());
+});
+
+const ask = () =>
+  api.request('POST', '/user/pwd_reset_token/', {
+    body: JSON.stringify({ email: 'burst@dm.com' }),
+    headers: { 'content-type': 'application/json' },
+  });
+
+test.serial(
+  'a burst of 60 parallel reset requests from one client: 5 answered and queued, 55 refused 429',
+  async (t) => {
+    const answers = await Promise.all(Array.from({ length: 60 }, ask));
+    const statuses = answers.map((a) => a.status);
+    t.is(statuses.filter((s) => s === 200).length, 5);
+    t.is(statuses.filter((s) => s === 429).length, 55);
+    const refused = answers.find((a) => a.status === 429)!;
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    t.true(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
+    t.is(Number((await tdb.db('outbox').count({ n: '*' }))[0]!.n), 5);
+    const rows = await tdb.db('rate_limiter').where('key', 'like', 'pwd-reset:%');
+    t.is(rows.length, 1, "one row for the client, in rate-limiter-flexible's key format");
+    t.is(rows[0].points, 60, 'every request counted, the refused ones too');
+  },
+);
+
+test.serial('hits of one key in one batch count in arrival order, and a new window starts from 1', async (t) => {
+  const limit = createRequestLimit(tdb.db, 'unit', 3, 60)!;
+  const taken = await Promise.all(['a', 'b', 'a', 'a', 'a', 'b'].map((key) => limit.take(key)));
+  t.deepEqual(
+    taken.map((x) => [x.hits, x.allowed]),
+    [
+      [1, true],
+      [1, true],
+      [2, true],
+      [3, true],
+      [4, false],
+      [2, true],
+    ],
+  );
+  await tdb
+    .db('rate_limiter')
+    .where({ key: 'unit:a' })
+    .update({ expire: Date.now() - 1 });
+  const again = await limit.take('a');
+  t.like(again, { hits: 1, allowed: true });
+});
