@@ -44,8 +44,8 @@ interface Waiting<In, Out> {
   item: In;
   resolve(out: Out): void;
   reject(err: unknown): void;
-  /** Epoch ms past which the caller is answered `DeadlineExceeded`. */
-  deadline?: number;
+  /** When the caller is answered `DeadlineExceeded`, on the monotonic clock (`performance.now()`). */
+  due?: number;
 }
 
 export class GroupCommit<In, Out> {
@@ -88,12 +88,15 @@ export class GroupCommit<In, Out> {
       if (this.#queue.length >= this.#maxQueued) return reject(new QueueFull());
       const waiting: Waiting<In, Out> = { item, resolve, reject };
       if (deadline !== undefined) {
-        waiting.deadline = deadline;
+        // Turned into monotonic time once: a wall clock stepped back cannot postpone it. A
+        // deadline that is no number (an invalid Date's) counts as passed.
+        const due = performance.now() + (Number.isNaN(deadline) ? 0 : deadline - Date.now());
+        waiting.due = due;
         this.#timed.add(waiting);
         waiting.resolve = (out) => this.#untime(waiting) && resolve(out);
         // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what the write threw
         waiting.reject = (err) => this.#untime(waiting) && reject(err);
-        this.#armSweep(deadline);
+        this.#armSweep(due);
       }
       this.#queue.push(waiting);
       this.#pump();
@@ -114,19 +117,19 @@ export class GroupCommit<In, Out> {
     if (at >= this.#sweepAt) return;
     clearTimeout(this.#sweep);
     this.#sweepAt = at;
-    this.#sweep = setTimeout(() => this.#expire(), Math.max(0, at - Date.now()));
+    this.#sweep = setTimeout(() => this.#expire(), Math.max(0, at - performance.now()));
   }
 
   /** Answers every caller whose deadline has passed; items still queued are dropped unwritten. */
   #expire(): void {
     this.#sweep = undefined;
     this.#sweepAt = Infinity;
-    const now = Date.now();
+    const now = performance.now();
     let next = Infinity;
     const expired = new Set<Waiting<In, Out>>();
     for (const waiting of this.#timed) {
-      if (waiting.deadline! <= now) expired.add(waiting);
-      else next = Math.min(next, waiting.deadline!);
+      if (waiting.due! <= now) expired.add(waiting);
+      else next = Math.min(next, waiting.due!);
     }
     if (expired.size > 0) {
       this.#queue = this.#queue.filter((w) => !expired.has(w));
@@ -155,9 +158,11 @@ export class GroupCommit<In, Out> {
         for (const w of batch) w.reject(err);
         return;
       }
-      const half = Math.ceil(batch.length / 2);
-      await this.#write(batch.slice(0, half));
-      await this.#write(batch.slice(half));
+      // Callers already told DeadlineExceeded are not written again by the halves.
+      const open = batch.filter((w) => w.due === undefined || this.#timed.has(w));
+      const half = Math.ceil(open.length / 2);
+      if (half > 0) await this.#write(open.slice(0, half));
+      if (open.length > half) await this.#write(open.slice(half));
     }
   }
 }

@@ -21,7 +21,7 @@ const readers = new Map<number, Middleware>();
 export function readBody(limitKb: number): Middleware {
   let reader = readers.get(limitKb);
   if (!reader) {
-    reader = bodyParser({
+    const parse = bodyParser({
       enableTypes: ['json', 'form'],
       jsonLimit: `${limitKb}kb`,
       formLimit: `${limitKb}kb`,
@@ -30,6 +30,14 @@ export function readBody(limitKb: number): Middleware {
         throw bodyParseError(err);
       },
     });
+    // koa-bodyparser checks Content-Length only when there is no Content-Encoding, and counts the
+    // decoded bytes: a compressed body is refused here when its declared size alone is too large.
+    // A compressed body sent in chunks, with no Content-Length, that decodes to next to nothing
+    // can still be read until REQUEST_TIMEOUT_SECONDS; what any body decodes to is held to the limit.
+    reader = (ctx, next) => {
+      if ((ctx.request.length ?? 0) > limitKb * 1024) throw bodyParseError({ status: 413 });
+      return parse(ctx, next);
+    };
     readers.set(limitKb, reader);
   }
   return reader;

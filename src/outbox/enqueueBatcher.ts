@@ -18,7 +18,8 @@ export class EnqueueBatcher {
 
   // One INSERT at a time: requests that arrive meanwhile make the next one larger, and a larger
   // batch costs less per row on both sides (measured: more requests per second at concurrency 8
-  // and 32 than with two in flight, docs/performance.md).
+  // and 32 than with two in flight, docs/performance.md). The price: a slow INSERT (a lock, a
+  // batch being split after a bad row) holds every request behind it, up to their deadline.
   constructor(db: Db, { maxBatch = 256, maxInFlight = 1, maxQueued = 4096 } = {}) {
     this.#rows = new GroupCommit((rows) => enqueueMany(db, rows), { maxBatch, maxInFlight, maxQueued, bisect: true });
   }

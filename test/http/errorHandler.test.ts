@@ -1,3 +1,4 @@
+import { crc32 } from 'node:zlib';
 import test from 'ava';
 import { testConfig } from '../helpers/config.ts';
 import { useTestDatabase } from '../helpers/db.ts';
@@ -26,6 +27,19 @@ test('a body over the limit is 413', async (t) => {
   t.deepEqual(res.body, { detail: 'Request body is too large' });
 });
 
+/** A last, stored deflate block holding `text`, and the gzip trailer. */
+function storedBlock(text: string): Buffer {
+  const data = Buffer.from(text);
+  const head = Buffer.alloc(5);
+  head.writeUInt8(1, 0);
+  head.writeUInt16LE(data.length, 1);
+  head.writeUInt16LE(~data.length & 0xffff, 3);
+  const trailer = Buffer.alloc(8);
+  trailer.writeUInt32LE(crc32(data), 0);
+  trailer.writeUInt32LE(data.length, 4);
+  return Buffer.concat([head, data, trailer]);
+}
+
 test('a body is read only by its route, after the caller is checked, up to what that route needs', async (t) => {
   // 247 characters, each written as a \uXXXX escape: the largest reset request a client could mean.
   const escaped = `{"email": "${'\\u00e9'.repeat(240)}@dm.com", "locale": "pt-BR"}`;
@@ -45,6 +59,18 @@ test('a body is read only by its route, after the caller is checked, up to what 
     });
   t.is((await login(20)).status, 401, 'a 20 KB login form is read and answered');
   t.is((await login(40)).status, 413, 'a login takes 32 KB');
+  // 10 KB on the wire that decode to 21 bytes (empty deflate blocks): refused by its declared size.
+  const inflated = Buffer.concat([
+    Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]),
+    ...Array.from({ length: 2000 }, () => Buffer.from([0, 0, 0, 0xff, 0xff])),
+    storedBlock('{"email": "a@dm.com"}'),
+  ]);
+  const bomb = await fetch(`${api.base}/user/pwd_reset_token/`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+    body: inflated,
+  });
+  t.is(bomb.status, 413, 'a compressed body is held to the limit on the wire too');
   const profile = await api.request('PATCH', '/user/nobody', {
     body: JSON.stringify({ bio: 'x'.repeat(60 * 1024) }),
     headers: { 'content-type': 'application/json' },

@@ -81,3 +81,89 @@ test('a full queue refuses at once with QueueFull', async (t) => {
   void commit.add(3);
   await t.throwsAsync(commit.add(4), { instanceOf: QueueFull });
 });
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+
+/** A writer whose writes wait until released (`release()`), recording every batch; `fails` refuses a batch for its data. */
+function heldWriter(fails: (items: number[]) => boolean = () => false) {
+  const batches: number[][] = [];
+  const held: (() => void)[] = [];
+  const write = async (items: number[]) => {
+    batches.push([...items]);
+    await new Promise<void>((r) => held.push(r));
+    if (fails(items)) throw Object.assign(new Error('bad value'), { code: '22P05' });
+    return items.map((n) => n * 10);
+  };
+  return { batches, write, release: () => held.splice(0).forEach((go) => go()) };
+}
+
+/** How a promise settled: `ok:<value>` or `err:<name>`, each time it did. */
+function settled<T>(p: Promise<T>): string[] {
+  const seen: string[] = [];
+  p.then(
+    (v) => seen.push(`ok:${String(v)}`),
+    (e: Error) => seen.push(`err:${e.name}`),
+  );
+  return seen;
+}
+
+test.serial(
+  'callers whose deadline passes while their write is in flight get DeadlineExceeded once, never a late success',
+  async (t) => {
+    const before = timers();
+    const writer = heldWriter();
+    const commit = new GroupCommit(writer.write, { maxInFlight: 1, maxBatch: 1000 });
+    void commit.add(0);
+    const callers = Array.from({ length: 200 }, (_, i) =>
+      settled(commit.add(i + 1, { deadline: Date.now() + 30 + (i % 5) * 10 })),
+    );
+    writer.release();
+    await sleep(120);
+    t.is(writer.batches[1]!.length, 200, 'written together');
+    t.true(callers.every((c) => c.join() === 'err:DeadlineExceeded'));
+    t.is(timers(), before, 'no timer left once every timed caller is answered');
+    writer.release();
+    await sleep(10);
+    t.true(
+      callers.every((c) => c.join() === 'err:DeadlineExceeded'),
+      'the write succeeding late changes nothing',
+    );
+  },
+);
+
+test('a later item with an earlier deadline is answered at its own deadline', async (t) => {
+  const writer = heldWriter();
+  const commit = new GroupCommit(writer.write, { maxInFlight: 1 });
+  void commit.add(0);
+  const far = settled(commit.add(1, { deadline: Date.now() + 5000 }));
+  const near = settled(commit.add(2, { deadline: Date.now() + 30 }));
+  await sleep(80);
+  t.deepEqual([far, near], [[], ['err:DeadlineExceeded']]);
+  writer.release();
+  await sleep(5);
+  writer.release();
+  await sleep(5);
+  t.deepEqual(far, ['ok:10']);
+  t.deepEqual(writer.batches, [[0], [1]], 'the expired item was dropped unwritten');
+});
+
+test('a deadline that is not a number (an invalid Date) counts as passed', async (t) => {
+  const commit = new GroupCommit(() => new Promise<number[]>(() => {}), { maxInFlight: 1 });
+  await t.throwsAsync(commit.add(1, { deadline: Number.NaN }), { instanceOf: DeadlineExceeded });
+});
+
+test('a batch split after a data error does not write again the items whose callers were told DeadlineExceeded', async (t) => {
+  const writer = heldWriter((items) => items.some((n) => n < 0));
+  const commit = new GroupCommit(writer.write, { maxInFlight: 1, maxBatch: 8, bisect: true });
+  void commit.add(0);
+  const callers = [1, 2, -3, 4].map((n, i) => settled(commit.add(n, { deadline: Date.now() + (i < 2 ? 30 : 5000) })));
+  writer.release();
+  await sleep(60);
+  for (let i = 0; i < 6; i++) {
+    writer.release();
+    await sleep(5);
+  }
+  t.deepEqual(callers, [['err:DeadlineExceeded'], ['err:DeadlineExceeded'], ['err:Error'], ['ok:40']]);
+  t.deepEqual(writer.batches.slice(2), [[-3], [4]], 'only the callers still waiting are written again');
+});
