@@ -59,3 +59,10 @@ test.serial('hits of one key in one batch count in arrival order, and a new wind
   const again = await limit.take('a');
   t.like(again, { hits: 1, allowed: true });
 });
+
+test.serial('a key the table refuses fails alone, not the requests counted with it', async (t) => {
+  const limit = createRequestLimit(tdb.db, 'unit', 3, 60)!;
+  const [good, bad] = await Promise.allSettled([limit.take('fine'), limit.take('x'.repeat(300))]);
+  t.like(good, { status: 'fulfilled', value: { hits: 1, allowed: true } });
+  t.is(bad.status, 'rejected');
+});
