@@ -50,18 +50,17 @@ export function createRequestLimit(
 ): RequestLimit | undefined {
   if (points <= 0) return undefined;
   const durationMs = durationSeconds * 1000;
-  const hits = new GroupCommit<string, Count & { nth: number }>(
+  const hits = new GroupCommit<string, { nth: number; expire: number }>(
     async (keys) => {
       const counts = await countHits(db, keys, durationMs);
-      // The i-th hit of a key in the batch is the count before the batch plus i.
-      const seen = new Map<string, number>();
-      for (const key of keys) seen.set(key, (seen.get(key) ?? 0) + 1);
-      const given = new Map<string, number>();
+      // Each key starts at its count after the batch and steps down once per hit in it, landing on
+      // its first hit in this batch; the hits are then handed out upward, in arrival order.
+      const next = new Map<string, number>();
+      for (const key of keys) next.set(key, (next.get(key) ?? counts.get(key)!.points + 1) - 1);
       return keys.map((key) => {
-        const count = counts.get(key)!;
-        const nth = count.points - seen.get(key)! + (given.get(key) ?? 0) + 1;
-        given.set(key, (given.get(key) ?? 0) + 1);
-        return { ...count, nth };
+        const nth = next.get(key)!;
+        next.set(key, nth + 1);
+        return { nth, expire: counts.get(key)!.expire };
       });
     },
     // A key the table refuses (longer than its 255 characters: an odd forwarded address) fails

@@ -15,30 +15,23 @@ export const RESET_REQUEST_BODY_KB = 4;
 /** Logins, refreshes and the pages' forms: passwords of 1,024 characters, percent-encoded, fit twice. */
 export const ANONYMOUS_BODY_KB = 32;
 
-const readers = new Map<number, Middleware>();
-
 /** The body in `ctx.request.body`, up to `limitKb`; 413 beyond, 400 when it does not parse. */
 export function readBody(limitKb: number): Middleware {
-  let reader = readers.get(limitKb);
-  if (!reader) {
-    const parse = bodyParser({
-      enableTypes: ['json', 'form'],
-      jsonLimit: `${limitKb}kb`,
-      formLimit: `${limitKb}kb`,
-      strict: true,
-      onerror: (err) => {
-        throw bodyParseError(err);
-      },
-    });
-    // koa-bodyparser checks Content-Length only when there is no Content-Encoding, and counts the
-    // decoded bytes: a compressed body is refused here when its declared size alone is too large.
-    // A compressed body sent in chunks, with no Content-Length, that decodes to next to nothing
-    // can still be read until REQUEST_TIMEOUT_SECONDS; what any body decodes to is held to the limit.
-    reader = (ctx, next) => {
-      if ((ctx.request.length ?? 0) > limitKb * 1024) throw bodyParseError({ status: 413 });
-      return parse(ctx, next);
-    };
-    readers.set(limitKb, reader);
-  }
-  return reader;
+  const parse = bodyParser({
+    enableTypes: ['json', 'form'],
+    jsonLimit: `${limitKb}kb`,
+    formLimit: `${limitKb}kb`,
+    strict: true,
+    onerror: (err) => {
+      throw bodyParseError(err);
+    },
+  });
+  // koa-bodyparser checks Content-Length only when there is no Content-Encoding, and counts the
+  // decoded bytes: a compressed body is refused here when its declared size alone is too large.
+  // A compressed body sent in chunks, with no Content-Length, that decodes to next to nothing
+  // can still be read until REQUEST_TIMEOUT_SECONDS; what any body decodes to is held to the limit.
+  return (ctx, next) => {
+    if ((ctx.request.length ?? 0) > limitKb * 1024) throw bodyParseError({ status: 413 });
+    return parse(ctx, next);
+  };
 }
