@@ -13,6 +13,7 @@ import { Liquid, type Template } from 'liquidjs';
 import nodemailer from 'nodemailer';
 import type { Settings } from '../config.ts';
 import { templatesDir } from '../paths.ts';
+import { composeMime } from './mime.ts';
 import { recipients } from './recipients.ts';
 
 export interface Mail {
@@ -147,7 +148,9 @@ export function createMailer(
     async send(template, vars, locale) {
       const { from, to, subject, text, html } = await render(inLocale(template, locale), vars);
       assertOneRecipient(to);
-      await transport.sendMail({ from, to, subject, text, html });
+      // Composed here (see mime.ts); nodemailer reads the envelope's addresses as it would the headers'.
+      const { raw, messageId } = composeMime({ from, to, subject, text, html });
+      await transport.sendMail({ envelope: { from, to }, raw, messageId });
     },
     close: () => transport.close(),
   };
