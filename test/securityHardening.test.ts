@@ -1,5 +1,6 @@
 /** Issue 13: the second security pass. Each test is named after the item it pins. */
 import test from 'ava';
+import net from 'node:net';
 import { createAccessToken, createPwdResetToken, createTokenPair } from '../src/auth/tokens.ts';
 import { createMailer } from '../src/email/mailer.ts';
 import { testConfig } from './helpers/config.ts';
@@ -7,6 +8,7 @@ import { makeUser, makeUsers, PASSWORD } from './helpers/factories.ts';
 import { dispatch, readEmailLog } from './helpers/flow.ts';
 import { cliEnv, runCli } from './helpers/process.ts';
 import { useTestDatabase } from './helpers/db.ts';
+import { startSmtpSink } from './helpers/smtp.ts';
 import { startApi } from './helpers/service.ts';
 
 const tdb = useTestDatabase('hardening');
@@ -159,6 +161,43 @@ test.serial('8. an address with several recipients is refused by the API, the CL
     'dead',
   );
   t.false((await readEmailLog(config)).some((m) => m.to.includes('evil')));
+});
+
+test("8. over SMTP, the recipients counted are the envelope's: a bare word beside an address is no second RCPT TO", async (t) => {
+  const sink = await startSmtpSink();
+  t.teardown(() => sink.close());
+  // What the client says, as it says it: the sink refuses `RCPT TO:<bob>` before any hook of its sees it.
+  let said = '';
+  const wire = net.createServer((client) => {
+    const server = net.connect(sink.port, '127.0.0.1');
+    client.on('data', (d) => {
+      said += String(d);
+      server.write(d);
+    });
+    server.pipe(client);
+    client.on('close', () => server.destroy());
+    server.on('close', () => client.destroy());
+  });
+  await new Promise<void>((r) => wire.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => wire.close());
+  const config = testConfig(tdb.url, {
+    DUNDIE_EMAIL__DEBUG_MODE: 'false',
+    DUNDIE_EMAIL__SMTP_SERVER: '127.0.0.1',
+    DUNDIE_EMAIL__SMTP_PORT: String((wire.address() as net.AddressInfo).port),
+  });
+  const mailer = createMailer(config.email);
+  t.teardown(() => mailer.close());
+  const vars = { sender: 'no-reply@dm.com', url: 'u', pwd_reset_token: 't', expire: 10 };
+  for (const to of ['legacy@dm.com,attacker@evil.com', 'legacy@dm.com; attacker@evil.com']) {
+    await t.throwsAsync(mailer.send('pwd_reset_email', { ...vars, to }), { message: /2 recipients/ }, to);
+  }
+  // The header reads `bob` as a display name; the envelope holds legacy@dm.com alone.
+  await mailer.send('pwd_reset_email', { ...vars, to: 'legacy@dm.com, bob' });
+  await sink.waitFor(1);
+  t.deepEqual(
+    [...said.matchAll(/^RCPT TO:<([^>]*)>/gim)].map((m) => m[1]),
+    ['legacy@dm.com'],
+  );
 });
 
 const loginFrom = (api: Awaited<ReturnType<typeof startApi>>, client: string, username: string, password: string) =>

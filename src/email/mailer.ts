@@ -63,8 +63,8 @@ export function localizedTemplate(template: string, locale: string | undefined, 
 }
 
 /** A message goes to one person: a `To` that nodemailer would read as several is refused, never sent. */
-export function assertOneRecipient(to: string): void {
-  const count = recipients(to).length;
+export function assertOneRecipient(to: string | readonly string[]): void {
+  const count = (typeof to === 'string' ? recipients(to) : to).length;
   if (count !== 1) {
     // Shaped as nodemailer's own envelope refusal, so `refusals.ts` counts it final: no retry can help.
     throw Object.assign(new Error(`refusing to send: the To address stands for ${count} recipients`), {
@@ -147,10 +147,10 @@ export function createMailer(
     render,
     async send(template, vars, locale) {
       const { from, to, subject, text, html } = await render(inLocale(template, locale), vars);
-      assertOneRecipient(to);
-      // Composed here (see mime.ts); nodemailer reads the envelope's addresses as it would the headers'.
-      const { raw, messageId } = composeMime({ from, to, subject, text, html });
-      await transport.sendMail({ envelope: { from, to }, raw, messageId });
+      const { raw, messageId, envelope } = composeMime({ from, to, subject, text, html });
+      // Counted on the envelope itself: its recipients are the ones that get RCPT TO.
+      assertOneRecipient(envelope.to);
+      await transport.sendMail({ envelope, raw, messageId });
     },
     close: () => transport.close(),
   };

@@ -11,7 +11,6 @@ import { domainToASCII } from 'node:url';
 import { foldLines } from 'nodemailer/lib/mime-funcs';
 import MimeNode from 'nodemailer/lib/mime-node';
 import { encode as qpEncode, wrap as qpWrap } from 'nodemailer/lib/qp';
-import { recipients } from './recipients.ts';
 
 export interface MimeMessage {
   from: string;
@@ -66,17 +65,29 @@ function bodyPart(type: 'plain' | 'html', content: string): string {
 }
 
 /** `<uuid@domain of the sender>`, as nodemailer makes it. */
-function newMessageId(from: string): string {
-  const domain = once(`domain\n${from}`, () => domainToASCII(recipients(from)[0]?.split('@').pop() ?? ''));
+function newMessageId(sender: string): string {
+  const domain = once(`domain\n${sender}`, () => domainToASCII(sender.slice(sender.lastIndexOf('@') + 1)));
   return `<${randomUUID()}@${domain || 'localhost'}>`;
 }
 
-/** The whole message, headers and body, to hand to nodemailer as `raw` with its `messageId`. */
+/**
+ * The SMTP envelope nodemailer makes of the From and To headers for a message it composes. Given
+ * as strings instead, it would read them by other rules (a bare `bob` in `pam@dm.com, bob` is a
+ * recipient there, a display name in the header).
+ */
+function envelopeOf(from: string, to: string): { from: string; to: string[] } {
+  const { from: sender, to: recipients } = new MimeNode().setHeader('From', from).setHeader('To', to).getEnvelope();
+  return { from: sender || '', to: recipients };
+}
+
+/** The whole message, headers and body, to hand to nodemailer as `raw` with its `messageId` and `envelope`. */
 export function composeMime({ from, to, subject, text, html, date = new Date() }: MimeMessage): {
   raw: string;
   messageId: string;
+  envelope: { from: string; to: string[] };
 } {
-  const messageId = newMessageId(from);
+  const envelope = envelopeOf(from, to);
+  const messageId = newMessageId(envelope.from);
   const headers = [
     once(`From\n${from}`, () => encodedHeader('From', from)),
     encodedHeader('To', to),
@@ -87,7 +98,7 @@ export function composeMime({ from, to, subject, text, html, date = new Date() }
   ].join('\r\n');
   if (html === undefined) {
     const part = bodyPart('plain', text);
-    return { messageId, raw: `${headers}\r\n${part}${part.endsWith('\r\n') ? '' : '\r\n'}` };
+    return { messageId, envelope, raw: `${headers}\r\n${part}${part.endsWith('\r\n') ? '' : '\r\n'}` };
   }
   // 96 random bits: a body holds it only by a guess.
   const boundary = `--_Dundie_${randomBytes(12).toString('hex')}`;
@@ -96,5 +107,5 @@ export function composeMime({ from, to, subject, text, html, date = new Date() }
     `--${boundary}\r\n${bodyPart('plain', text)}\r\n` +
     `--${boundary}\r\n${bodyPart('html', html)}\r\n` +
     `--${boundary}--\r\n`;
-  return { messageId, raw };
+  return { messageId, envelope, raw };
 }
