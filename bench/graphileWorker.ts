@@ -1,7 +1,8 @@
 /**
  * The peer: graphile-worker doing the same work as Dundie's dispatcher for each job (look the
- * user up, make the token, render the template, send through the same transport), at the same
- * concurrency, otherwise with its defaults. Configured from the same DUNDIE_* environment.
+ * user up, make the token, render the template, send through the same transport), at
+ * `GRAPHILE_CONCURRENCY` jobs at once, otherwise with its defaults. Configured from the same
+ * DUNDIE_* environment.
  */
 import process from 'node:process';
 import { Logger, run } from 'graphile-worker';
@@ -9,6 +10,7 @@ import { loadConfig } from '../src/config.ts';
 import { createDb } from '../src/db/database.ts';
 import { createMailer } from '../src/email/mailer.ts';
 import { createTaskList } from '../src/tasks/worker.ts';
+import { GRAPHILE_CONCURRENCY } from './support.ts';
 
 const config = loadConfig();
 // Dundie's pool size for the lookups (each job holds a connection only for its query); one per job
@@ -18,7 +20,7 @@ const mailer = createMailer(config.email);
 const tasks = createTaskList({ db, config, mailer });
 const runner = await run({
   connectionString: config.databaseUrl!,
-  concurrency: config.dispatcher.CONCURRENCY,
+  concurrency: GRAPHILE_CONCURRENCY,
   noHandleSignals: true,
   logger: new Logger(() => () => {}),
   // Dundie's own task for the kind, so both sides do exactly the same work per job (the throttle
