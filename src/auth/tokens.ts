@@ -133,6 +133,25 @@ export function fingerprintMatches(security: Security, claims: TokenClaims, user
   return match;
 }
 
+/** The claims of a `pwd_reset` token that verifies (signature, expiry, scope), else undefined. */
+export function pwdResetClaims(security: Security, token: string): TokenClaims | undefined {
+  try {
+    return verifyToken(security, token, 'pwd_reset');
+  } catch (err) {
+    if (err instanceof InvalidToken) return undefined;
+    throw err;
+  }
+}
+
+/** Whether verified reset claims open `user`'s account: theirs, issued against their current password and nonce. */
+export function resetOpens(
+  security: Security,
+  claims: TokenClaims,
+  user: ResetBinding & { username: string },
+): boolean {
+  return claims.sub === user.username && fingerprintMatches(security, claims, user);
+}
+
 /** A pwd_reset token for a user whose reset_nonce was just renewed, as the dispatcher e-mails it. */
 export function createPwdResetToken(security: Security, user: ResetBinding & { username: string }): string {
   return createAccessToken(

@@ -3,7 +3,7 @@
  * (signature, expiry, scope, and the fingerprint of the password and nonce it was issued
  * against), without using it up: only a password change does that.
  */
-import { fingerprintMatches, InvalidToken, verifyToken } from '../auth/tokens.ts';
+import { pwdResetClaims, resetOpens } from '../auth/tokens.ts';
 import type { Settings } from '../config.ts';
 import type { Db } from '../db/database.ts';
 import { findUserByUsername, type UserRow } from '../users/queries.ts';
@@ -13,13 +13,8 @@ export async function userOfResetLink(
   config: Settings,
   token: string | undefined,
 ): Promise<UserRow | undefined> {
-  if (!token) return undefined;
-  try {
-    const claims = verifyToken(config.security, token, 'pwd_reset');
-    const user = await findUserByUsername(db, claims.sub);
-    return user && fingerprintMatches(config.security, claims, user) ? user : undefined;
-  } catch (err) {
-    if (err instanceof InvalidToken) return undefined;
-    throw err;
-  }
+  const claims = token ? pwdResetClaims(config.security, token) : undefined;
+  if (!claims) return undefined;
+  const user = await findUserByUsername(db, claims.sub);
+  return user && resetOpens(config.security, claims, user) ? user : undefined;
 }

@@ -2,7 +2,7 @@
 import Router, { type RouterContext } from '@koa/router';
 import type { Middleware } from 'koa';
 import { loginThrottle } from '../../auth/loginThrottle.ts';
-import { fingerprintMatches, InvalidToken, isFresh, verifyToken } from '../../auth/tokens.ts';
+import { isFresh, pwdResetClaims, resetOpens } from '../../auth/tokens.ts';
 import { changePassword } from '../../commands/changePassword.ts';
 import { createUser } from '../../commands/createUser.ts';
 import { PWD_RESET_MESSAGE, requestPwdReset } from '../../commands/requestPwdReset.ts';
@@ -51,12 +51,8 @@ function mayChangePassword(deps: Deps): Middleware<RouteState> {
     const resetToken = ctx.query.pwd_reset_token;
     let allowed = false;
     if (typeof resetToken === 'string') {
-      try {
-        const claims = verifyToken(security, resetToken, 'pwd_reset');
-        allowed = claims.sub === target.username && fingerprintMatches(security, claims, target);
-      } catch (err) {
-        if (!(err instanceof InvalidToken)) throw err;
-      }
+      const claims = pwdResetClaims(security, resetToken);
+      allowed = claims !== undefined && resetOpens(security, claims, target);
     } else {
       // An invalid bearer token is simply no permission here (403, as the first API answered);
       // anything else, a database outage say, is not.
