@@ -64,20 +64,20 @@ function bodyPart(type: 'plain' | 'html', content: string): string {
   );
 }
 
+/**
+ * The SMTP envelope nodemailer makes of the From and To headers for a message it composes. Given
+ * as strings instead, it would read them by other rules (a bare `bob` in `pam@dm.com, bob` is a
+ * recipient there, a display name in the header). The sender is the same for every e-mail.
+ */
+function envelopeOf(from: string, to: string): { from: string; to: string[] } {
+  const sender = once(`sender\n${from}`, () => new MimeNode().setHeader('From', from).getEnvelope().from || '');
+  return { from: sender, to: new MimeNode().setHeader('To', to).getEnvelope().to };
+}
+
 /** `<uuid@domain of the sender>`, as nodemailer makes it. */
 function newMessageId(sender: string): string {
   const domain = once(`domain\n${sender}`, () => domainToASCII(sender.slice(sender.lastIndexOf('@') + 1)));
   return `<${randomUUID()}@${domain || 'localhost'}>`;
-}
-
-/**
- * The SMTP envelope nodemailer makes of the From and To headers for a message it composes. Given
- * as strings instead, it would read them by other rules (a bare `bob` in `pam@dm.com, bob` is a
- * recipient there, a display name in the header).
- */
-function envelopeOf(from: string, to: string): { from: string; to: string[] } {
-  const { from: sender, to: recipients } = new MimeNode().setHeader('From', from).setHeader('To', to).getEnvelope();
-  return { from: sender || '', to: recipients };
 }
 
 /** The whole message, headers and body, to hand to nodemailer as `raw` with its `messageId` and `envelope`. */
