@@ -63,8 +63,8 @@ export function localizedTemplate(template: string, locale: string | undefined, 
 }
 
 /** A message goes to one person: a `To` that nodemailer would read as several is refused, never sent. */
-export function assertOneRecipient(to: string | readonly string[]): void {
-  const count = (typeof to === 'string' ? recipients(to) : to).length;
+export function assertOneRecipient(recipientsOfTo: readonly string[]): void {
+  const count = recipientsOfTo.length;
   if (count !== 1) {
     // Shaped as nodemailer's own envelope refusal, so `refusals.ts` counts it final: no retry can help.
     throw Object.assign(new Error(`refusing to send: the To address stands for ${count} recipients`), {
@@ -117,7 +117,7 @@ export function createMailer(
       render,
       async send(template, vars, locale) {
         const mail = await render(inLocale(template, locale), vars, false);
-        assertOneRecipient(mail.to);
+        assertOneRecipient(recipients(mail.to));
         // Synchronous on purpose: ~10 µs on a local file, where the promise version (open, write
         // and close, each a hop through the thread pool) took a sixth of the dispatcher's CPU.
         // Opened per message, so an `rm email.log` is followed by a fresh file.
