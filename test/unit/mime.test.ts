@@ -109,5 +109,6 @@ test('the envelope is the one nodemailer makes for its own message, recipient fo
   for (const message of cases) {
     t.deepEqual(composeMime(message).envelope, new MailComposer({ ...message }).compile().getEnvelope(), message.to);
   }
-  t.deepEqual(composeMime(cases.at(-3)!).envelope.to, ['pam@dm.com']);
+  const bareWord = { from: 'no-reply@dm.com', to: 'pam@dm.com, bob', subject: 's', text: 'x' };
+  t.deepEqual(composeMime(bareWord).envelope.to, ['pam@dm.com']);
 });
