@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
 import cron from 'node-cron';
+import { PREPARED_STATEMENT_MODES } from './db/connections.ts';
 
 type Kind = 'string' | 'optional' | 'int' | 'bool' | 'duration';
 interface Field<K extends Kind = Kind> {
@@ -169,6 +170,10 @@ const schema = {
     POOL_MAX: int(10, 1),
     /** Connecting or waiting for a pooled connection longer than this answers 503, not a hang. */
     TIMEOUT_SECONDS: int(3, 1),
+    /** Named (server-side prepared) hot statements; `auto`: only on a direct connection, not through a pooler. */
+    PREPARED_STATEMENTS: str('auto', PREPARED_STATEMENT_MODES),
+    /** Where the dispatcher LISTENs: a direct (or session-pooled) connection, when DATABASE_URL is a transaction pooler. */
+    LISTEN_URL: optional(),
   },
   log: {
     LEVEL: str('info', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
@@ -323,6 +328,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const databaseUrl = env.DATABASE_URL || undefined;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     problems.push('DATABASE_URL must be a postgres:// URL');
+  }
+  const listenUrl = sections.database!.LISTEN_URL as string | undefined;
+  if (listenUrl && !/^postgres(ql)?:\/\//.test(listenUrl)) {
+    problems.push('DUNDIE_DATABASE__LISTEN_URL must be a postgres:// URL');
   }
   if (mode === 'production' && !databaseUrl) {
     problems.push(

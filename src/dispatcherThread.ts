@@ -174,7 +174,7 @@ async function runThread({ config, databaseUrl }: ThreadData) {
     const database = await openDatabase({ ...config, databaseUrl }, log);
     const mailer = createMailer(config.email);
     const dispatcher = new Dispatcher(emailWorker({ db: database.db, config, mailer, log, metrics }), {
-      listenUrl: databaseUrl,
+      listen: database.listen,
     });
     port.on('message', async (message) => {
       if (message !== 'stop') return;

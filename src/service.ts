@@ -88,7 +88,7 @@ export async function startService(config: Settings, log: Logger, roles: Roles):
       cleanups.push(() => mailer.close());
       const dispatcherLog = log.child({ role: 'dispatcher' });
       const dispatcher = new Dispatcher(emailWorker({ db: database.db, config, mailer, log: dispatcherLog, metrics }), {
-        listenUrl: database.url,
+        listen: database.listen,
       });
       cleanups.push(() => dispatcher.stop());
     }

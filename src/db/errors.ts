@@ -14,6 +14,9 @@ const TRANSIENT_SQLSTATES = new Set([
   '08003',
   '08004',
   '08006', // connection exceptions
+  '08P01', // protocol violation: how PgBouncer reports its own troubles (query_wait_timeout, server conn crashed, …)
+  '26000',
+  '42P05', // a named statement missing or already there: a transaction pooler moved the session
   '40001',
   '40P01', // serialization failure, deadlock: the transaction may simply be run again
   '53300', // too many connections
@@ -39,7 +42,7 @@ const TRANSIENT_SOCKET_CODES = new Set([
 
 /** pg and knex report some outages by message only. */
 const TRANSIENT_MESSAGE =
-  /Connection terminated|connection timeout|timeout expired|Query read timeout|Client has encountered a connection error|Knex: Timeout acquiring a connection/i;
+  /Connection terminated|connection timeout|timeout expired|Query read timeout|Client has encountered a connection error|Knex: Timeout acquiring a connection|server conn crashed|query_wait_timeout|no more connections allowed|pgbouncer cannot connect|server login has been failing|database is shutting down|pgbouncer is shutting down/i;
 
 /**
  * Errors by name: knex's pool timeout, and GroupCommit's (`db/groupCommit.ts`) for a write not

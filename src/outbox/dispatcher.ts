@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import process from 'node:process';
 import cron, { type ScheduledTask } from 'node-cron';
+import type { ListenTarget } from '../db/database.ts';
 import { listenForOutbox, type Listener } from './listener.ts';
 import { finishWriter, processRow, type FinishWriter, type WorkerDeps } from './processRow.ts';
 import { claimDue, release, renewLeases, type OutboxRow } from './queries.ts';
@@ -46,14 +47,14 @@ export class Dispatcher {
   /** Starts at once: whatever is due already (rows queued while no dispatcher ran) is claimed. */
   constructor(
     private readonly deps: WorkerDeps,
-    { listenUrl }: { listenUrl?: string } = {},
+    { listen }: { listen?: ListenTarget } = {},
   ) {
     const { settings, log } = deps;
     this.#finish = finishWriter(deps);
     this.#renewal = setInterval(() => this.#renewLeases(), (settings.LEASE_SECONDS * 1000) / 3);
     this.#renewal.unref();
     this.#safetyNet = cron.schedule(settings.CRON, () => this.wake(), { name: 'outbox-safety-net' });
-    this.#listener = listenUrl && settings.LISTEN ? listenForOutbox(listenUrl, () => this.wake(), log) : undefined;
+    this.#listener = listen && settings.LISTEN ? listenForOutbox(listen, () => this.wake(), log) : undefined;
     log.info(
       {
         workerId: deps.workerId,

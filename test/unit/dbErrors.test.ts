@@ -19,6 +19,18 @@ test('the server going away, refusing connections or timing out is transient', (
   }
 });
 
+test('what a pooler answers when it cannot serve is transient', (t) => {
+  for (const err of [
+    pgError('08P01', { message: 'query_wait_timeout' }),
+    Object.assign(new Error('server conn crashed?'), { code: '08P01' }),
+    new Error('no more connections allowed (max_client_conn)'),
+    pgError('26000', { message: 'prepared statement "dundie_outbox_enqueue_many" does not exist' }),
+    pgError('42P05', { message: 'prepared statement "dundie_outbox_enqueue_many" already exists' }),
+  ]) {
+    t.is(classifyDbError(err), 'transient', err.message);
+  }
+});
+
 test('values the server refuses are data errors, broken constraints constraint errors', (t) => {
   t.is(classifyDbError(pgError('22P05')), 'data');
   t.is(classifyDbError(pgError('21000')), 'data');
