@@ -33,7 +33,8 @@ const pooledUrl = () => pgbouncer.url(dbName());
 test.serial.before(async () => {
   if (!PGBOUNCER) return;
   // query_wait_timeout: a client waiting for a server connection is told so after 1 s.
-  pgbouncer = await startPgbouncer(targetOf(tdb.url), { settings: { query_wait_timeout: 1 } });
+  // In front of the server itself, also when the suite already runs through a pooler.
+  pgbouncer = await startPgbouncer(targetOf(tdb.listen.url), { settings: { query_wait_timeout: 1 } });
   tdb.teardown(() => pgbouncer.stop());
 });
 
@@ -153,7 +154,7 @@ pooled('with LISTEN_URL direct, a dispatcher whose pool goes through the pooler 
   t.teardown(() => smtp.close());
   const [user] = await makeUsers(tdb.db, 1);
   const run = dispatcherThrough(
-    { url: tdb.url, verified: true },
+    { url: tdb.listen.url, verified: true },
     { ...smtpEnv(smtp), DUNDIE_DISPATCHER__CRON: '0 0 0 1 1 *' },
   );
   t.teardown(run.stop);

@@ -6,12 +6,14 @@ import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import process from 'node:process';
 import pg from 'pg';
-import { createDb, type Db } from '../../src/db/database.ts';
+import { createDb, type Db, type ListenTarget } from '../../src/db/database.ts';
 import { migrateLatest } from '../../src/db/migrations.ts';
 
 export interface TestDatabase {
   db: Db;
   url: string;
+  /** Where a dispatcher LISTENs: the same database without the pooler when `url` goes through one. */
+  listen: ListenTarget;
   drop(): Promise<void>;
 }
 
@@ -38,9 +40,14 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
   url.pathname = `/${name}`;
   const db = createDb(url.toString());
   await migrateLatest(db);
+  // When the suite runs through a transaction pooler, LISTEN goes to the server itself, as
+  // DUNDIE_DATABASE__LISTEN_URL would have it in production.
+  const direct = process.env.DUNDIE_TEST_LISTEN_URL ? new URL(process.env.DUNDIE_TEST_LISTEN_URL) : undefined;
+  if (direct) direct.pathname = `/${name}`;
   return {
     db,
     url: url.toString(),
+    listen: direct ? { url: direct.toString(), verified: true } : { url: url.toString(), verified: false },
     async drop() {
       await db.destroy();
       await admin((c) => c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(name)} WITH (FORCE)`));
@@ -51,6 +58,7 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
 export interface UsedTestDatabase {
   readonly db: Db;
   readonly url: string;
+  readonly listen: ListenTarget;
   /** Runs `close` after the file's last test, before the database is dropped (last registered, first run). */
   teardown(close: () => unknown): void;
 }
@@ -86,6 +94,9 @@ export function useTestDatabase(label: string, { clean = [] }: { clean?: string[
     },
     get url() {
       return get().url;
+    },
+    get listen() {
+      return get().listen;
     },
     teardown: (close) => void closers.push(close),
   };

@@ -23,7 +23,7 @@ function runDispatcher(config: ReturnType<typeof testConfig>, listen = true) {
   const mailer = createMailer(config.email, { maxConnections: config.dispatcher.CONCURRENCY });
   const metrics = createMetrics(tdb.db);
   const dispatcher = new Dispatcher(emailWorker({ db: tdb.db, config, mailer, log: createLogger(config), metrics }), {
-    listen: listen ? { url: tdb.url, verified: false } : undefined,
+    listen: listen ? tdb.listen : undefined,
   });
   return {
     dispatcher,
