@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/failover.ts [--quick] [--async] [--check]`: a PostgreSQL failover under load, as
+ * `npx tsx bench/failover.ts [--quick] [--async] [--direct] [--check]`: a PostgreSQL failover under load, as
  * an operator runs one. A primary and a streaming replica (`pg_basebackup -R`) from the machine's
  * server binaries, PgBouncer in transaction mode in front for the pools and one in session mode
  * for LISTEN, two API and two dispatcher processes under a steady load of reset requests for
@@ -10,9 +10,13 @@
  * (with `synchronous_standby_names = '*'`, the default here, there must be none; `--async` shows
  * what asynchronous replication loses), how long the 503s lasted, how soon after the promotion
  * requests were answered 200 again and the dispatchers sent again, e-mails sent and duplicated.
+ * `--direct`: no PgBouncer; the processes connect to the primary, and after the promotion new
+ * ones are started against the replica (the load moves to them) and the old ones stopped, as a
+ * deployment that fails over by DNS or by configuration does.
  * `--check` exits 1 unless: no 500, no acknowledged request lost (synchronous), 200s again within
  * 10 s of the promotion, the dispatchers sending again, and no process exited. CI runs `--quick --check`.
  */
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
@@ -25,10 +29,16 @@ import { duplicates, startReplicas, steadyLoad } from './cluster.ts';
 import { seedUsers } from './seed.ts';
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean' }, async: { type: 'boolean' }, check: { type: 'boolean' } },
+  options: {
+    quick: { type: 'boolean' },
+    async: { type: 'boolean' },
+    direct: { type: 'boolean' },
+    check: { type: 'boolean' },
+  },
 });
 const quick = Boolean(values.quick);
 const synchronous = !values.async;
+const direct = Boolean(values.direct);
 const RATE = quick ? 100 : 200;
 const BEFORE_KILL_S = quick ? 4 : 10;
 const KILL_TO_PROMOTE_S = 2;
@@ -41,9 +51,12 @@ const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
 const primary = await startPrimary({ synchronous });
 const replica = await startReplica(primary);
 const target = (port: number) => ({ host: '127.0.0.1', port, user: 'postgres' });
-const pools = await startPgbouncer(target(primary.port), { settings: { query_wait_timeout: 5 } });
-const listens = await startPgbouncer(target(primary.port), { poolMode: 'session' });
-let replicas: Awaited<ReturnType<typeof startReplicas>> | undefined;
+const pools = direct ? undefined : await startPgbouncer(target(primary.port), { settings: { query_wait_timeout: 5 } });
+const listens = direct ? undefined : await startPgbouncer(target(primary.port), { poolMode: 'session' });
+type Replicas = Awaited<ReturnType<typeof startReplicas>>;
+let replicas: Replicas | undefined;
+/** Processes stopped after the promotion (--direct): their e-mails still count. */
+let retired: Replicas | undefined;
 
 try {
   const admin = new pg.Client({ connectionString: primary.url() });
@@ -56,31 +69,43 @@ try {
   const emails = await seedUsers(setup, total, 'failover');
   await setup.destroy();
 
-  replicas = await startReplicas(pools.url('dundie'), primary.root, {
+  const env = {
+    ...(listens ? { DUNDIE_DATABASE__LISTEN_URL: listens.url('dundie') } : {}),
+    DUNDIE_SECURITY__RATE_LIMIT_PWD_RESET_PER_MINUTE: '1000000',
+  };
+  const first = path.join(primary.root, 'before');
+  mkdirSync(first);
+  replicas = await startReplicas(pools?.url('dundie') ?? primary.url('dundie'), first, {
     apis: 2,
     dispatchers: 2,
-    env: {
-      DUNDIE_DATABASE__LISTEN_URL: listens.url('dundie'),
-      DUNDIE_DISPATCHER__CRON: '*/5 * * * * *',
-      DUNDIE_SECURITY__RATE_LIMIT_PWD_RESET_PER_MINUTE: '1000000',
-    },
+    env,
   });
+  const urls = [...replicas.urls];
   say(
-    `failover: PostgreSQL ${synchronous ? 'synchronous' : 'asynchronous'} streaming replica, PgBouncer (transaction; session for LISTEN), 2 API + 2 dispatcher processes, ${RATE} req/s`,
+    `failover: PostgreSQL ${synchronous ? 'synchronous' : 'asynchronous'} streaming replica, ${direct ? 'no pooler: new processes started against the promoted replica' : 'PgBouncer (transaction; session for LISTEN), no process restarted'}, 2 API + 2 dispatcher processes, ${RATE} req/s`,
   );
 
   let done = false;
   const loadStart = Date.now();
-  const load = steadyLoad(replicas.urls, emails, { rate: RATE, until: () => done });
+  const load = steadyLoad(urls, emails, { rate: RATE, until: () => done });
   await sleep(BEFORE_KILL_S);
   const killedAt = Date.now() - loadStart;
   await primary.crash();
   await sleep(KILL_TO_PROMOTE_S);
   await replica.promote();
-  await pools.retarget(target(replica.port));
-  await listens.retarget(target(replica.port));
   const promotedAt = Date.now() - loadStart;
   const promotedWall = new Date();
+  if (direct) {
+    const after = path.join(primary.root, 'after');
+    mkdirSync(after);
+    retired = replicas;
+    replicas = await startReplicas(replica.url('dundie'), after, { apis: 2, dispatchers: 2, env });
+    urls.splice(0, urls.length, ...replicas.urls);
+    await retired.stop();
+  } else {
+    await pools!.retarget(target(replica.port));
+    await listens!.retarget(target(replica.port));
+  }
   await sleep(AFTER_PROMOTE_S);
   done = true;
   const answers = await load;
@@ -115,7 +140,7 @@ try {
   )
     .map(([s, n]) => `${s} ${n}`)
     .join(', ');
-  const sentBy = replicas.sentBy();
+  const sentBy = [...(retired?.sentBy() ?? []), ...replicas.sentBy()];
   const seconds = (ms: number | undefined) => (ms === undefined ? 'never' : `${(ms / 1000).toFixed(1)} s`);
   const backAfter = firstOkAfter && firstOkAfter.at - promotedAt;
   const claimAfter = firstSent?.at ? firstSent.at.getTime() - promotedWall.getTime() : undefined;
@@ -139,7 +164,7 @@ try {
   say(
     `| e-mails | ${sentBy.flat().length} (${sentBy.map((s) => s.length).join(' + ')}), ${duplicates(sentBy)} addresses mailed twice |`,
   );
-  say(`| processes restarted | ${alive ? 'none' : 'some exited'} |`);
+  say(`| processes restarted | ${direct ? 'all, by design' : alive ? 'none' : 'some exited'} |`);
 
   if (values.check) {
     const problems = [
@@ -160,8 +185,8 @@ try {
   }
 } finally {
   await replicas?.stop();
-  await pools.stop();
-  await listens.stop();
+  await pools?.stop();
+  await listens?.stop();
   await replica.stop();
   await primary.stop();
   if (!process.exitCode) removeCluster(primary.root);
