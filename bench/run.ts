@@ -12,6 +12,8 @@
  *    and two dispatcher processes; graphile-worker doing the same work for the same jobs.
  * 3. Latency: enqueue-to-sent delay at a low steady rate.
  * 4. Memory: peak RSS of the API process and of the `npm start` process.
+ * 5. Scaling out (`bench/scaleOut.ts`): named vs unnamed statements and PgBouncer; N API + M
+ *    dispatcher processes on one database.
  *
  * `--seed URL` also measures the first Dundie (FastAPI + uvicorn + RQ) on the same request at
  * concurrency 32, right after Dundie: start it yourself at URL (its code is not part of this
@@ -508,6 +510,13 @@ const peak = Math.max(rss, startRss, junkRss);
 say(
   `- peak RSS under 150 MB (API alone; npm start, junk included): ${check(peak < 150)} (${fmt(rss, 1)} MB; ${fmt(Math.max(startRss, junkRss), 1)} MB)`,
 );
+
+// ---------------------------------------------------------------- 5. scaling out
+say('');
+const scaleOut = await run('node', ['--import', 'tsx', 'bench/scaleOut.ts', ...(quick ? ['--quick'] : [])], {
+  DATABASE_URL: database.adminUrl,
+});
+for (const line of scaleOut.trimEnd().split('\n')) say(line);
 
 if (!quick) writeFileSync('bench/RESULTS.md', lines.join('\n') + '\n');
 await database.close();
