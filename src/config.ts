@@ -15,6 +15,7 @@ import path from 'node:path';
 import process from 'node:process';
 import cron from 'node-cron';
 import { PREPARED_STATEMENT_MODES } from './db/connections.ts';
+import { weakKeyReason } from './secretKeys.ts';
 
 type Kind = 'string' | 'optional' | 'int' | 'bool' | 'duration';
 interface Field<K extends Kind = Kind> {
@@ -213,8 +214,6 @@ export class ConfigError extends Error {
   }
 }
 
-const MIN_SECRET_BYTES = 32;
-
 function parseField(name: string, field: Field, raw: string | undefined, problems: string[]): unknown {
   const value = raw ?? field.default;
   if (field.kind === 'optional') return value === '' ? undefined : value;
@@ -346,16 +345,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     } else if (problems.length === 0) {
       security.SECRET_KEY = developmentSecret(dataDir);
     }
-  } else if (mode === 'production' && Buffer.byteLength(security.SECRET_KEY as string) < MIN_SECRET_BYTES) {
-    problems.push(`DUNDIE_SECURITY__SECRET_KEY must be at least ${MIN_SECRET_BYTES} bytes`);
+  } else if (mode === 'production') {
+    const weak = weakKeyReason(security.SECRET_KEY as string);
+    if (weak) problems.push(`DUNDIE_SECURITY__SECRET_KEY ${weak}`);
   }
   const previous = ((security.PREVIOUS_SECRET_KEYS as string | undefined) ?? '')
     .split(',')
     .map((k) => k.trim())
     .filter(Boolean);
-  if (mode === 'production' && previous.some((k) => Buffer.byteLength(k) < MIN_SECRET_BYTES)) {
-    problems.push(`DUNDIE_SECURITY__PREVIOUS_SECRET_KEYS must each be at least ${MIN_SECRET_BYTES} bytes`);
-  }
+  const weakPrevious = mode === 'production' ? previous.map(weakKeyReason).find(Boolean) : undefined;
+  if (weakPrevious) problems.push(`DUNDIE_SECURITY__PREVIOUS_SECRET_KEYS: a key ${weakPrevious}`);
   security.VERIFY_KEYS = Object.freeze([security.SECRET_KEY, ...previous]);
   checkServer(sections.server!, security, problems);
   const dispatcher = sections.dispatcher!;

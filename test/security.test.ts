@@ -1,4 +1,5 @@
 import test from 'ava';
+import { randomBytes } from 'node:crypto';
 import { createAccessToken } from '../src/auth/tokens.ts';
 import { loadConfig } from '../src/config.ts';
 import { PWD_RESET_MESSAGE } from '../src/commands/requestPwdReset.ts';
@@ -325,7 +326,7 @@ test('outside development the service refuses a missing or short SECRET_KEY', (t
     loadConfig({
       NODE_ENV: 'production',
       DATABASE_URL: 'postgres://h/db',
-      DUNDIE_SECURITY__SECRET_KEY: 'x'.repeat(32),
+      DUNDIE_SECURITY__SECRET_KEY: randomBytes(32).toString('base64url'),
     }),
   );
 });
