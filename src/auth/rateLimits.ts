@@ -6,6 +6,7 @@
  * parallel requests can never all see the count below the limit (issue 13 found 140 password
  * checks pass a limit of 10 when the count was read first and written after the check).
  */
+import { createHash } from 'node:crypto';
 import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Conn, Db } from '../db/database.ts';
 
@@ -35,6 +36,18 @@ const taken = (res: RateLimiterRes, allowed: boolean): Taken => ({
   retryAfterSeconds: Math.max(1, Math.ceil(res.msBeforeNext / 1000)),
 });
 
+/**
+ * The key as stored: as given while it is short and plain (an address, a username: readable for
+ * an operator), else its SHA-256, so a long or odd key (a username of 150 escaped quotes, a NUL)
+ * fits the table's column and counts like any other.
+ */
+export function storedKey(key: string): string {
+  return key.length <= MAX_PLAIN_KEY && !key.includes('\u0000')
+    ? key
+    : `sha256:${createHash('sha256').update(key).digest('base64url')}`;
+}
+const MAX_PLAIN_KEY = 128;
+
 /** A limit named `name` (the key prefix); undefined when `points` is 0, which turns it off. */
 export function createLimit(db: Db, name: string, points: number, durationSeconds: number): Limit | undefined {
   if (points <= 0) return undefined;
@@ -53,7 +66,7 @@ export function createLimit(db: Db, name: string, points: number, durationSecond
     points,
     async take(key) {
       try {
-        return taken(await limiter.consume(key), true);
+        return taken(await limiter.consume(storedKey(key)), true);
       } catch (err) {
         // Past the limit the library rejects with the count; anything else is the store failing.
         if (err instanceof RateLimiterRes) return taken(err, false);
@@ -61,10 +74,10 @@ export function createLimit(db: Db, name: string, points: number, durationSecond
       }
     },
     async refund(key) {
-      await limiter.reward(key, 1);
+      await limiter.reward(storedKey(key), 1);
     },
     async clear(key) {
-      await limiter.delete(key);
+      await limiter.delete(storedKey(key));
     },
   };
 }

@@ -8,7 +8,7 @@
  */
 import { preparedAs, type Db } from '../db/database.ts';
 import { GroupCommit } from '../db/groupCommit.ts';
-import { RATE_LIMIT_TABLE, type Taken } from './rateLimits.ts';
+import { RATE_LIMIT_TABLE, storedKey, type Taken } from './rateLimits.ts';
 
 export interface RequestLimit {
   readonly points: number;
@@ -71,7 +71,7 @@ export function createRequestLimit(
     points,
     async take(key, { deadline } = {}) {
       // The key as rate-limiter-flexible writes it: `<keyPrefix>:<key>`.
-      const { nth, expire } = await hits.add(`${name}:${key}`, { deadline });
+      const { nth, expire } = await hits.add(`${name}:${storedKey(key)}`, { deadline });
       return {
         allowed: nth <= points,
         hits: nth,

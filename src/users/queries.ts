@@ -20,12 +20,17 @@ export interface UserRow {
 export type NewUserRow = Pick<UserRow, 'name' | 'username' | 'email' | 'dept' | 'password_hash' | 'currency'> &
   Partial<Pick<UserRow, 'avatar' | 'bio'>>;
 
-export function findUserByUsername(db: Conn, username: string): Promise<UserRow | undefined> {
+/** PostgreSQL text never holds a NUL, so no row matches one; sent, the server would refuse the statement. */
+const storable = (text: string) => !text.includes('\u0000');
+
+export async function findUserByUsername(db: Conn, username: string): Promise<UserRow | undefined> {
+  if (!storable(username)) return undefined;
   return db<UserRow>('users').where({ username }).first();
 }
 
 /** Case-insensitive, served by the unique index on lower(email). */
-export function findUserByEmail(db: Conn, email: string): Promise<UserRow | undefined> {
+export async function findUserByEmail(db: Conn, email: string): Promise<UserRow | undefined> {
+  if (!storable(email)) return undefined;
   return db<UserRow>('users').whereRaw('lower(email) = lower(?)', [email]).first();
 }
 
