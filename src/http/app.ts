@@ -52,7 +52,7 @@ export function createApp({ db, config, log, metrics }: AppDeps): Koa {
   // One batcher for the API and the pages: reset requests from both share their INSERTs.
   const outbox = new EnqueueBatcher(db);
   // Mounted into one router, so a request is matched in one pass over every route.
-  const routes = new Router();
+  const routes = new Router({ sensitive: true });
   for (const router of appRouters({ db, config, metrics, outbox })) routes.use(router.routes());
   // The pages a person sees (src/pages/); not in appRouters: they are no part of the OpenAPI document.
   routes.use(pagesRouter({ db, config, outbox }).routes());

@@ -44,7 +44,12 @@ export const email = () =>
 const password = text({ max: 1024, controls: true }).describe(
   `${PASSWORD_MIN_LENGTH}–${PASSWORD_MAX_LENGTH} characters, not the username or e-mail, not one of the 10,000 most common passwords`,
 );
-const avatar = text({ max: 2048 }).nullable().optional();
+const isWebUrl = (v: string) => URL.canParse(v) && ['http:', 'https:'].includes(new URL(v).protocol);
+/** Rendered as an image by front ends: a `javascript:` or `data:` URL there is a script or a payload. */
+const avatar = text({ max: 2048 })
+  .refine(isWebUrl, { message: 'Avatar must be an http(s) URL', params: { type: 'value_error' } })
+  .nullable()
+  .optional();
 const bio = text({ max: 2000, controls: true }).nullable().optional();
 
 export const Login = z.object({ username: text({ max: 150 }), password: text({ max: 1024, controls: true }) });

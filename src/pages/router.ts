@@ -148,7 +148,7 @@ function staticFile(name: string, type: string): Middleware {
 }
 
 export function pagesRouter({ db, config, outbox }: PagesDeps): Router<PageState> {
-  const router = new Router<PageState>();
+  const router = new Router<PageState>({ sensitive: true });
   const minutes = config.security.RESET_TOKEN_EXPIRE_MINUTES;
   const resetLimit = createRequestLimit(db, 'pwd-reset', config.security.RATE_LIMIT_PWD_RESET_PER_MINUTE, 60);
   // Headers, language and errors come from pagesBoundary, ahead of every page route.

@@ -122,7 +122,7 @@ test('a user updates their own profile; another user may not; a superuser may', 
   const otherToken = (await login(other.username)).body.access_token;
   const own = await api.request('PATCH', `/user/${owner.username}/`, {
     token: ownerToken,
-    json: { bio: 'Hello', avatar: 'a.png' },
+    json: { bio: 'Hello', avatar: 'https://dm.com/a.png' },
   });
   t.is(own.status, 200);
   t.is(own.body.bio, 'Hello');
@@ -132,7 +132,7 @@ test('a user updates their own profile; another user may not; a superuser may', 
   const boss = await api.request('PATCH', `/user/${owner.username}`, { token: bossToken, json: { bio: null } });
   t.is(boss.status, 200);
   t.is(boss.body.bio, null);
-  t.is(boss.body.avatar, 'a.png');
+  t.is(boss.body.avatar, 'https://dm.com/a.png');
 });
 
 test('password change: mismatch is 400, others 403, unknown user 404', async (t) => {

@@ -11,7 +11,7 @@ import type { Metrics } from '../../metrics.ts';
 const READY_TIMEOUT_MS = 2000;
 
 export function healthRouter({ db }: { db: Db }): Router {
-  const router = new Router();
+  const router = new Router({ sensitive: true });
   router.get('/health', (ctx) => {
     ctx.body = { status: 'ok' };
   });
@@ -37,7 +37,7 @@ export function healthRouter({ db }: { db: Db }): Router {
  * an address has an account (issue 13).
  */
 export function metricsRouter({ metrics }: { metrics: Metrics }): Router {
-  const router = new Router();
+  const router = new Router({ sensitive: true });
   router.get('/metrics', async (ctx) => {
     ctx.type = metrics.registry.contentType;
     ctx.body = await metrics.registry.metrics();

@@ -12,8 +12,14 @@ import { ANONYMOUS_BODY_KB, readBody } from '../readBody.ts';
 import { Login, RefreshRequest } from '../schemas.ts';
 import { validate } from '../validate.ts';
 
+/** RFC 6749 §5.1: a response carrying tokens is never stored by a cache on the way. */
+const noStore = (ctx: { set(field: string, value: string): void }) => {
+  ctx.set('Cache-Control', 'no-store');
+  ctx.set('Pragma', 'no-cache');
+};
+
 export function tokensRouter({ db, config }: Deps): Router {
-  const router = new Router();
+  const router = new Router({ sensitive: true });
 
   const throttle = loginThrottle(db, config.security);
 
@@ -29,6 +35,7 @@ export function tokensRouter({ db, config }: Deps): Router {
     });
     if (!user) throw unauthorized('Incorrect username or password');
     await attempt.succeeded();
+    noStore(ctx);
     ctx.body = createTokenPair(config.security, user, true, await startFamily(db, user.id));
   });
 
@@ -48,6 +55,7 @@ export function tokensRouter({ db, config }: Deps): Router {
           ctx.state.log.warn({ username: user.username }, 'spent refresh token used again: its family is revoked');
         throw new InvalidToken('spent or revoked refresh token');
       }
+      noStore(ctx);
       ctx.body = createTokenPair(config.security, user, false, rotation.next);
     } catch (err) {
       if (err instanceof InvalidToken) throw unauthorized();

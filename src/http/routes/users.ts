@@ -75,7 +75,7 @@ function mayChangePassword(deps: Deps): Middleware<RouteState> {
 
 export function usersRouter(deps: Deps & { outbox: EnqueueBatcher }): Router {
   const { db, config, outbox } = deps;
-  const router = new Router<RouteState>({ prefix: '/user' });
+  const router = new Router<RouteState>({ prefix: '/user', sensitive: true });
   // Guessing the current password here counts with guesses at /token.
   const throttle = loginThrottle(db, config.security);
 
