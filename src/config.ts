@@ -82,6 +82,8 @@ const schema = {
      * entry this many from the right; entries left of it were written by the client itself.
      */
     PROXY_HOPS: int(1, 1),
+    /** Clients with IPv6 addresses are counted by this prefix: one /64 is one home or one machine. */
+    IPV6_PREFIX_BITS: int(64, 1),
   },
   email: {
     debug_mode: bool(true),
@@ -356,6 +358,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const weakPrevious = mode === 'production' ? previous.map(weakKeyReason).find(Boolean) : undefined;
   if (weakPrevious) problems.push(`DUNDIE_SECURITY__PREVIOUS_SECRET_KEYS: a key ${weakPrevious}`);
   security.VERIFY_KEYS = Object.freeze([security.SECRET_KEY, ...previous]);
+  if ((security.IPV6_PREFIX_BITS as number) > 128)
+    problems.push('DUNDIE_SECURITY__IPV6_PREFIX_BITS must be at most 128');
   checkServer(sections.server!, security, problems);
   const dispatcher = sections.dispatcher!;
   for (const key of ['CRON', 'HOUSEKEEPING_CRON']) {

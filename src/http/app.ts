@@ -7,6 +7,7 @@ import Koa from 'koa';
 import type { Settings } from '../config.ts';
 import type { Db } from '../db/database.ts';
 import { requireBodyType } from './bodyType.ts';
+import { identifyClient } from './client.ts';
 import { cors } from './cors.ts';
 import { requestDeadline } from './deadline.ts';
 import { errorHandler } from './errorHandler.ts';
@@ -44,6 +45,7 @@ export function createApp({ db, config, log, metrics }: AppDeps): Koa {
 
   app.use(requestLog(log));
   app.use(requestDeadline(config.database.TIMEOUT_SECONDS));
+  app.use(identifyClient(config.security.IPV6_PREFIX_BITS));
   app.use(cors(config));
   app.use(errorHandler());
   // Under /reset_password a person sees pages, errors included; the API's JSON errors elsewhere.

@@ -6,15 +6,17 @@ import type { Middleware } from 'koa';
 import type { Db } from '../db/database.ts';
 import { tooManyRequests } from './httpError.ts';
 import { createRequestLimit } from '../auth/requestLimits.ts';
+import type { ClientState } from './client.ts';
 import type { DeadlineState } from './deadline.ts';
 
 /** `perMinute` requests per client address per minute on this route; 0 turns it off. */
-export function limitPerClient(db: Db, name: string, perMinute: number): Middleware<DeadlineState> {
+export function limitPerClient(db: Db, name: string, perMinute: number): Middleware<DeadlineState & ClientState> {
   const limit = createRequestLimit(db, name, perMinute, 60);
   if (!limit) return (_ctx, next) => next();
   return async (ctx, next) => {
-    // ctx.ip honours X-Forwarded-For only when app.proxy is on (security.TRUST_PROXY).
-    const { allowed, retryAfterSeconds } = await limit.take(ctx.ip, { deadline: ctx.state.deadline.getTime() });
+    const { allowed, retryAfterSeconds } = await limit.take(ctx.state.client, {
+      deadline: ctx.state.deadline.getTime(),
+    });
     if (!allowed) throw tooManyRequests(retryAfterSeconds);
     await next();
   };

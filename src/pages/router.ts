@@ -23,6 +23,7 @@ import type { Settings } from '../config.ts';
 import { changePassword } from '../commands/changePassword.ts';
 import { requestPwdReset } from '../commands/requestPwdReset.ts';
 import type { Db } from '../db/database.ts';
+import type { ClientState } from '../http/client.ts';
 import type { DeadlineState } from '../http/deadline.ts';
 import { asHttpError } from '../http/errorHandler.ts';
 import { HttpError } from '../http/httpError.ts';
@@ -56,7 +57,7 @@ export interface PagesDeps {
   outbox: EnqueueBatcher;
 }
 
-type PageState = DeadlineState & { log: Logger; locale: Locale };
+type PageState = DeadlineState & ClientState & { log: Logger; locale: Locale };
 type PageContext = Context & { state: PageState };
 
 const field = (body: unknown, name: string): string => {
@@ -182,7 +183,7 @@ export function pagesRouter({ db, config, outbox }: PagesDeps): Router<PageState
   router.post(PAGES_PATH, ...form, readBody(RESET_REQUEST_BODY_KB), async (ctx) => {
     const address = field(ctx.request.body, 'email').trim();
     // The API's limit, on the API's key: a client has one budget whichever way it asks.
-    const taken = await resetLimit?.take(ctx.ip, { deadline: ctx.state.deadline.getTime() });
+    const taken = await resetLimit?.take(ctx.state.client, { deadline: ctx.state.deadline.getTime() });
     if (taken && !taken.allowed) {
       ctx.set('Retry-After', String(taken.retryAfterSeconds));
       return show(ctx, 429, 'request', {

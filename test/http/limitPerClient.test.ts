@@ -74,3 +74,23 @@ test.serial(
     t.is(rows.length, 1);
   },
 );
+
+test.serial('behind a proxy, one IPv6 /64 and every spelling of an address share one budget', async (t) => {
+  const proxied = await startApi(
+    testConfig(tdb.url, {
+      DUNDIE_SECURITY__RATE_LIMIT_PWD_RESET_PER_MINUTE: '5',
+      DUNDIE_SECURITY__TRUST_PROXY: 'true',
+    }),
+  );
+  t.teardown(() => proxied.service.stop());
+  const from = (client: string) =>
+    proxied.request('POST', '/user/pwd_reset_token/', {
+      json: { email: 'proxied@dm.com' },
+      headers: { 'x-forwarded-for': client },
+    });
+  const sixes = await Promise.all(Array.from({ length: 12 }, (_, i) => from(`2001:db8:1:2::${(i + 1).toString(16)}`)));
+  t.is(sixes.filter((a) => a.status === 200).length, 5);
+  const spellings = ['198.51.100.9', '198.51.100.9:4000', '::ffff:198.51.100.9', '[::ffff:c633:6409]:80'];
+  const fours = await Promise.all([...spellings, ...spellings].map(from));
+  t.is(fours.filter((a) => a.status === 200).length, 5);
+});

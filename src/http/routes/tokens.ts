@@ -9,6 +9,7 @@ import { authenticate } from '../../users/account.ts';
 import type { Deps } from '../currentUser.ts';
 import { limitPerClient } from '../limitPerClient.ts';
 import { ANONYMOUS_BODY_KB, readBody } from '../readBody.ts';
+import type { ClientState } from '../client.ts';
 import { Login, RefreshRequest } from '../schemas.ts';
 import { validate } from '../validate.ts';
 
@@ -19,7 +20,7 @@ const noStore = (ctx: { set(field: string, value: string): void }) => {
 };
 
 export function tokensRouter({ db, config }: Deps): Router {
-  const router = new Router({ sensitive: true });
+  const router = new Router<ClientState>({ sensitive: true });
 
   const throttle = loginThrottle(db, config.security);
 
@@ -28,7 +29,7 @@ export function tokensRouter({ db, config }: Deps): Router {
   router.post('/token', limitPerClient(db, 'login', config.security.RATE_LIMIT_LOGIN_PER_MINUTE), body, async (ctx) => {
     const { username, password } = validate(Login, ctx.request.body);
     // Counted before the password is checked, known username or not (auth/loginThrottle.ts).
-    const attempt = await throttle.begin(username, ctx.ip);
+    const attempt = await throttle.begin(username, ctx.state.client);
     const user = await authenticate(db, username, password).catch(async (err) => {
       await attempt.cancelled();
       throw err;

@@ -15,6 +15,7 @@ import { updateProfile } from '../../users/account.ts';
 import { verifyPassword } from '../../users/passwords.ts';
 import { badRequest, forbidden, HttpError, validationFailed } from '../httpError.ts';
 import { optionalCaller, requireSuperuser, requireUser, type AuthState, type Deps } from '../currentUser.ts';
+import type { ClientState } from '../client.ts';
 import type { DeadlineState } from '../deadline.ts';
 import { limitPerClient } from '../limitPerClient.ts';
 import { readBody, RESET_REQUEST_BODY_KB } from '../readBody.ts';
@@ -24,7 +25,7 @@ import { validate } from '../validate.ts';
 const NOT_ALLOWED_TO_CHANGE_PASSWORD = "You are not allowed to change this user's password";
 
 /** What the middleware in front of a handler has put in `ctx.state`. */
-interface RouteState extends AuthState, DeadlineState {
+interface RouteState extends AuthState, DeadlineState, ClientState {
   target: UserRow;
   /** Set when the caller's token is not fresh: they must give their own current password. */
   reauthenticate?: UserRow;
@@ -141,7 +142,7 @@ export function usersRouter(deps: Deps & { outbox: EnqueueBatcher }): Router {
     const input = validate(NewPassword, ctx.request.body);
     if (input.password !== input.password_confirm) throw badRequest('Passwords do not match');
     const { reauthenticate } = ctx.state;
-    if (reauthenticate) await confirmCurrentPassword(reauthenticate, input.current_password, ctx.ip);
+    if (reauthenticate) await confirmCurrentPassword(reauthenticate, input.current_password, ctx.state.client);
     const changed = await changePassword(db, config, target, input.password);
     // Changed meanwhile by another request (the same reset token used twice at once).
     if (!changed) throw new NotAllowed(NOT_ALLOWED_TO_CHANGE_PASSWORD);
