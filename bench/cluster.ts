@@ -14,6 +14,8 @@ export interface Replicas {
   urls: string[];
   /** E-mails written so far, per dispatcher, as the recipients' addresses. */
   sentBy(): string[][];
+  /** Rows each dispatcher finished (sent + skipped), from its own /metrics. */
+  finishedBy(): Promise<number[]>;
   /** True while no process has exited (none had to be restarted). */
   allAlive(): boolean;
   stop(): Promise<void>;
@@ -44,6 +46,7 @@ export async function startReplicas(
           ? [...readFileSync(log, 'utf8').matchAll(/^--- START EMAIL (.*) ---$/gm)].map((m) => m[1]!)
           : [],
       ),
+    finishedBy: () => Promise.all(all.slice(apis).map(finishedRows)),
     allAlive: () => stopping || exited === 0,
     async stop() {
       stopping = true;
@@ -51,6 +54,17 @@ export async function startReplicas(
       await Promise.all(all.map((p) => p.exited));
     },
   };
+}
+
+/** sent + skipped rows, from the process's /metrics (its port is in its start-up log line). */
+async function finishedRows(process: ServiceProcess): Promise<number> {
+  const port = /metrics on http:\/\/[^:]+:(\d+)\/metrics/.exec(process.output())?.[1];
+  if (!port) throw new Error("no metrics port in the dispatcher's log");
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return [...text.matchAll(/^dundie_emails_(?:sent|skipped)_total\{[^}]*\} (\d+)/gm)].reduce(
+    (n, m) => n + Number(m[1]),
+    0,
+  );
 }
 
 export interface Answer {
