@@ -147,8 +147,10 @@ const schema = {
      * Behind a proxy or load balancer that reuses connections, set it above the proxy's idle timeout.
      */
     KEEP_ALIVE_TIMEOUT_SECONDS: int(5, 1),
-    /** Open connections at most; more are closed as they arrive. */
+    /** Open connections at most; a new one takes the place of an idle one, else it is closed. */
     MAX_CONNECTIONS: int(1024, 1),
+    /** Open connections at most from one client address (IPv6: its /64); 0: none. Not applied with TRUST_PROXY. */
+    MAX_CONNECTIONS_PER_CLIENT: int(64, 0),
   },
   server: {
     /** Where people reach the service: the pages' own origin and the e-mailed link's default. */

@@ -75,10 +75,12 @@ export async function startService(config: Settings, log: Logger, roles: Roles):
     }
     if (roles.api) {
       const apiLog = log.child({ role: 'api' });
-      const server = createHttpServer(
-        createApp({ db: database.db, config, log: apiLog, metrics }).callback(),
-        config.api,
-      );
+      // Behind our proxy every connection comes from it: the per-client cap would cap the proxy.
+      const perClient = config.security.TRUST_PROXY ? 0 : config.api.MAX_CONNECTIONS_PER_CLIENT;
+      const server = createHttpServer(createApp({ db: database.db, config, log: apiLog, metrics }).callback(), {
+        ...config.api,
+        MAX_CONNECTIONS_PER_CLIENT: perClient,
+      });
       port = await server.listen(config.port);
       cleanups.push(() => server.close());
       apiLog.info({ port }, `API listening on http://localhost:${port}`);

@@ -9,9 +9,16 @@
  * next request on one at that instant: that is the ECONNRESET of issue 14, item 6) but left to the
  * keep-alive timeout, which clients are told (`Keep-Alive: timeout=N`) and close before. Whatever is
  * still open after `drainSeconds` is closed.
+ *
+ * Connections: one client address holds at most MAX_CONNECTIONS_PER_CLIENT (its oldest idle one
+ * is closed for its next, else the next is refused), so one address cannot take every slot. At
+ * MAX_CONNECTIONS in all, a new arrival takes the slot of an idle or half-sent connection (no
+ * request being answered on it) of the client holding the most, rather than being turned away
+ * while a hog's idle sockets sit there; only when every connection is busy is it refused.
  */
 import { createServer, Server, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
+import { clientKey } from '../auth/clientKey.ts';
 
 export interface ServerLimits {
   /** A client must have sent all its headers within this long after connecting (slowloris). */
@@ -20,8 +27,10 @@ export interface ServerLimits {
   REQUEST_TIMEOUT_SECONDS: number;
   /** An idle keep-alive connection is closed after this long. */
   KEEP_ALIVE_TIMEOUT_SECONDS: number;
-  /** Connections beyond this many are closed as they arrive. */
+  /** Open connections at most (idle ones are shed for new arrivals first). */
   MAX_CONNECTIONS: number;
+  /** Open connections at most from one client address (IPv6: its /64); 0: no such cap. */
+  MAX_CONNECTIONS_PER_CLIENT: number;
 }
 
 export interface HttpServer {
@@ -39,11 +48,43 @@ export function createHttpServer(handler: RequestListener, limits: ServerLimits)
     // How often Node checks the two timeouts above; its default (30 s) would let them run over by that much.
     connectionsCheckingInterval: Math.min(1000, limits.HEADERS_TIMEOUT_SECONDS * 500),
   });
-  server.maxConnections = limits.MAX_CONNECTIONS;
-
   let draining = false;
   const inFlight = new Set<ServerResponse>();
   const busy = new WeakSet<Socket>();
+  /** Open sockets by client key, each set oldest first. */
+  const byClient = new Map<string, Set<Socket>>();
+  let open = 0;
+
+  /** Closes the oldest socket of `sockets` with no request in flight; false when all are busy. */
+  const shedIdle = (sockets: Set<Socket>): boolean => {
+    for (const socket of sockets) {
+      if (busy.has(socket)) continue;
+      socket.destroy();
+      sockets.delete(socket);
+      open--;
+      return true;
+    }
+    return false;
+  };
+  const shedFromBiggest = (): boolean =>
+    [...byClient.values()].sort((a, b) => b.size - a.size).some((sockets) => shedIdle(sockets));
+
+  server.on('connection', (socket: Socket) => {
+    const perClient = limits.MAX_CONNECTIONS_PER_CLIENT;
+    const key = perClient > 0 ? clientKey(socket.remoteAddress ?? '') : '';
+    const mine = byClient.get(key) ?? new Set<Socket>();
+    const admitted =
+      (perClient === 0 || mine.size < perClient || shedIdle(mine)) &&
+      (open < limits.MAX_CONNECTIONS || shedFromBiggest());
+    if (!admitted) return void socket.destroy();
+    mine.add(socket);
+    byClient.set(key, mine);
+    open++;
+    socket.once('close', () => {
+      if (mine.delete(socket)) open--;
+      if (mine.size === 0 && byClient.get(key) === mine) byClient.delete(key);
+    });
+  });
   // Registered before the app's handler, so the header is set before the app can answer.
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     inFlight.add(res);

@@ -1,6 +1,6 @@
 /**
- * Issue 14, items 6 and 7: the HTTP server's limits (slow headers, slow bodies, too many
- * connections) and a shutdown under load that resets no connection.
+ * The HTTP server's limits (slow headers, slow bodies, too many connections, one address holding
+ * them) and a shutdown under load that resets no connection.
  */
 import test from 'ava';
 import { Agent, request } from 'node:http';
@@ -57,31 +57,83 @@ test.serial("the defaults are set on purpose, not Node's 60 s / 300 s", (t) => {
     REQUEST_TIMEOUT_SECONDS: 30,
     KEEP_ALIVE_TIMEOUT_SECONDS: 5,
     MAX_CONNECTIONS: 1024,
+    MAX_CONNECTIONS_PER_CLIENT: 64,
   });
 });
 
-test.serial('connections beyond MAX_CONNECTIONS are closed as they arrive', async (t) => {
-  const api = await startApi(testConfig(tdb.url, { DUNDIE_API__MAX_CONNECTIONS: '3' }));
-  t.teardown(() => api.service.stop());
-  const port = api.service.port!;
-  const held = await Promise.all(
+/** `count` idle connections from `from` (a loopback address of its own); resolves once all are open. */
+function idleSockets(port: number, count: number, from: string): Promise<net.Socket[]> {
+  return Promise.all(
     Array.from(
-      { length: 3 },
+      { length: count },
       () =>
         new Promise<net.Socket>((r) => {
-          const s = net.connect(port, '127.0.0.1', () => r(s));
+          const s = net.connect({ port, host: '127.0.0.1', localAddress: from }, () => r(s));
           s.on('error', () => {});
         }),
     ),
   );
-  t.teardown(() => held.forEach((s) => s.destroy()));
-  await sleep(100);
+}
+
+const openCount = (sockets: net.Socket[]) => sockets.filter((s) => !s.destroyed && s.readyState === 'open').length;
+
+test.serial(
+  'at MAX_CONNECTIONS a new client takes the place of an idle connection instead of being refused',
+  async (t) => {
+    const api = await startApi(
+      testConfig(tdb.url, { DUNDIE_API__MAX_CONNECTIONS: '10', DUNDIE_API__MAX_CONNECTIONS_PER_CLIENT: '0' }),
+    );
+    t.teardown(() => api.service.stop());
+    const port = api.service.port!;
+    const hog = await idleSockets(port, 10, '127.0.0.2');
+    t.teardown(() => hog.forEach((s) => s.destroy()));
+    await sleep(100);
+    for (let i = 0; i < 5; i++) {
+      const res = await rawClient(port, 'GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      t.regex(res.answer, /^HTTP\/1\.1 200/, `visitor ${i + 1} served`);
+    }
+    await sleep(100);
+    // The first visitor took one idle connection's place; the others found the slot it left.
+  t.is(openCount(hog), 9);
+  },
+);
+
+test.serial('one address holds at most MAX_CONNECTIONS_PER_CLIENT; others are served meanwhile', async (t) => {
+  const api = await startApi(
+    testConfig(tdb.url, { DUNDIE_API__MAX_CONNECTIONS: '50', DUNDIE_API__MAX_CONNECTIONS_PER_CLIENT: '5' }),
+  );
+  t.teardown(() => api.service.stop());
+  const port = api.service.port!;
+  const hog = await idleSockets(port, 20, '127.0.0.3');
+  t.teardown(() => hog.forEach((s) => s.destroy()));
+  await sleep(200);
+  t.is(openCount(hog), 5);
+  const res = await rawClient(port, 'GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  t.regex(res.answer, /^HTTP\/1\.1 200/);
+});
+
+test.serial('with every connection busy, a new one is closed as it arrives', async (t) => {
+  const api = await startApi(
+    testConfig(tdb.url, {
+      DUNDIE_API__MAX_CONNECTIONS: '3',
+      DUNDIE_API__MAX_CONNECTIONS_PER_CLIENT: '0',
+      DUNDIE_API__HEADERS_TIMEOUT_SECONDS: '5',
+      DUNDIE_API__REQUEST_TIMEOUT_SECONDS: '5',
+    }),
+  );
+  t.teardown(() => api.service.stop());
+  const port = api.service.port!;
+  // Busy: each has sent its headers and is still sending its body.
+  const busy = await idleSockets(port, 3, '127.0.0.4');
+  t.teardown(() => busy.forEach((s) => s.destroy()));
+  for (const s of busy)
+    s.write(
+      'POST /user/pwd_reset_token/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{',
+    );
+  await sleep(200);
   const extra = await rawClient(port, 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
   t.is(extra.answer, '', 'the fourth connection was closed unanswered');
-  for (const s of held) s.destroy();
-  await sleep(100);
-  const after = await rawClient(port, 'GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-  t.regex(after.answer, /^HTTP\/1\.1 200/, 'served again once connections are free');
+  t.is(openCount(busy), 3);
 });
 
 test.serial(
