@@ -9,8 +9,8 @@ export const MIN_SECRET_BYTES = 32;
 /** What `openssl rand -base64 32` or `-hex 32` gives is about 190 and 240 bits by this estimate. */
 const MIN_ESTIMATED_BITS = 128;
 const MIN_DISTINCT_CHARACTERS = 12;
-const PLACEHOLDER =
-  /change|replace|placeholder|example|sample|secret|password|please|your|default|dummy|insecure|todo/i;
+// Words of six letters or more: a random base64 key holds one by chance about once in three million.
+const PLACEHOLDER = /change|replace|placeholder|example|sample|secret|password|please|default|insecure/i;
 
 /** Shannon entropy of the key's own character frequencies, times its length: a ceiling, not a proof. */
 function estimatedBits(key: string): number {
