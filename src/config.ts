@@ -73,6 +73,8 @@ const schema = {
     HASH_CONCURRENCY: int(0),
     /** Hashes that may wait for one; past it a login answers 503 with Retry-After at once. */
     HASH_QUEUE: int(8),
+    /** Places in that line one client address may hold (a flood from one address fills no more). */
+    HASH_QUEUE_PER_CLIENT: int(2, 1),
     /** An access token from /token sets a password without the current one only this long. */
     FRESH_TOKEN_MINUTES: int(15, 0),
     /** Take the client address from X-Forwarded-For: only behind a proxy that sets it. */

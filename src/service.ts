@@ -58,7 +58,11 @@ export async function startService(config: Settings, log: Logger, roles: Roles):
       }
     }
   };
-  setHashLimits({ concurrency: config.security.HASH_CONCURRENCY, queue: config.security.HASH_QUEUE });
+  setHashLimits({
+    concurrency: config.security.HASH_CONCURRENCY,
+    queue: config.security.HASH_QUEUE,
+    perClient: config.security.HASH_QUEUE_PER_CLIENT,
+  });
   try {
     const database = await openDatabase(config, log);
     cleanups.push(() => database.close());

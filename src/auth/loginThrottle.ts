@@ -12,6 +12,10 @@
  * - A progressive delay: the n-th attempt by one client on one username waits
  *   `LOGIN_FAILURE_DELAY_MS * 2^(n-2)` (capped at 8 s) before its check, so guessing slows
  *   long before any limit refuses.
+ * - A browser that logged in to the account before (a device cookie, `deviceCookies.ts`) is
+ *   counted on its own budget (`LOGIN_FAILURES_PER_CLIENT_AND_USERNAME` per device) and never
+ *   meets the per-username ceiling: strangers spending the ceiling lock out only other strangers
+ *   and the owner's new devices, not the owner's known ones.
  * A successful login clears its client's count and gives its point back to the username.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -30,8 +34,11 @@ export interface LoginAttempt {
 }
 
 export interface LoginThrottle {
-  /** Counts an attempt, or throws TooManyAttempts past a limit; waits out the progressive delay. */
-  begin(username: string, client: string): Promise<LoginAttempt>;
+  /**
+   * Counts an attempt, or throws TooManyAttempts past a limit; waits out the progressive delay.
+   * `device`: the id of a device cookie signed for this username, if the request carried one.
+   */
+  begin(username: string, client: string, device?: string): Promise<LoginAttempt>;
 }
 
 export function loginThrottle(db: Db, security: Settings['security']): LoginThrottle {
@@ -39,13 +46,13 @@ export function loginThrottle(db: Db, security: Settings['security']): LoginThro
   const perPair = createLimit(db, 'login-failures-client', security.LOGIN_FAILURES_PER_CLIENT_AND_USERNAME, window);
   const perName = createLimit(db, 'login-failures', security.LOGIN_FAILURES_PER_USERNAME, window);
   return {
-    async begin(username, client) {
+    async begin(username, client, device) {
       const name = username.toLowerCase();
       // JSON keeps the two apart whatever characters a username holds.
-      const pair = JSON.stringify([name, client]);
+      const pair = JSON.stringify(device ? [name, { device }] : [name, client]);
       const byPair = await perPair?.take(pair);
       if (byPair && !byPair.allowed) throw new TooManyAttempts(byPair.retryAfterSeconds);
-      const byName = await perName?.take(name);
+      const byName = device ? undefined : await perName?.take(name);
       if (byName && !byName.allowed) {
         await perPair?.refund(pair);
         throw new TooManyAttempts(byName.retryAfterSeconds);
@@ -56,10 +63,10 @@ export function loginThrottle(db: Db, security: Settings['security']): LoginThro
       }
       return {
         async succeeded() {
-          await Promise.all([perPair?.clear(pair), perName?.refund(name)]);
+          await Promise.all([perPair?.clear(pair), byName && perName?.refund(name)]);
         },
         async cancelled() {
-          await Promise.all([perPair?.refund(pair), perName?.refund(name)]);
+          await Promise.all([perPair?.refund(pair), byName && perName?.refund(name)]);
         },
       };
     },

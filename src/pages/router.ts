@@ -35,10 +35,10 @@ import type { EnqueueBatcher } from '../outbox/enqueueBatcher.ts';
 import { createRequestLimit } from '../auth/requestLimits.ts';
 import { projectRoot } from '../paths.ts';
 import { passwordProblem, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../users/passwordPolicy.ts';
+import { readCookie } from '../web/cookies.ts';
 import {
   clearResetCookie,
   PAGES_PATH,
-  readCookie,
   readLangCookie,
   RESET_COOKIE,
   setLangCookie,

@@ -4,7 +4,7 @@
  * same code.
  */
 import type { Conn } from '../db/database.ts';
-import { verifyAgainstNothing, verifyPassword } from './passwords.ts';
+import { verifyAgainstNothing, verifyPassword, type HashLane } from './passwords.ts';
 import { findUserByUsername, updateProfile as updateProfileRow, type UserRow } from './queries.ts';
 
 /** `Michael Scott` -> `michael-scott`, as the first API did. */
@@ -12,11 +12,16 @@ export function usernameFromName(name: string): string {
   return name.trim().toLowerCase().replace(/\s+/g, '-');
 }
 
-/** The user whose password this is, or undefined; equally slow either way. */
-export async function authenticate(db: Conn, username: string, password: string): Promise<UserRow | undefined> {
+/** The user whose password this is, or undefined; equally slow either way. `lane`: whose check it is. */
+export async function authenticate(
+  db: Conn,
+  username: string,
+  password: string,
+  lane: HashLane = {},
+): Promise<UserRow | undefined> {
   const user = await findUserByUsername(db, username);
-  if (!user) return verifyAgainstNothing(password).then(() => undefined);
-  return (await verifyPassword(password, user.password_hash)) ? user : undefined;
+  if (!user) return verifyAgainstNothing(password, lane).then(() => undefined);
+  return (await verifyPassword(password, user.password_hash, lane)) ? user : undefined;
 }
 
 export async function updateProfile(

@@ -11,25 +11,49 @@ import { Overloaded } from '../errors.ts';
 export interface HashLimits {
   concurrency: number;
   queue: number;
+  /** Places one anonymous client may hold in line (a flood from one address fills no more). */
+  perClient?: number;
 }
 
-let limits: HashLimits = { concurrency: availableParallelism(), queue: 8 };
+/** Whose hash this is: a client that proved itself before goes first (`auth/deviceCookies.ts`). */
+export interface HashLane {
+  trusted?: boolean;
+  /** The client's key: one anonymous client holds at most `perClient` places in line. */
+  client?: string;
+}
+
+let limits: Required<HashLimits> = { concurrency: availableParallelism(), queue: 8, perClient: 2 };
 let running = 0;
-const waiting: (() => void)[] = [];
+const trustedLine: (() => void)[] = [];
+const line: (() => void)[] = [];
+const waitingBy = new Map<string, number>();
 
 /** Set once at start from `security.HASH_CONCURRENCY` / `security.HASH_QUEUE` (0: one per core). */
-export function setHashLimits({ concurrency, queue }: HashLimits): void {
-  limits = { concurrency: concurrency > 0 ? concurrency : availableParallelism(), queue };
+export function setHashLimits({ concurrency, queue, perClient = 2 }: HashLimits): void {
+  limits = { concurrency: concurrency > 0 ? concurrency : availableParallelism(), queue, perClient };
 }
 
 /** Hashes running and waiting now (for tests and metrics). */
-export const hashesInProgress = () => ({ running, waiting: waiting.length });
+export const hashesInProgress = () => ({ running, waiting: trustedLine.length + line.length });
 
-/** Runs `hash` when a slot is free; throws Overloaded at once when the queue is full too. */
-export async function withHashSlot<T>(hash: () => Promise<T>): Promise<T> {
+/**
+ * Runs `hash` when a slot is free: trusted hashes before the others, each line up to `queue`
+ * long; throws Overloaded at once when the caller's line is full, or when an anonymous client
+ * already has its share of places in it.
+ */
+export async function withHashSlot<T>(hash: () => Promise<T>, { trusted = false, client }: HashLane = {}): Promise<T> {
   if (running >= limits.concurrency) {
-    if (waiting.length >= limits.queue) throw new Overloaded(1);
-    await new Promise<void>((resolve) => waiting.push(resolve));
+    const queue = trusted ? trustedLine : line;
+    if (queue.length >= limits.queue) throw new Overloaded(1);
+    const share = !trusted && client !== undefined;
+    if (share && (waitingBy.get(client) ?? 0) >= limits.perClient) throw new Overloaded(1);
+    if (share) waitingBy.set(client, (waitingBy.get(client) ?? 0) + 1);
+    await new Promise<void>((resolve) => queue.push(resolve));
+    if (share) {
+      const left = waitingBy.get(client)! - 1;
+      if (left === 0) waitingBy.delete(client);
+      else waitingBy.set(client, left);
+    }
   } else {
     running++;
   }
@@ -37,7 +61,7 @@ export async function withHashSlot<T>(hash: () => Promise<T>): Promise<T> {
     return await hash();
   } finally {
     // Hand the slot straight to the next in line, so `running` never dips and lets a newcomer jump the queue.
-    const next = waiting.shift();
+    const next = trustedLine.shift() ?? line.shift();
     if (next) next();
     else running--;
   }

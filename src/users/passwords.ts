@@ -4,16 +4,22 @@
  * breaking the hashes already stored.
  */
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { withHashSlot } from './hashSlots.ts';
+import { withHashSlot, type HashLane } from './hashSlots.ts';
+
+export type { HashLane };
 
 // Every hash takes a slot (hashSlots.ts): a login flood is refused, not queued without end.
-const scrypt = (password: string, salt: Buffer, keylen: number, options: ScryptOptions) =>
+const scrypt = (password: string, salt: Buffer, keylen: number, options: ScryptOptions, lane: HashLane) =>
   withHashSlot(
     () =>
       new Promise<Buffer>((resolve, reject) =>
         scryptCallback(password, salt, keylen, options, (err, key) => (err ? reject(err) : resolve(key))),
       ),
+    lane,
   );
+
+/** A new hash is made only for a caller already allowed to set a password: it goes first. */
+const AUTHORIZED: HashLane = { trusted: true };
 
 // OWASP's floor for scrypt (N=2^17, r=8, p=1) costs 128 MiB a hash; 2^15 keeps a login near
 // 50 ms and 32 MiB on a small instance while staying far above what GPUs find cheap.
@@ -26,16 +32,16 @@ const maxmem = (n: number, r: number) => 128 * n * r + 1024 * 1024;
 /** `scrypt$N$r$p$salt$key`, salt and key in base64url. */
 export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(16);
-  const key = await scrypt(password, salt, KEY_LENGTH, { N, r: R, p: P, maxmem: maxmem(N, R) });
+  const key = await scrypt(password, salt, KEY_LENGTH, { N, r: R, p: P, maxmem: maxmem(N, R) }, AUTHORIZED);
   return ['scrypt', N, R, P, salt.toString('base64url'), key.toString('base64url')].join('$');
 }
 
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+export async function verifyPassword(password: string, stored: string, lane: HashLane = {}): Promise<boolean> {
   const [scheme, n, r, p, salt, key] = stored.split('$');
   if (scheme !== 'scrypt' || !salt || !key) return false;
   const expected = Buffer.from(key, 'base64url');
   const params = { N: Number(n), r: Number(r), p: Number(p), maxmem: maxmem(Number(n), Number(r)) };
-  const actual = await scrypt(password, Buffer.from(salt, 'base64url'), expected.length, params);
+  const actual = await scrypt(password, Buffer.from(salt, 'base64url'), expected.length, params, lane);
   return timingSafeEqual(actual, expected);
 }
 
@@ -44,8 +50,8 @@ export async function verifyPassword(password: string, stored: string): Promise<
  * costs as long as a wrong password and the answer time does not tell which users exist.
  */
 let dummyHash: Promise<string> | undefined;
-export async function verifyAgainstNothing(password: string): Promise<false> {
+export async function verifyAgainstNothing(password: string, lane: HashLane = {}): Promise<false> {
   dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
-  await verifyPassword(password, await dummyHash);
+  await verifyPassword(password, await dummyHash, lane);
   return false;
 }

@@ -25,6 +25,7 @@ export function testConfig(databaseUrl: string, env: Record<string, string> = {}
     DUNDIE_SECURITY__LOGIN_FAILURE_DELAY_MS: '0',
     // Tests fire many logins at once on a shared machine; the hash queue is the subject of one test only.
     DUNDIE_SECURITY__HASH_QUEUE: '1000',
+    DUNDIE_SECURITY__HASH_QUEUE_PER_CLIENT: '1000',
     DUNDIE_SECURITY__PWD_RESET_COOLDOWN_SECONDS: '0',
     ...env,
   });

@@ -52,3 +52,54 @@ test.serial('12. a failing hash frees its slot', async (t) => {
   t.is(await withHashSlot(async () => 'next'), 'next');
   t.deepEqual(hashesInProgress(), { running: 0, waiting: 0 });
 });
+
+/** Holds every hash until released; for watching the order they start in. */
+function heldHashes() {
+  const started: string[] = [];
+  const releases: (() => void)[] = [];
+  const hash = (name: string) => () =>
+    new Promise<string>((resolve) => {
+      started.push(name);
+      releases.push(() => resolve(name));
+    });
+  const drain = async () => {
+    while (releases.length > 0) {
+      releases.shift()!();
+      await new Promise((r) => setImmediate(r));
+    }
+  };
+  return { started, hash, drain };
+}
+
+const outcome = (p: Promise<unknown>) =>
+  p.then(
+    () => 'ran',
+    (err) => (err instanceof Overloaded ? 'refused' : 'error'),
+  );
+
+test.serial(
+  'a trusted client’s hash goes before the anonymous ones waiting, even when their line is full',
+  async (t) => {
+    setHashLimits({ concurrency: 1, queue: 2 });
+    const { started, hash, drain } = heldHashes();
+    const flood = ['a', 'b', 'c', 'd'].map((n) => outcome(withHashSlot(hash(n), { client: `stranger-${n}` })));
+    const owner = outcome(withHashSlot(hash('owner'), { trusted: true }));
+    await new Promise((r) => setImmediate(r));
+    await drain();
+    t.deepEqual(await Promise.all(flood), ['ran', 'ran', 'ran', 'refused']);
+    t.is(await owner, 'ran');
+    t.deepEqual(started, ['a', 'owner', 'b', 'c']);
+  },
+);
+
+test.serial('one anonymous client holds at most two places in line', async (t) => {
+  setHashLimits({ concurrency: 1, queue: 8 });
+  const { hash, drain } = heldHashes();
+  const same = Array.from({ length: 5 }, (_, i) => outcome(withHashSlot(hash(`x${i}`), { client: 'one' })));
+  const other = outcome(withHashSlot(hash('other'), { client: 'two' }));
+  await new Promise((r) => setImmediate(r));
+  await drain();
+  t.deepEqual(await Promise.all(same), ['ran', 'ran', 'ran', 'refused', 'refused']);
+  t.is(await other, 'ran');
+  t.deepEqual(hashesInProgress(), { running: 0, waiting: 0 });
+});

@@ -9,6 +9,8 @@ import { authenticate } from '../../users/account.ts';
 import type { Deps } from '../currentUser.ts';
 import { limitPerClient } from '../limitPerClient.ts';
 import { ANONYMOUS_BODY_KB, readBody } from '../readBody.ts';
+import { DEVICE_COOKIE, DEVICE_COOKIE_DAYS, deviceCookieValue, trustedDevice } from '../../auth/deviceCookies.ts';
+import { isHttps, readCookie, serializeCookie } from '../../web/cookies.ts';
 import type { ClientState } from '../client.ts';
 import { Login, RefreshRequest } from '../schemas.ts';
 import { validate } from '../validate.ts';
@@ -28,14 +30,26 @@ export function tokensRouter({ db, config }: Deps): Router {
 
   router.post('/token', limitPerClient(db, 'login', config.security.RATE_LIMIT_LOGIN_PER_MINUTE), body, async (ctx) => {
     const { username, password } = validate(Login, ctx.request.body);
+    const device = trustedDevice(config.security, readCookie(ctx, DEVICE_COOKIE), username);
     // Counted before the password is checked, known username or not (auth/loginThrottle.ts).
-    const attempt = await throttle.begin(username, ctx.state.client);
-    const user = await authenticate(db, username, password).catch(async (err) => {
+    const attempt = await throttle.begin(username, ctx.state.client, device);
+    const lane = { trusted: device !== undefined, client: ctx.state.client };
+    const user = await authenticate(db, username, password, lane).catch(async (err) => {
       await attempt.cancelled();
       throw err;
     });
     if (!user) throw unauthorized('Incorrect username or password');
     await attempt.succeeded();
+    ctx.append(
+      'Set-Cookie',
+      serializeCookie(DEVICE_COOKIE, deviceCookieValue(config.security, user.username, device), {
+        path: '/token',
+        maxAgeSeconds: DEVICE_COOKIE_DAYS * 24 * 3600,
+        httpOnly: true,
+        sameSite: 'Strict',
+        secure: isHttps(config),
+      }),
+    );
     noStore(ctx);
     ctx.body = createTokenPair(config.security, user, true, await startFamily(db, user.id));
   });
