@@ -27,7 +27,7 @@ const runner = await run({
   // slot is keyed by the job's id where Dundie keys it by the outbox row's).
   taskList: {
     async pwd_reset_email(payload, helpers) {
-      const outcome = await tasks.pwd_reset_email!({
+      const outcome = await tasks.pwd_reset_email!.run({
         id: helpers.job.id,
         kind: 'pwd_reset_email',
         payload: payload as Record<string, unknown>,

@@ -29,7 +29,16 @@ export async function renameOldMigrationRecords(db: Knex): Promise<void> {
     .update({ name: db.raw("regexp_replace(name, '\\.(ts|js)$', '')") });
 }
 
-export const migrationConfig: Knex.MigratorConfig = { migrationSource, tableName: MIGRATIONS_TABLE };
+/**
+ * A release also starts against a database a newer release has already migrated (a rolling
+ * deploy: migrations only expand, so the older code's statements still hold); knex would refuse,
+ * naming the migrations it does not have.
+ */
+export const migrationConfig: Knex.MigratorConfig = {
+  migrationSource,
+  tableName: MIGRATIONS_TABLE,
+  disableMigrationsListValidation: true,
+};
 
 /**
  * Brings the schema up to date. Several processes may start at once (the API and the dispatcher

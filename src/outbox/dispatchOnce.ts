@@ -4,6 +4,7 @@
  */
 import { processRow, finishWriter, type Outcome, type WorkerDeps } from './processRow.ts';
 import { claimDue, release } from './queries.ts';
+import { claimable } from './tasks.ts';
 
 export interface DispatchResult {
   claimed: number;
@@ -40,7 +41,7 @@ export async function dispatchOnce(
   { shouldStop = () => false, ids }: { shouldStop?: () => boolean; ids?: readonly string[] } = {},
 ): Promise<DispatchResult> {
   const { BATCH_SIZE, LEASE_SECONDS, CONCURRENCY } = deps.settings;
-  const rows = await claimDue(deps.db, deps.workerId, BATCH_SIZE, LEASE_SECONDS, ids);
+  const rows = await claimDue(deps.db, deps.workerId, BATCH_SIZE, LEASE_SECONDS, { ids, known: claimable(deps.tasks) });
   const result = { ...emptyResult(), claimed: rows.length };
   const finish = finishWriter(deps);
   const count = (outcome: Outcome) => void result[outcome]++;

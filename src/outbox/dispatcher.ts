@@ -13,6 +13,7 @@ import type { ListenTarget } from '../db/database.ts';
 import { listenForOutbox, type Listener } from './listener.ts';
 import { finishWriter, processRow, type FinishWriter, type WorkerDeps } from './processRow.ts';
 import { claimDue, release, renewLeases, type OutboxRow } from './queries.ts';
+import { claimable } from './tasks.ts';
 
 export const newWorkerId = () => `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 
@@ -129,12 +130,13 @@ export class Dispatcher {
   }
 
   async #claimWhileNeeded(): Promise<void> {
-    const { db, workerId, settings, log } = this.deps;
+    const { db, workerId, settings, log, tasks } = this.deps;
+    const known = claimable(tasks);
     try {
       do {
         this.#claimState = 'claiming';
         while (this.#state === 'running' && !this.#drained && this.#ready.length === 0) {
-          const rows = await claimDue(db, workerId, settings.BATCH_SIZE, settings.LEASE_SECONDS);
+          const rows = await claimDue(db, workerId, settings.BATCH_SIZE, settings.LEASE_SECONDS, { known });
           this.#drained = rows.length < settings.BATCH_SIZE;
           this.#ready.push(...rows);
           this.#startReady();

@@ -79,9 +79,10 @@ export async function processRow(
   const started = performance.now();
   try {
     const task = tasks[row.kind];
-    // An unknown kind may come from a newer release during a rolling deploy: retry, don't drop.
-    if (!task) throw new Error(`no task for kind "${row.kind}"`);
-    const outcome = await task(row);
+    // Not claimed by the dispatcher (claimDue's `known`); reachable only by claiming rows by id.
+    if (!task || row.payload_version > task.payloadVersion)
+      throw new Error(`no task for kind "${row.kind}" version ${row.payload_version}`);
+    const outcome = await task.run(row);
     if (outcome.sent) {
       metrics?.sendSeconds.observe({ kind: row.kind }, (performance.now() - started) / 1000);
       await record(settings, () => finish({ id: row.id, status: 'sent', reason: null }));

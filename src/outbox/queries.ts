@@ -18,6 +18,8 @@ export interface OutboxRow {
   id: string;
   kind: string;
   payload: Record<string, unknown>;
+  /** The version of its kind's payload; a dispatcher claims only versions its task reads. */
+  payload_version: number;
   status: OutboxStatus;
   /** Tries so far, counted when the row is claimed. */
   attempts: number;
@@ -39,6 +41,8 @@ export interface OutboxRow {
 export interface NewOutboxRow {
   kind: string;
   payload: Record<string, unknown>;
+  /** 1 when not given. */
+  payloadVersion?: number;
   maxAttempts: number;
   /** Not inserted once this moment has passed on the server's clock (its caller was told so). */
   deadline?: Date;
@@ -56,12 +60,12 @@ export async function enqueueMany(db: Conn, rows: readonly NewOutboxRow[]): Prom
     .raw<{ rows: { ns: string[] | null; ids: string[] | null }[] }>(
       `
     WITH live AS (
-      SELECT * FROM unnest(?::text[], ?::jsonb[], ?::int[], ?::timestamptz[])
-        WITH ORDINALITY AS r(kind, payload, max_attempts, deadline, n)
+      SELECT * FROM unnest(?::text[], ?::jsonb[], ?::smallint[], ?::int[], ?::timestamptz[])
+        WITH ORDINALITY AS r(kind, payload, payload_version, max_attempts, deadline, n)
       WHERE r.deadline IS NULL OR clock_timestamp() < r.deadline
     ), inserted AS (
-      INSERT INTO outbox (kind, payload, max_attempts)
-      SELECT kind, payload, max_attempts FROM live ORDER BY n
+      INSERT INTO outbox (kind, payload, payload_version, max_attempts)
+      SELECT kind, payload, payload_version, max_attempts FROM live ORDER BY n
       RETURNING id
     )
     SELECT (SELECT array_agg(n ORDER BY n) FROM live)::text[] AS ns,
@@ -71,11 +75,12 @@ export async function enqueueMany(db: Conn, rows: readonly NewOutboxRow[]): Prom
       [
         rows.map((r) => r.kind),
         rows.map((r) => JSON.stringify(r.payload)),
+        rows.map((r) => r.payloadVersion ?? 1),
         rows.map((r) => r.maxAttempts),
         rows.map((r) => r.deadline?.toISOString() ?? null) as string[],
       ],
     )
-    .options(preparedAs('outbox_enqueue_many'));
+    .options(preparedAs('outbox_enqueue_many_v2'));
   // Rows are inserted in order and each takes the next id, so ascending ids follow ascending n.
   const ids: (string | null)[] = rows.map(() => null);
   result?.ns?.forEach((n, i) => (ids[Number(n) - 1] = result.ids![i]!));
@@ -89,8 +94,16 @@ export async function enqueue(db: Conn, row: NewOutboxRow): Promise<string> {
   return id;
 }
 
+/** A kind a dispatcher can run, and the newest payload version its task reads. */
+export interface KnownKind {
+  kind: string;
+  payloadVersion: number;
+}
+
 /**
- * Claims up to `limit` due rows for `workerId` (only rows among `ids`, when given), counting the
+ * Claims up to `limit` due rows for `workerId` (only rows among `ids`, when given; only rows of
+ * the `known` kinds and payload versions, when given: the rest wait for a dispatcher that knows
+ * them, untouched), counting the
  * attempt now: a send that kills the process is still an attempt. A claimed row's `run_after` is
  * set to its lease's end, so when a dispatcher dies the row is simply due again once the lease
  * lapses. A row found that way (still `sending`) counts a lease lapse; at its `max_attempts`-th it
@@ -101,7 +114,7 @@ export async function claimDue(
   workerId: string,
   limit: number,
   leaseSeconds: number,
-  ids?: readonly string[],
+  { ids, known }: { ids?: readonly string[]; known?: readonly KnownKind[] } = {},
 ): Promise<OutboxRow[]> {
   const { rows } = await db.raw<{ rows: OutboxRow[] }>(
     `
@@ -110,6 +123,9 @@ export async function claimDue(
       FROM outbox
       WHERE status IN ('pending', 'sending') AND run_after <= now()
         AND (:ids::bigint[] IS NULL OR id = ANY(:ids::bigint[]))
+        AND (:kinds::text[] IS NULL OR EXISTS (
+          SELECT 1 FROM unnest(:kinds::text[], :versions::int[]) AS k(kind, version)
+          WHERE k.kind = outbox.kind AND outbox.payload_version <= k.version))
       ORDER BY run_after, id
       LIMIT :limit
       FOR UPDATE SKIP LOCKED
@@ -132,8 +148,15 @@ export async function claimDue(
     )
     SELECT * FROM claimed WHERE status = 'sending' ORDER BY run_after, id
     `,
-    // No ids binds SQL NULL (no filter); knex's types just do not say a binding may be null.
-    { ids: (ids ?? null) as string[], limit, workerId, leaseSeconds },
+    // No ids (no known) binds SQL NULL: no filter; knex's types just do not say a binding may be null.
+    {
+      ids: (ids ?? null) as string[],
+      kinds: (known?.map((k) => k.kind) ?? null) as string[],
+      versions: (known?.map((k) => k.payloadVersion) ?? null) as number[],
+      limit,
+      workerId,
+      leaseSeconds,
+    },
   );
   return rows.map((row) => ({ ...row, id: String(row.id) }));
 }

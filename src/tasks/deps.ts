@@ -8,7 +8,3 @@ export interface TaskDeps {
   config: Settings;
   mailer: Mailer;
 }
-
-/** The language of the request that queued the row, when it named one (the mailer falls back to the default). */
-export const localeOf = (payload: Record<string, unknown>) =>
-  typeof payload.locale === 'string' ? payload.locale : undefined;

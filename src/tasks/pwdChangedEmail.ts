@@ -3,28 +3,38 @@
  * the change. It carries no token, says what to do if the change was not the user's, and is
  * never throttled.
  */
-import { SENT, type Task } from '../outbox/tasks.ts';
-import { localeOf, type TaskDeps } from './deps.ts';
+import { z } from 'zod';
+import { SENT, type TaskDefinition } from '../outbox/tasks.ts';
+import type { TaskDeps } from './deps.ts';
+import { readPayload } from './payload.ts';
 import { sendMail } from './send.ts';
 
 export const PWD_CHANGED_EMAIL = 'pwd_changed_email';
 
-export function pwdChangedEmailTask({ config, mailer }: Omit<TaskDeps, 'db'>): Task {
-  return async ({ payload }) => {
+/** Version 1, what `commands/changePassword.ts` queues. */
+const Payload = z.object({
+  email: z.string(),
+  username: z.string(),
+  changed_at: z.string(),
+  locale: z.string().optional(),
+});
+
+export function pwdChangedEmailTask({ config, mailer }: Omit<TaskDeps, 'db'>): TaskDefinition {
+  const run: TaskDefinition['run'] = async (row) => {
+    const payload = readPayload(Payload, row.payload);
     await sendMail(
       mailer,
       'pwd_changed_email',
       {
         sender: config.email.smtp_sender,
-        to: String(payload.email),
-        username: String(payload.username),
-        changed_at: String(payload.changed_at)
-          .replace('T', ' ')
-          .replace(/\.\d+Z$/, ' UTC'),
+        to: payload.email,
+        username: payload.username,
+        changed_at: payload.changed_at.replace('T', ' ').replace(/\.\d+Z$/, ' UTC'),
         url: config.security.PWD_RESET_URL,
       },
-      localeOf(payload),
+      payload.locale,
     );
     return SENT;
   };
+  return { payloadVersion: 1, run };
 }

@@ -7,9 +7,11 @@
 import { randomBytes } from 'node:crypto';
 import { createPwdResetToken } from '../auth/tokens.ts';
 import { GroupCommit } from '../db/groupCommit.ts';
-import { SENT, skipped, type Task } from '../outbox/tasks.ts';
+import { z } from 'zod';
+import { SENT, skipped, type TaskDefinition } from '../outbox/tasks.ts';
 import { takeResetSlotsAndRenewNonces, type SlotRequest } from '../users/resetSlots.ts';
-import { localeOf, type TaskDeps } from './deps.ts';
+import type { TaskDeps } from './deps.ts';
+import { readPayload } from './payload.ts';
 import { sendMail } from './send.ts';
 
 export const PWD_RESET_EMAIL = 'pwd_reset_email';
@@ -18,7 +20,10 @@ export const THROTTLED = 'throttled';
 
 export const newResetNonce = () => randomBytes(12).toString('base64url');
 
-export function pwdResetEmailTask({ db, config, mailer }: TaskDeps): Task {
+/** Version 1, what `commands/requestPwdReset.ts` queues: the address as the client sent it. */
+const Payload = z.object({ email: z.string(), locale: z.string().optional() });
+
+export function pwdResetEmailTask({ db, config, mailer }: TaskDeps): TaskDefinition {
   const cooldown = config.security.PWD_RESET_COOLDOWN_SECONDS;
   const maxCooldown = config.security.PWD_RESET_COOLDOWN_MAX_SECONDS;
   // One address twice in a batch (an address being bombed) is refused whole with 21000: then the
@@ -27,9 +32,10 @@ export function pwdResetEmailTask({ db, config, mailer }: TaskDeps): Task {
     (batch: SlotRequest[]) => takeResetSlotsAndRenewNonces(db, cooldown, batch, maxCooldown),
     { bisect: true },
   );
-  return async (row) => {
+  const run: TaskDefinition['run'] = async (row) => {
+    const payload = readPayload(Payload, row.payload);
     const { allowed, user } = await slots.add({
-      email: String(row.payload.email),
+      email: payload.email,
       outboxId: row.id,
       nonce: newResetNonce(),
     });
@@ -46,8 +52,9 @@ export function pwdResetEmailTask({ db, config, mailer }: TaskDeps): Task {
         pwd_reset_token: createPwdResetToken(config.security, user),
         expire: config.security.RESET_TOKEN_EXPIRE_MINUTES,
       },
-      localeOf(row.payload),
+      payload.locale,
     );
     return SENT;
   };
+  return { payloadVersion: 1, run };
 }

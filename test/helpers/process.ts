@@ -44,10 +44,14 @@ export interface ServiceProcess {
   exited: Promise<number | null>;
 }
 
-/** `dundie serve` in its own process; resolves once the API listens (or the dispatcher runs). */
-export function startServe(args: string[], env: Record<string, string>): Promise<ServiceProcess> {
+/** `dundie serve` in its own process (from `cwd`'s checkout); resolves once the API listens (or the dispatcher runs). */
+export function startServe(
+  args: string[],
+  env: Record<string, string>,
+  { cwd }: { cwd?: string } = {},
+): Promise<ServiceProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...CLI, 'serve', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...CLI, 'serve', ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     const timer = setTimeout(() => reject(new Error(`service did not start:\n${out}`)), 30_000);
