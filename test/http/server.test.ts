@@ -94,7 +94,7 @@ test.serial(
     }
     await sleep(100);
     // The first visitor took one idle connection's place; the others found the slot it left.
-  t.is(openCount(hog), 9);
+    t.is(openCount(hog), 9);
   },
 );
 
