@@ -31,6 +31,7 @@ const runner = await run({
         id: helpers.job.id,
         kind: 'pwd_reset_email',
         payload: payload as Record<string, unknown>,
+        payload_version: 1,
       });
       if (!outcome.sent) throw new Error(`not sent: ${outcome.skipped}`);
     },

@@ -12,7 +12,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { ListenTarget } from '../db/database.ts';
 import { listenForOutbox, type Listener } from './listener.ts';
 import { finishWriter, processRow, type FinishWriter, type WorkerDeps } from './processRow.ts';
-import { claimDue, release, renewLeases, type OutboxRow } from './queries.ts';
+import { claimDue, release, renewLeases, type KnownKind, type OutboxRow } from './queries.ts';
 import { claimable } from './tasks.ts';
 
 export const newWorkerId = () => `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -44,6 +44,8 @@ export class Dispatcher {
   readonly #renewal: NodeJS.Timeout;
   readonly #safetyNet: ScheduledTask;
   readonly #listener: Listener | undefined;
+  /** The kinds and payload versions this dispatcher's tasks read: all it claims. */
+  readonly #known: KnownKind[];
 
   /** Starts at once: whatever is due already (rows queued while no dispatcher ran) is claimed. */
   constructor(
@@ -52,6 +54,7 @@ export class Dispatcher {
   ) {
     const { settings, log } = deps;
     this.#finish = finishWriter(deps);
+    this.#known = claimable(deps.tasks);
     this.#renewal = setInterval(() => this.#renewLeases(), (settings.LEASE_SECONDS * 1000) / 3);
     this.#renewal.unref();
     this.#safetyNet = cron.schedule(settings.CRON, () => this.wake(), { name: 'outbox-safety-net' });
@@ -62,6 +65,8 @@ export class Dispatcher {
         cron: settings.CRON,
         listen: Boolean(this.#listener),
         concurrency: settings.CONCURRENCY,
+        // During a rolling deploy, says which rows this process leaves for another.
+        reads: this.#known.map((k) => `${k.kind} v${k.payloadVersion}`),
       },
       'dispatcher started',
     );
@@ -130,13 +135,14 @@ export class Dispatcher {
   }
 
   async #claimWhileNeeded(): Promise<void> {
-    const { db, workerId, settings, log, tasks } = this.deps;
-    const known = claimable(tasks);
+    const { db, workerId, settings, log } = this.deps;
     try {
       do {
         this.#claimState = 'claiming';
         while (this.#state === 'running' && !this.#drained && this.#ready.length === 0) {
-          const rows = await claimDue(db, workerId, settings.BATCH_SIZE, settings.LEASE_SECONDS, { known });
+          const rows = await claimDue(db, workerId, settings.BATCH_SIZE, settings.LEASE_SECONDS, {
+            known: this.#known,
+          });
           this.#drained = rows.length < settings.BATCH_SIZE;
           this.#ready.push(...rows);
           this.#startReady();

@@ -79,9 +79,8 @@ export async function processRow(
   const started = performance.now();
   try {
     const task = tasks[row.kind];
-    // Not claimed by the dispatcher (claimDue's `known`); reachable only by claiming rows by id.
-    if (!task || row.payload_version > task.payloadVersion)
-      throw new Error(`no task for kind "${row.kind}" version ${row.payload_version}`);
+    // Not claimed by the dispatcher (claimDue's `known`); reachable only by handing a row in directly.
+    if (!task) throw new Error(`no task for kind "${row.kind}"`);
     const outcome = await task.run(row);
     if (outcome.sent) {
       metrics?.sendSeconds.observe({ kind: row.kind }, (performance.now() - started) / 1000);

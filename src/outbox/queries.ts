@@ -18,7 +18,7 @@ export interface OutboxRow {
   id: string;
   kind: string;
   payload: Record<string, unknown>;
-  /** The version of its kind's payload; a dispatcher claims only versions its task reads. */
+  /** The version of its kind's payload; a dispatcher claims only the versions its task reads. */
   payload_version: number;
   status: OutboxStatus;
   /** Tries so far, counted when the row is claimed. */
@@ -80,7 +80,7 @@ export async function enqueueMany(db: Conn, rows: readonly NewOutboxRow[]): Prom
         rows.map((r) => r.deadline?.toISOString() ?? null) as string[],
       ],
     )
-    .options(preparedAs('outbox_enqueue_many_v2'));
+    .options(preparedAs('outbox_enqueue_many'));
   // Rows are inserted in order and each takes the next id, so ascending ids follow ascending n.
   const ids: (string | null)[] = rows.map(() => null);
   result?.ns?.forEach((n, i) => (ids[Number(n) - 1] = result.ids![i]!));
@@ -94,20 +94,20 @@ export async function enqueue(db: Conn, row: NewOutboxRow): Promise<string> {
   return id;
 }
 
-/** A kind a dispatcher can run, and the newest payload version its task reads. */
+/** A kind and one payload version of it that a dispatcher reads. */
 export interface KnownKind {
   kind: string;
   payloadVersion: number;
 }
 
 /**
- * Claims up to `limit` due rows for `workerId` (only rows among `ids`, when given; only rows of
- * the `known` kinds and payload versions, when given: the rest wait for a dispatcher that knows
- * them, untouched), counting the
- * attempt now: a send that kills the process is still an attempt. A claimed row's `run_after` is
- * set to its lease's end, so when a dispatcher dies the row is simply due again once the lease
- * lapses. A row found that way (still `sending`) counts a lease lapse; at its `max_attempts`-th it
- * goes `dead` ("crashed the dispatcher") instead of being claimed again.
+ * Claims up to `limit` due rows for `workerId` (only rows among `ids`, when given; only rows whose
+ * kind and payload version are among `known`, when given: the rest wait, untouched, for a
+ * dispatcher that reads them), counting the attempt now: a send that kills the process is still
+ * an attempt. A claimed row's `run_after` is set to its lease's end, so when a dispatcher dies the
+ * row is simply due again once the lease lapses. A row found that way (still `sending`) counts a
+ * lease lapse; at its `max_attempts`-th it goes `dead` ("crashed the dispatcher") instead of being
+ * claimed again.
  */
 export async function claimDue(
   db: Conn,
@@ -123,9 +123,10 @@ export async function claimDue(
       FROM outbox
       WHERE status IN ('pending', 'sending') AND run_after <= now()
         AND (:ids::bigint[] IS NULL OR id = ANY(:ids::bigint[]))
-        AND (:kinds::text[] IS NULL OR EXISTS (
-          SELECT 1 FROM unnest(:kinds::text[], :versions::int[]) AS k(kind, version)
-          WHERE k.kind = outbox.kind AND outbox.payload_version <= k.version))
+        -- Uncorrelated, so the server hashes the pairs once and probes the hash for each row of the
+        -- index scan; a row waiting for another dispatcher costs one probe, not a subquery.
+        AND (:kinds::text[] IS NULL OR (kind, payload_version) IN (
+          SELECT * FROM unnest(:kinds::text[], :versions::smallint[])))
       ORDER BY run_after, id
       LIMIT :limit
       FOR UPDATE SKIP LOCKED

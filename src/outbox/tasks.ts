@@ -3,6 +3,7 @@
  * outbox claims, leases, retries and finishes rows; a task does the work of one row and says how
  * it ended. Kinds are registered by whoever starts the dispatcher, so the outbox knows none.
  */
+import type { z } from 'zod';
 import type { KnownKind, OutboxRow } from './queries.ts';
 
 /** Sent, or finished without sending for a reason kept in `last_error` (`skipped`). */
@@ -19,31 +20,59 @@ export class PermanentFailure extends Error {
   }
 }
 
-/**
- * Does the work of one claimed row; throws to have the row retried with backoff (until
- * GIVE_UP_AFTER), or throws a `PermanentFailure` to have it given up at once.
- */
-export type Task = (row: Pick<OutboxRow, 'id' | 'kind' | 'payload'>) => Promise<TaskOutcome>;
-
-/** A kind's task and the newest payload version it reads (it reads every older one too). */
-export interface TaskDefinition {
-  readonly payloadVersion: number;
-  readonly run: Task;
-}
-
-export type TaskList = Readonly<Record<string, TaskDefinition>>;
-
-/** What a dispatcher with these tasks can claim: during a rolling deploy the rest waits for another. */
-export const claimable = (tasks: TaskList): KnownKind[] =>
-  Object.entries(tasks).map(([kind, { payloadVersion }]) => ({ kind, payloadVersion }));
-
-/** A payload its task cannot read at all (a field missing or of the wrong type): dead at once, saying so. */
+/** A payload its version's schema cannot read (a field missing or of the wrong type): no retry can help. */
 export class UnreadablePayload extends PermanentFailure {
   constructor(problem: string) {
     super(`unreadable payload: ${problem}`);
     this.name = 'UnreadablePayload';
   }
 }
+
+/** What a task is given of its row. */
+export type TaskRow = Pick<OutboxRow, 'id' | 'kind' | 'payload' | 'payload_version'>;
+
+/**
+ * A kind's task: the payload versions it reads, and the work for one row. Throws to have the row
+ * retried with backoff (until GIVE_UP_AFTER), or a `PermanentFailure` to have it given up at once.
+ */
+export interface Task {
+  /** The claim takes only rows of these versions; a row of any other waits for a release that reads it. */
+  readonly payloadVersions: readonly number[];
+  run(row: TaskRow): Promise<TaskOutcome>;
+}
+
+export type TaskList = Readonly<Record<string, Task>>;
+
+/**
+ * A task from a schema per payload version it reads, each reading into the one shape `work`
+ * takes (an older version's schema transforms it into the current shape). A payload its version's
+ * schema refuses is `UnreadablePayload`, naming the first field that is wrong.
+ */
+export function defineTask<P>(
+  payloads: Readonly<Record<number, z.ZodType<P>>>,
+  work: (payload: P, row: TaskRow) => Promise<TaskOutcome>,
+): Task {
+  return {
+    payloadVersions: Object.keys(payloads).map(Number),
+    async run(row) {
+      const schema = payloads[row.payload_version];
+      // Not claimed (see `claimable`); reachable only by handing a row to the task directly.
+      if (!schema) throw new Error(`no schema for ${row.kind} payload version ${row.payload_version}`);
+      const parsed = schema.safeParse(row.payload);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        throw new UnreadablePayload(`${issue.path.join('.') || 'payload'}: ${issue.message}`);
+      }
+      return work(parsed.data, row);
+    },
+  };
+}
+
+/** Every kind and payload version a dispatcher with these tasks reads: what `claimDue` may take. */
+export const claimable = (tasks: TaskList): KnownKind[] =>
+  Object.entries(tasks).flatMap(([kind, task]) =>
+    task.payloadVersions.map((payloadVersion) => ({ kind, payloadVersion })),
+  );
 
 export const SENT: TaskOutcome = { sent: true };
 export const skipped = (reason: string): TaskOutcome => ({ sent: false, skipped: reason });

@@ -4,24 +4,24 @@
  * never throttled.
  */
 import { z } from 'zod';
-import { SENT, type TaskDefinition } from '../outbox/tasks.ts';
+import { defineTask, SENT, type Task } from '../outbox/tasks.ts';
 import type { TaskDeps } from './deps.ts';
-import { readPayload } from './payload.ts';
 import { sendMail } from './send.ts';
 
 export const PWD_CHANGED_EMAIL = 'pwd_changed_email';
 
-/** Version 1, what `commands/changePassword.ts` queues. */
-const Payload = z.object({
-  email: z.string(),
-  username: z.string(),
-  changed_at: z.string(),
-  locale: z.string().optional(),
-});
+/** The payload versions this task reads. 1: what `commands/changePassword.ts` queues. */
+const payloads = {
+  1: z.object({
+    email: z.string(),
+    username: z.string(),
+    changed_at: z.string(),
+    locale: z.string().optional(),
+  }),
+};
 
-export function pwdChangedEmailTask({ config, mailer }: Omit<TaskDeps, 'db'>): TaskDefinition {
-  const run: TaskDefinition['run'] = async (row) => {
-    const payload = readPayload(Payload, row.payload);
+export function pwdChangedEmailTask({ config, mailer }: Omit<TaskDeps, 'db'>): Task {
+  return defineTask(payloads, async (payload) => {
     await sendMail(
       mailer,
       'pwd_changed_email',
@@ -35,6 +35,5 @@ export function pwdChangedEmailTask({ config, mailer }: Omit<TaskDeps, 'db'>): T
       payload.locale,
     );
     return SENT;
-  };
-  return { payloadVersion: 1, run };
+  });
 }

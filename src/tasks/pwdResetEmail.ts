@@ -5,13 +5,12 @@
  * flight together (group commit).
  */
 import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
 import { createPwdResetToken } from '../auth/tokens.ts';
 import { GroupCommit } from '../db/groupCommit.ts';
-import { z } from 'zod';
-import { SENT, skipped, type TaskDefinition } from '../outbox/tasks.ts';
+import { defineTask, SENT, skipped, type Task } from '../outbox/tasks.ts';
 import { takeResetSlotsAndRenewNonces, type SlotRequest } from '../users/resetSlots.ts';
 import type { TaskDeps } from './deps.ts';
-import { readPayload } from './payload.ts';
 import { sendMail } from './send.ts';
 
 export const PWD_RESET_EMAIL = 'pwd_reset_email';
@@ -20,10 +19,15 @@ export const THROTTLED = 'throttled';
 
 export const newResetNonce = () => randomBytes(12).toString('base64url');
 
-/** Version 1, what `commands/requestPwdReset.ts` queues: the address as the client sent it. */
-const Payload = z.object({ email: z.string(), locale: z.string().optional() });
+/**
+ * The payload versions this task reads. 1: what `commands/requestPwdReset.ts` queues, the address
+ * as the client sent it.
+ */
+const payloads = {
+  1: z.object({ email: z.string(), locale: z.string().optional() }),
+};
 
-export function pwdResetEmailTask({ db, config, mailer }: TaskDeps): TaskDefinition {
+export function pwdResetEmailTask({ db, config, mailer }: TaskDeps): Task {
   const cooldown = config.security.PWD_RESET_COOLDOWN_SECONDS;
   const maxCooldown = config.security.PWD_RESET_COOLDOWN_MAX_SECONDS;
   // One address twice in a batch (an address being bombed) is refused whole with 21000: then the
@@ -32,8 +36,7 @@ export function pwdResetEmailTask({ db, config, mailer }: TaskDeps): TaskDefinit
     (batch: SlotRequest[]) => takeResetSlotsAndRenewNonces(db, cooldown, batch, maxCooldown),
     { bisect: true },
   );
-  const run: TaskDefinition['run'] = async (row) => {
-    const payload = readPayload(Payload, row.payload);
+  return defineTask(payloads, async (payload, row) => {
     const { allowed, user } = await slots.add({
       email: payload.email,
       outboxId: row.id,
@@ -55,6 +58,5 @@ export function pwdResetEmailTask({ db, config, mailer }: TaskDeps): TaskDefinit
       payload.locale,
     );
     return SENT;
-  };
-  return { payloadVersion: 1, run };
+  });
 }

@@ -1,11 +1,11 @@
 /**
  * During a rolling deploy old and new releases share the outbox: a dispatcher claims only the
  * kinds and payload versions its tasks read and leaves the rest, untouched, for one that reads
- * them; a payload no release could read is dead at once, saying why.
+ * them; a payload its task cannot read is dead at once, saying why.
  */
 import test from 'ava';
 import { requestPwdReset } from '../../src/commands/requestPwdReset.ts';
-import { enqueue } from '../../src/outbox/queries.ts';
+import { claimDue, enqueue } from '../../src/outbox/queries.ts';
 import { testConfig } from '../helpers/config.ts';
 import { useTestDatabase } from '../helpers/db.ts';
 import { makeUser } from '../helpers/factories.ts';
@@ -14,13 +14,14 @@ import { dispatch, readEmailLog } from '../helpers/flow.ts';
 const tdb = useTestDatabase('payload_versions', { clean: ['outbox'] });
 
 const row = (id: string) => tdb.db('outbox').where({ id }).first();
+const untouched = { status: 'pending', attempts: 0, last_error: null, locked_by: null, locked_until: null };
 
 test.serial('a row of a kind this release does not know waits, untouched, for a dispatcher that does', async (t) => {
   const config = testConfig(tdb.url);
   const id = await enqueue(tdb.db, { kind: 'sms_code', payload: { phone: '+5511' }, maxAttempts: 8 });
   const result = await dispatch(tdb.db, config);
   t.is(result.claimed, 0);
-  t.like(await row(id), { status: 'pending', attempts: 0, last_error: null, locked_by: null });
+  t.like(await row(id), untouched);
 });
 
 test.serial('a row of a newer payload version waits; the version this release reads is sent', async (t) => {
@@ -35,8 +36,33 @@ test.serial('a row of a newer payload version waits; the version this release re
   const current = await requestPwdReset(tdb.db, config, user.email);
   t.is((await dispatch(tdb.db, config)).sent, 1);
   t.like(await row(current), { status: 'sent', payload_version: 1 });
-  t.like(await row(newer), { status: 'pending', attempts: 0, last_error: null });
+  t.like(await row(newer), { ...untouched, payload_version: 2 });
   t.is((await readEmailLog(config)).length, 1);
+});
+
+test.serial('the claim takes exactly the kinds and versions its caller reads, whatever they are', async (t) => {
+  const ids = Object.fromEntries(
+    await Promise.all(
+      (['a@1', 'a@2', 'a@3', 'b@1', 'c@2'] as const).map(async (name) => {
+        const [kind, version] = name.split('@') as [string, string];
+        const payload = { name };
+        return [name, await enqueue(tdb.db, { kind, payload, payloadVersion: Number(version), maxAttempts: 8 })];
+      }),
+    ),
+  ) as Record<string, string>;
+  const known = [
+    { kind: 'a', payloadVersion: 1 },
+    { kind: 'a', payloadVersion: 3 },
+    { kind: 'c', payloadVersion: 2 },
+  ];
+  const claimed = await claimDue(tdb.db, 'reader', 10, 30, { known });
+  t.deepEqual(claimed.map((r) => r.payload.name).sort(), ['a@1', 'a@3', 'c@2']);
+  for (const name of ['a@2', 'b@1']) t.like(await row(ids[name]!), untouched, name);
+  t.deepEqual(
+    await claimDue(tdb.db, 'nothing', 10, 30, { known: [] }),
+    [],
+    'a caller that reads nothing claims nothing',
+  );
 });
 
 test.serial('a payload its task cannot read is dead at once, and last_error says what is wrong', async (t) => {
@@ -46,8 +72,11 @@ test.serial('a payload its task cannot read is dead at once, and last_error says
   const notice = await enqueue(tdb.db, { kind: 'pwd_changed_email', payload: { email: 'a@dm.com' }, maxAttempts: 8 });
   const result = await dispatch(tdb.db, config);
   t.is(result.failed, 3);
+  t.is((await readEmailLog(config)).length, 0);
   t.like(await row(empty), { status: 'dead', attempts: 1 });
-  t.regex((await row(empty)).last_error, /^unreadable payload: email: .*expected string/);
-  t.regex((await row(numeric)).last_error, /^unreadable payload: email: .*expected string, received number/);
+  t.regex((await row(empty)).last_error, /^unreadable payload: email: .*expected string, received undefined$/);
+  t.like(await row(numeric), { status: 'dead', attempts: 1 });
+  t.regex((await row(numeric)).last_error, /^unreadable payload: email: .*expected string, received number$/);
+  t.like(await row(notice), { status: 'dead', attempts: 1 });
   t.regex((await row(notice)).last_error, /^unreadable payload: username: /);
 });
