@@ -6,6 +6,7 @@
  */
 import test from 'ava';
 import { execFileSync, execSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -20,14 +21,25 @@ import { dispatch, readEmailLog } from '../helpers/flow.ts';
 import { cliEnv, startServe, type ServiceProcess } from '../helpers/process.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
-const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8' }).trim();
+const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8', stdio: 'pipe' }).trim();
+const tryGit = (...args: string[]) => {
+  try {
+    return git(...args);
+  } catch {
+    return undefined;
+  }
+};
 
-/** The commit before the newest one that touched migrations/, or why there is none to test against. */
+/** The parent of the newest commit that touched migrations/, or why there is none to test against. */
 function previousRelease(): { commit: string } | { missing: string } {
+  if (tryGit('rev-parse', '--is-inside-work-tree') !== 'true')
+    return { missing: 'not a git checkout: this test runs the previous release out of the git history' };
   if (git('rev-parse', '--is-shallow-repository') === 'true')
-    return { missing: 'a shallow clone has no previous release: fetch with --unshallow' };
+    return { missing: 'a shallow clone has no previous release: run `git fetch --unshallow` first' };
   const newest = git('log', '-1', '--format=%H', '--', 'migrations');
-  return { commit: git('rev-parse', `${newest}^`) };
+  const parent = newest && tryGit('rev-parse', '--verify', '--quiet', `${newest}^`);
+  if (!parent) return { missing: `no commit before the newest migration's (${newest || 'none'}) in this clone` };
+  return { commit: parent };
 }
 
 async function admin(sql: string): Promise<void> {
@@ -61,7 +73,12 @@ test('the previous release keeps working against the new schema, and this one re
 
   // The previous release, running: it made the schema as it knows it.
   const oldLog = path.join(dir, 'email.log');
-  const env = cliEnv(url.toString(), { DUNDIE_EMAIL__LOG_FILE: oldLog, DUNDIE_DISPATCHER__CRON: '* * * * * *' });
+  const env = cliEnv(url.toString(), {
+    DUNDIE_EMAIL__DEBUG_MODE: 'true',
+    DUNDIE_EMAIL__LOG_FILE: oldLog,
+    DUNDIE_SECURITY__SECRET_KEY: randomBytes(24).toString('base64url'),
+    DUNDIE_DISPATCHER__CRON: '* * * * * *',
+  });
   old.push(await startServe(['--api'], env, { cwd: dir }));
   old.push(await startServe(['--dispatcher'], env, { cwd: dir }));
   const [oldApi, oldDispatcher] = old as [ServiceProcess, ServiceProcess];
