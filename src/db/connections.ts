@@ -33,6 +33,14 @@ export async function reachesServerDirectly(client: pg.Client): Promise<boolean>
   return rows[0]?.pid === (client as unknown as { processID: number | null }).processID;
 }
 
+/**
+ * Ends a client's socket at once: `end()` asks the server politely and waits for an answer that a
+ * server gone quiet (behind a pooler, across a partition) never gives.
+ */
+export function destroySocket(client: pg.Client): void {
+  (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+}
+
 type QueryArgs = [config: unknown, ...rest: unknown[]];
 
 /**
@@ -84,7 +92,7 @@ export function connectionHooks(policy: ConnectionPolicy) {
       // on this connection would queue behind it: end the socket so they fail now and knex
       // replaces the connection (a server that died behind a pooler never replies).
       broken.add(conn);
-      (conn as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+      destroySocket(conn);
     } else if (wasNamed && PREPARED_STATEMENT_MISMATCH.has(err.code ?? '') && policy.preparedStatements === 'auto') {
       named = false;
       policy.onFallback?.(err);

@@ -12,7 +12,7 @@
  * gives up, and the dispatcher claims on its cron tick alone.
  */
 import pg from 'pg';
-import { reachesServerDirectly } from '../db/connections.ts';
+import { destroySocket, reachesServerDirectly } from '../db/connections.ts';
 import type { ListenTarget } from '../db/database.ts';
 import type { Logger } from '../log.ts';
 
@@ -46,8 +46,7 @@ export function listenForOutbox(target: ListenTarget, onWake: () => void, log: L
     clearInterval(ping);
     log.warn({ err: (err as Error).message }, why);
     c.removeAllListeners('end');
-    // The socket, not a polite end(): a server that stopped answering would not answer that either.
-    (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+    destroySocket(c);
     c.end().catch(() => {});
     reconnectLater();
   };
