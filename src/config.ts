@@ -151,7 +151,7 @@ const schema = {
     KEEP_ALIVE_TIMEOUT_SECONDS: int(5, 1),
     /** Open connections at most; a new one takes the place of an idle one, else it is closed. */
     MAX_CONNECTIONS: int(1024, 1),
-    /** Open connections at most from one client address (IPv6: its /64); 0: none. Not applied with TRUST_PROXY. */
+    /** Open connections at most from one client address (IPv6: its /64), more are closed; 0: none. Not with TRUST_PROXY. */
     MAX_CONNECTIONS_PER_CLIENT: int(64, 0),
   },
   server: {

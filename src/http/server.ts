@@ -10,8 +10,9 @@
  * keep-alive timeout, which clients are told (`Keep-Alive: timeout=N`) and close before. Whatever is
  * still open after `drainSeconds` is closed.
  *
- * Connections: one client address holds at most MAX_CONNECTIONS_PER_CLIENT (its oldest idle one
- * is closed for its next, else the next is refused), so one address cannot take every slot. At
+ * Connections: one client address holds at most MAX_CONNECTIONS_PER_CLIENT (more are closed as
+ * they arrive; none of its open ones is cut, since it may be writing on one), so one address
+ * cannot take every slot. At
  * MAX_CONNECTIONS in all, a new arrival takes the slot of an idle or half-sent connection (no
  * request being answered on it) of the client holding the most, rather than being turned away
  * while a hog's idle sockets sit there; only when every connection is busy is it refused.
@@ -73,9 +74,7 @@ export function createHttpServer(handler: RequestListener, limits: ServerLimits)
     const perClient = limits.MAX_CONNECTIONS_PER_CLIENT;
     const key = perClient > 0 ? clientKey(socket.remoteAddress ?? '') : '';
     const mine = byClient.get(key) ?? new Set<Socket>();
-    const admitted =
-      (perClient === 0 || mine.size < perClient || shedIdle(mine)) &&
-      (open < limits.MAX_CONNECTIONS || shedFromBiggest());
+    const admitted = (perClient === 0 || mine.size < perClient) && (open < limits.MAX_CONNECTIONS || shedFromBiggest());
     if (!admitted) return void socket.destroy();
     mine.add(socket);
     byClient.set(key, mine);
