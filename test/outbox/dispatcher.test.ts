@@ -45,9 +45,12 @@ test.serial('a request wakes the dispatcher through NOTIFY, with no cron tick', 
   await waitUntil(() => outboxListened(tdb.db), 'the dispatcher to LISTEN');
   const started = Date.now();
   await requestPwdReset(tdb.db, config, user!.email);
-  await smtp.waitFor(1, 3000);
+  // The cron never fires: any delivery at all came from the notification. The bound is generous
+  // for a loaded machine and a pooler in between; the figure is logged, not asserted.
+  await smtp.waitFor(1, 10_000);
   t.log(`enqueue to received: ${Date.now() - started} ms`);
-  t.pass();
+  await waitUntil(async () => (await countByStatus(tdb.db, 'sent')) === 1, 'the row to be recorded sent');
+  t.is(smtp.messages.length, 1);
 });
 
 test.serial('without LISTEN only the cron net claims', async (t) => {
