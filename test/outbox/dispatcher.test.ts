@@ -58,15 +58,23 @@ test.serial('without LISTEN only the cron net claims', async (t) => {
   t.teardown(() => smtp.close());
   const config = testConfig(tdb.url, { ...smtpEnv(smtp), DUNDIE_DISPATCHER__CRON: NEVER });
   const [user] = await makeUsers(tdb.db, 1);
+  // The dispatcher claims once as it starts; the row is queued after that claim has answered.
+  let claimed = false;
+  const onResponse = (_response: unknown, query: { sql?: string }) => {
+    if (query.sql?.includes('WITH due')) claimed = true;
+  };
+  tdb.db.on('query-response', onResponse);
+  t.teardown(() => void tdb.db.off('query-response', onResponse));
   const { dispatcher, stop } = runDispatcher(config, false);
   t.teardown(stop);
+  await waitUntil(() => claimed, 'the start-up claim');
   await requestPwdReset(tdb.db, config, user!.email);
   // Absence can only be watched for a while: long enough for a NOTIFY to have been acted on.
   await new Promise((r) => setTimeout(r, 700));
   t.is(smtp.messages.length, 0, 'no notification, no tick: nothing yet');
   dispatcher.wake(); // what the cron tick does
   await smtp.waitFor(1, 3000);
-  t.pass();
+  t.is(smtp.messages.length, 1);
 });
 
 test.serial('one slow row holds up no other', async (t) => {
