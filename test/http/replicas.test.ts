@@ -76,5 +76,5 @@ test.serial('two dispatchers mailing one address keep its cooldown between them:
   const rows = await tdb.db('outbox').select('status', 'last_error');
   t.is(rows.filter((r) => r.status === 'sent').length, 1);
   t.is(rows.filter((r) => r.status === 'skipped' && r.last_error === 'throttled').length, 19);
-  t.is(smtp.messages.length, 1);
+  t.is(smtp.recipients.length, 1);
 });
