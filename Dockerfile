@@ -16,15 +16,13 @@ RUN npm run build && npm prune --omit=dev
 # Runtime stage: production dependencies and the compiled code only, as an unprivileged user.
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production PORT=8000
-# Node sizes its heap limit from the host's memory (4 GB on a 24 GB machine) and lets garbage pile
-# up towards it: under load the API's RSS climbed to ~160 MB for ~20 MB of live data. With a limit
-# it collects sooner: ~125 MB at 9,000 requests/s, at no measurable cost in throughput
-# (bench/RESULTS.md). Raise it with the container's memory if you must. bench/run.ts and .ci/run
-# read this line, so what they measure and check is what the image runs.
-# The young generation is capped too: under bursts of junk (bodies parsed and refused, errors,
-# log lines: short-lived garbage) V8 grows it to 3×16 MB and keeps it, RSS 120 -> ~155 MB for
-# nothing live; at 4 MB the same 4,000 junk requests peak near 130 MB at the same speed
-# (bench/junk.ts, README "Reliability").
+# Node sizes its heap limit from the host's memory and lets garbage pile up towards it; with a
+# limit it collects sooner, at no measurable cost in throughput (docs/operations.md). Raise it with
+# the container's memory if you must. bench/run.ts and .ci/run read this line, so what they
+# measure and check is what the image runs.
+# The young generation is capped too: bursts of junk (bodies parsed and refused, errors, log
+# lines: short-lived garbage) otherwise grow it and keep it grown, RSS with it, for nothing live
+# (docs/reliability.md, bench/junk.ts).
 ENV NODE_OPTIONS="--max-old-space-size=256 --max-semi-space-size=4"
 WORKDIR /app
 COPY --from=build /app/package.json ./

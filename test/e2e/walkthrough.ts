@@ -142,6 +142,7 @@ try {
   const asked = Date.now();
   expectStatus('reset requested', await post('/user/pwd_reset_token/', { email: 'mscott@dm.com' }), 200);
   let token: string | undefined;
+  let code: string | undefined;
   while (!token) {
     const log = (() => {
       try {
@@ -151,12 +152,15 @@ try {
       }
     })();
     token = /pwd_reset_token=(\S+)/.exec(log)?.[1];
+    // As the README finds it: the code is a line of its own.
+    code = [...log.matchAll(/^[0-9]{8}$/gm)].at(-1)?.[0];
     if (!token) {
       if (Date.now() - asked > 10_000) fail('no e-mail in email.log within 10 s');
       await new Promise((r) => setTimeout(r, 50));
     }
   }
   step(`e-mail in email.log ${Date.now() - asked} ms after the request`);
+  if (!code) fail('no one-time code on a line of its own in the e-mail');
 
   const newPassword = { password: 'thats-what-she-said', password_confirm: 'thats-what-she-said' };
   expectStatus(
@@ -178,6 +182,11 @@ try {
     'the used token refused',
     await post(`/user/michael-scott/password/?pwd_reset_token=${token}`, newPassword),
     403,
+  );
+  expectStatus(
+    "the same e-mail's code refused",
+    await post('/user/pwd_reset_code/', { email: 'mscott@dm.com', code }),
+    400,
   );
   ok = true;
 } catch (err) {
