@@ -1,7 +1,7 @@
 /**
  * The dispatcher on a thread of its own (node:worker_threads, which Deno 2 implements too), so
- * that `npm start` and `dundie serve` use both cores: rendering and sending e-mails no longer
- * take turns with HTTP requests on the API's event loop.
+ * that `npm start` and `dundie serve` use both cores: rendering and sending e-mails do not take
+ * turns with HTTP requests on the API's event loop.
  *
  * The thread is this same module, started with `workerData`. It opens its own pool on the URL
  * the parent resolved (with the embedded PostgreSQL: the server the parent started, never a
@@ -12,13 +12,13 @@
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { Settings } from './config.ts';
 import { openDatabase } from './db/database.ts';
-import { createMailer } from './email/mailer.ts';
+import { exponential } from './delays.ts';
 import { createLogger, type Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
-import { Dispatcher } from './outbox/dispatcher.ts';
 import type { DispatchMetrics } from './outbox/processRow.ts';
+import { retrying } from './retrying.ts';
 import { workerEntry } from './runtime.ts';
-import { emailWorker } from './tasks/worker.ts';
+import { createEmailDispatcher } from './tasks/emailDispatcher.ts';
 
 const ROLE = 'dundie-dispatcher';
 
@@ -40,12 +40,73 @@ export interface DispatcherThread {
   stop(): Promise<void>;
 }
 
+/** A thread that keeps crashing is restarted less and less often, as a process supervisor does. */
+const RESTART_DELAY = exponential({ first: 1000, max: 30_000 });
+
+class ThreadExited extends Error {
+  constructor(readonly code: number) {
+    super(`dispatcher thread exited (${code})`);
+  }
+}
+
 /** Applies updates from the thread to the parent's registry. */
 function applyMetrics(metrics: Metrics, ops: MetricOp[]) {
   for (const [name, labels, value] of ops) {
     if (name === 'sendSeconds' || name === 'delaySeconds') metrics[name].observe(labels, value!);
     else (metrics[name].inc as (labels: Record<string, string>) => void)(labels);
   }
+}
+
+interface RunningThread {
+  worker: Worker;
+  /** Resolves once its dispatcher runs; rejects when it could not start. */
+  started: Promise<void>;
+  /** Its exit code, once it has ended. */
+  exited: Promise<number>;
+}
+
+/** One thread: its messages applied (metrics, started, stopped, failed), its up gauge kept. */
+function spawnThread(data: ThreadData, log: Logger, metrics: Metrics): RunningThread {
+  const { entry, eval: isCode } = workerEntry(import.meta.url);
+  const worker = new Worker(entry, {
+    eval: isCode,
+    workerData: data,
+    // Its live data is the rows in flight (payloads bounded at the claim): bounded so that its
+    // garbage does not grow towards limits sized from the host's memory next to the API's (the
+    // peak RSS of docs/performance.md). A --max-old-space-size given to the process overrides
+    // the second one.
+    resourceLimits: { maxYoungGenerationSizeMb: 6, maxOldGenerationSizeMb: 64 },
+  });
+  let started = false;
+  let exited!: Promise<number>;
+  const running = new Promise<void>((resolve, reject) => {
+    worker.on('message', (message: ToParent) => {
+      if (message.type === 'metrics') applyMetrics(metrics, message.ops);
+      // Drained and closed, its last figures sent before this: Deno's threads do not end by
+      // themselves when there is nothing left to do, so the parent ends it.
+      else if (message.type === 'stopped') void worker.terminate();
+      else if (message.type === 'started') {
+        started = true;
+        metrics.dispatcherThreadUp.set(1);
+        resolve();
+      } else if (message.type === 'failed') {
+        reject(new Error(`dispatcher thread: ${message.message}`));
+        void worker.terminate();
+      }
+    });
+    worker.on('error', (err) => {
+      log.error({ err }, 'dispatcher thread failed');
+      if (!started) reject(err);
+    });
+    exited = new Promise((done) =>
+      worker.once('exit', (code) => {
+        done(code);
+        metrics.dispatcherThreadUp.set(0);
+        if (!started) reject(new Error(`dispatcher thread exited (${code}) before it started`));
+      }),
+    );
+  });
+  return { worker, started: running, exited };
 }
 
 /** Starts the thread and resolves once its dispatcher runs (or rejects when it could not start). */
@@ -55,79 +116,47 @@ export async function startDispatcherThread(
   log: Logger,
   metrics: Metrics,
 ): Promise<DispatcherThread> {
-  const { entry, eval: isCode } = workerEntry(import.meta.url);
-  let worker: Worker;
-  let stopping = false;
-  let exited: Promise<number>;
-  let restarts = 0;
-
-  let startedAt = 0;
-  /** Until one starts: a failed start is retried with the same growing pause, never given up. */
-  const respawnLater = (code?: number) => {
-    const pause = Math.min(1000 * 2 ** restarts++, 30_000);
-    log.error({ code, restartInMs: pause }, 'dispatcher thread exited: starting another');
-    setTimeout(() => {
-      if (stopping) return;
-      spawn().catch((err) => {
-        log.error({ err }, 'dispatcher thread did not start again');
-        respawnLater();
-      });
-    }, pause).unref();
+  const stopping = new AbortController();
+  let thread = spawnThread({ role: ROLE, config, databaseUrl }, log, metrics);
+  const spawn = () => {
+    thread = spawnThread({ role: ROLE, config, databaseUrl }, log, metrics);
+    return thread.started;
   };
 
-  const spawn = () =>
-    new Promise<void>((resolve, reject) => {
-      worker = new Worker(entry, {
-        eval: isCode,
-        workerData: { role: ROLE, config, databaseUrl } satisfies ThreadData,
-        // Its live data is a few MB (a batch of rows in flight): bounded so that its garbage does
-        // not grow towards limits sized from the host's memory next to the API's (the RSS target
-        // of issue 15). A --max-old-space-size given to the process overrides the second one.
-        resourceLimits: { maxYoungGenerationSizeMb: 12, maxOldGenerationSizeMb: 64 },
-      });
-      let started = false;
-      worker.on('message', (message: ToParent) => {
-        if (message.type === 'metrics') applyMetrics(metrics, message.ops);
-        // Drained and closed, its last figures sent before this: Deno's threads do not end by
-        // themselves when there is nothing left to do, so the parent ends it.
-        else if (message.type === 'stopped') void worker.terminate();
-        else if (message.type === 'started') {
-          started = true;
-          startedAt = Date.now();
-          resolve();
-        } else if (message.type === 'failed') {
-          reject(new Error(`dispatcher thread: ${message.message}`));
-          void worker.terminate();
-        }
-      });
-      worker.on('error', (err) => {
-        log.error({ err }, 'dispatcher thread failed');
-        if (!started) reject(err);
-      });
-      exited = new Promise((done) =>
-        worker.once('exit', (code) => {
-          done(code);
-          if (!started) reject(new Error(`dispatcher thread exited (${code}) before it started`));
-          else if (!stopping) {
-            // Rows it held go back when their leases lapse; a new thread takes them and what comes next.
-            // A thread that had run a while crashed afresh: start the backoff over.
-            if (Date.now() - startedAt > 60_000) restarts = 0;
-            respawnLater(code);
-          }
-        }),
-      );
-    });
-
-  await spawn();
+  await thread.started;
+  // Each try runs a thread until it exits. Rows it held go back when their leases lapse; a new
+  // thread takes them and what comes next. A failed start is retried too, never given up.
+  void retrying(
+    async (attempt) => {
+      if (attempt > 1) await spawn();
+      const code = await thread.exited;
+      if (stopping.signal.aborted) return;
+      metrics.dispatcherThreadRestarts.inc();
+      throw new ThreadExited(code);
+    },
+    {
+      delay: RESTART_DELAY,
+      // A thread that had run a while crashed afresh, not again: the pauses start over.
+      startOverAfterMs: 60_000,
+      signal: stopping.signal,
+      onRetry: (err, _, restartInMs) => {
+        if (err instanceof ThreadExited)
+          log.error({ code: err.code, restartInMs }, 'dispatcher thread exited: starting another');
+        else log.error({ err, restartInMs }, 'dispatcher thread did not start again');
+      },
+    },
+  ).catch((err: unknown) => {
+    if (!stopping.signal.aborted) log.error({ err }, 'dispatcher thread is no longer restarted');
+  });
   return {
     async stop() {
-      stopping = true;
-      worker.postMessage('stop');
+      stopping.abort();
+      thread.worker.postMessage('stop');
       // The thread drains within SHUTDOWN_GRACE_SECONDS after handing back what it had not started
       // (a claim and a hand-back, each up to a database deadline); past that and a little, cut it.
       const budget = config.dispatcher.SHUTDOWN_GRACE_SECONDS + 2 * config.database.TIMEOUT_SECONDS + 2;
-      const deadline = setTimeout(() => void worker.terminate(), budget * 1000);
-      await exited;
+      const deadline = setTimeout(() => void thread.worker.terminate(), budget * 1000);
+      await thread.exited;
       clearTimeout(deadline);
     },
   };
@@ -172,14 +201,10 @@ async function runThread({ config, databaseUrl }: ThreadData) {
   const metrics = forwardedMetrics(post);
   try {
     const database = await openDatabase({ ...config, databaseUrl }, log);
-    const mailer = createMailer(config.email);
-    const dispatcher = new Dispatcher(emailWorker({ db: database.db, config, mailer, log, metrics }), {
-      listen: database.listen,
-    });
+    const dispatcher = createEmailDispatcher({ db: database.db, config, log, metrics }, { listen: database.listen });
     port.on('message', async (message) => {
       if (message !== 'stop') return;
       await dispatcher.stop();
-      mailer.close();
       await database.close();
       metrics.flush();
       // Pino flushes on exit in the main thread only; the parent ends this one when told.

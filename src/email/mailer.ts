@@ -1,6 +1,7 @@
 /**
- * Renders a Liquid template into an e-mail and sends it: appended to `email.log` in debug mode,
- * through SMTP with nodemailer otherwise. Templates are parsed once and cached.
+ * Renders a Liquid template into an e-mail and sends it by the configured transport: appended to
+ * `email.log` (`log`, debug mode), through SMTP with nodemailer (`smtp`), or posted as signed JSON
+ * (`http`, `httpChannel.ts`). Templates are parsed once and cached.
  *
  * A template starts with `From:`, `To:` and `Subject:` lines and a blank line, then the body,
  * so operators edit one file and see in `email.log` exactly what the SMTP path would send.
@@ -11,8 +12,10 @@ import { appendFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { Liquid, type Template } from 'liquidjs';
 import nodemailer from 'nodemailer';
-import type { Settings } from '../config.ts';
+import { randomUUID } from 'node:crypto';
+import { emailTransport, type Settings } from '../config.ts';
 import { templatesDir } from '../paths.ts';
+import { createHttpChannel } from './httpChannel.ts';
 import { composeMime } from './mime.ts';
 import { recipients } from './recipients.ts';
 
@@ -27,9 +30,61 @@ export interface Mail {
   html?: string;
 }
 
+export interface SendOptions {
+  /** The message's stable id: the same on every try of one message (the http transport's `webhook-id`). */
+  id?: string;
+  /** Aborted: a message still waiting for an SMTP connection is not sent (`SendNotStarted`). */
+  signal?: AbortSignal;
+}
+
+/** The message was still waiting for a connection when the send was called off: nothing went out. */
+export class SendNotStarted extends Error {
+  constructor() {
+    super('called off while waiting for an SMTP connection: not sent');
+    this.name = 'SendNotStarted';
+  }
+}
+
+/**
+ * At most `size` holders at once; the rest wait in arrival order. A waiter whose signal aborts
+ * leaves the line with `SendNotStarted`.
+ */
+function connectionSlots(size: number) {
+  let free = size;
+  const waiting: { go: () => void; stop: () => void }[] = [];
+  return {
+    acquire(signal?: AbortSignal): Promise<void> {
+      if (signal?.aborted) return Promise.reject(new SendNotStarted());
+      if (free > 0) {
+        free--;
+        return Promise.resolve();
+      }
+      return new Promise<void>((resolve, reject) => {
+        const waiter = {
+          go: () => {
+            signal?.removeEventListener('abort', waiter.stop);
+            resolve();
+          },
+          stop: () => {
+            waiting.splice(waiting.indexOf(waiter), 1);
+            reject(new SendNotStarted());
+          },
+        };
+        signal?.addEventListener('abort', waiter.stop, { once: true });
+        waiting.push(waiter);
+      });
+    },
+    release(): void {
+      const next = waiting.shift();
+      if (next) next.go();
+      else free++;
+    },
+  };
+}
+
 export interface Mailer {
   /** `locale`: the language of the request that caused the e-mail; else email.DEFAULT_LOCALE. */
-  send(template: string, vars: Record<string, unknown>, locale?: string): Promise<void>;
+  send(template: string, vars: Record<string, unknown>, locale?: string, options?: SendOptions): Promise<void>;
   render(template: string, vars: Record<string, unknown>, withHtml?: boolean): Promise<Mail>;
   close(): void;
 }
@@ -76,8 +131,7 @@ export function assertOneRecipient(recipientsOfTo: readonly string[]): void {
 
 /**
  * Renders a template file, parsed on first use. liquidjs caches what it parsed, but its
- * `renderFile` still looks the file up on disk each time (realpath, stat): a few percent of the
- * dispatcher's CPU at thousands of e-mails a second.
+ * `renderFile` still looks the file up on disk each time (realpath, stat), for every e-mail.
  */
 function parsedOnce(engine: Liquid): (file: string, vars: Record<string, unknown>) => Promise<string> {
   const parsed = new Map<string, Promise<Template[]>>();
@@ -111,15 +165,16 @@ export function createMailer(
     return mail;
   };
 
-  if (email.debug_mode) {
+  const way = emailTransport(email);
+  if (way === 'log') {
     const logFile = path.resolve(email.log_file);
     return {
       render,
       async send(template, vars, locale) {
         const mail = await render(inLocale(template, locale), vars, false);
         assertOneRecipient(recipients(mail.to));
-        // Synchronous on purpose: ~10 µs on a local file, where the promise version (open, write
-        // and close, each a hop through the thread pool) took a sixth of the dispatcher's CPU.
+        // Synchronous on purpose: cheap on a local file, where the promise version pays a hop
+        // through the thread pool for each of open, write and close (docs/performance.md).
         // Opened per message, so an `rm email.log` is followed by a fresh file.
         appendFileSync(logFile, `--- START EMAIL ${mail.to} ---\n${mail.rendered}\n--- END OF EMAIL ---\n`);
       },
@@ -128,6 +183,30 @@ export function createMailer(
   }
 
   const timeout = email.timeout_seconds * 1000;
+  if (way === 'http') {
+    const channel = createHttpChannel({ url: email.HTTP_URL!, secret: email.HTTP_SECRET!, timeoutMs: timeout });
+    return {
+      render,
+      async send(template, vars, locale, { id } = {}) {
+        const localized = inLocale(template, locale);
+        const { from, to, subject, text, html } = await render(localized, vars);
+        assertOneRecipient(recipients(to));
+        await channel.send({
+          id: id ?? `msg_${randomUUID()}`,
+          kind: template,
+          // The language it was written in: a localized copy's folder, else the English template's.
+          locale: localized.includes('/') ? localized.split('/')[0]! : 'en',
+          from,
+          to,
+          subject,
+          text,
+          html,
+        });
+      },
+      close() {},
+    };
+  }
+
   // Pooled: a connection (TLS and login included) is reused across messages instead of paid per e-mail.
   const transport = nodemailer.createTransport({
     pool: true,
@@ -143,14 +222,22 @@ export function createMailer(
     greetingTimeout: timeout,
     socketTimeout: timeout,
   });
+  // Messages wait for a connection here rather than in nodemailer's pool, so that a stop can take
+  // back those that have not started (the dispatcher hands their rows back at once).
+  const slots = connectionSlots(maxConnections);
   return {
     render,
-    async send(template, vars, locale) {
+    async send(template, vars, locale, { signal } = {}) {
       const { from, to, subject, text, html } = await render(inLocale(template, locale), vars);
       const { raw, messageId, envelope } = composeMime({ from, to, subject, text, html });
       // Counted on the envelope itself: its recipients are the ones that get RCPT TO.
       assertOneRecipient(envelope.to);
-      await transport.sendMail({ envelope, raw, messageId });
+      await slots.acquire(signal);
+      try {
+        await transport.sendMail({ envelope, raw, messageId });
+      } finally {
+        slots.release();
+      }
     },
     close: () => transport.close(),
   };

@@ -1,6 +1,6 @@
 /**
  * The MIME text of one e-mail, built in one synchronous pass. nodemailer's composer builds a tree
- * of streams per message, which took about half of the dispatcher's CPU sending over SMTP, for a
+ * of streams per message (the dispatcher's largest cost over SMTP, docs/performance.md) for a
  * message that always has the same shape: a text part, and an HTML alternative when the template
  * has one. The encoding is still nodemailer's: header values go through its
  * `MimeNode.encodeHeaderValue` (addresses punycoded, words RFC 2047-encoded) and `foldLines`,

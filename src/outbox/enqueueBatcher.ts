@@ -4,29 +4,50 @@
  * A row the database refuses (say, a \u0000 that jsonb will not take) fails alone: the batch is
  * split in halves until it does.
  *
- * A row may carry a deadline: its caller is answered `DeadlineExceeded` once it passes, a row still
- * queued is dropped, and the INSERT itself skips rows whose deadline has passed on the server's
- * clock, so a row whose caller was told "not recorded" is not committed later (a stalled server
- * that wakes up runs the INSERT it had been sent, and finds the row late).
+ * A row may carry a deadline, and its caller learns at the deadline which of two things happened:
+ * - `DeadlineExceeded`: the row was still queued. It is dropped and never written: not recorded.
+ * - `MaybeRecorded`: the row was in an INSERT already sent. The INSERT skips rows whose deadline
+ *   has passed on the server's clock (a stalled server that wakes up runs the INSERT it had been
+ *   sent, and finds the row late), but an INSERT that ran in time and whose COMMIT is slow to
+ *   answer (a synchronous standby that does not reply, a disk that stalls the WAL flush) commits
+ *   its rows when the COMMIT completes, after the caller was answered. Nothing here can tell; the
+ *   caller is told that the row may exist.
  */
 import type { Db } from '../db/database.ts';
 import { DeadlineExceeded, GroupCommit } from '../db/groupCommit.ts';
 import { enqueueMany, type NewOutboxRow } from './queries.ts';
 
+/** The row's INSERT was sent, and its outcome was not known by the row's deadline: it may be committed. */
+export class MaybeRecorded extends Error {
+  constructor() {
+    super('outcome unknown at the deadline: the row may be committed');
+    this.name = 'MaybeRecorded';
+  }
+}
+
 export class EnqueueBatcher {
   readonly #rows: GroupCommit<NewOutboxRow, string | null>;
 
   // One INSERT at a time: requests that arrive meanwhile make the next one larger, and a larger
-  // batch costs less per row on both sides (measured: more requests per second at concurrency 8
-  // and 32 than with two in flight, docs/performance.md). The price: a slow INSERT (a lock, a
-  // batch being split after a bad row) holds every request behind it, up to their deadline.
+  // batch costs less per row on both sides (docs/performance.md). The price: a slow INSERT (a
+  // lock, a batch being split after a bad row) holds every request behind it, up to their deadline.
   constructor(db: Db, { maxBatch = 256, maxInFlight = 1, maxQueued = 4096 } = {}) {
     this.#rows = new GroupCommit((rows) => enqueueMany(db, rows), { maxBatch, maxInFlight, maxQueued, bisect: true });
   }
 
-  /** Queues `row` for the next INSERT; resolves to its id once it is committed. */
+  /**
+   * Queues `row` for the next INSERT; resolves to its id once it is committed. Past the row's
+   * deadline: `DeadlineExceeded` (not recorded) or `MaybeRecorded` (see above).
+   */
   async enqueue(row: NewOutboxRow): Promise<string> {
-    const id = await this.#rows.add(row, { deadline: row.deadline?.getTime() });
+    let id: string | null;
+    try {
+      id = await this.#rows.add(row, { deadline: row.deadline?.getTime() });
+    } catch (err) {
+      if (err instanceof DeadlineExceeded && err.sent) throw new MaybeRecorded();
+      throw err;
+    }
+    // The server found the row past its deadline and did not insert it.
     if (id === null) throw new DeadlineExceeded();
     return id;
   }

@@ -14,7 +14,9 @@
 import pg from 'pg';
 import { destroySocket, reachesServerDirectly } from '../db/connections.ts';
 import type { ListenTarget } from '../db/database.ts';
+import { exponential } from '../delays.ts';
 import type { Logger } from '../log.ts';
+import { retrying } from '../retrying.ts';
 
 export interface Listener {
   close(): Promise<void>;
@@ -22,36 +24,19 @@ export interface Listener {
 
 const PING_MS = 10_000;
 const PING_TIMEOUT_MS = 5_000;
+/** Jittered: every dispatcher loses its connection at the same moment (a restart, a failover). */
+const RECONNECT_DELAY = exponential({ first: 250, max: 10_000, jitter: 'equal' });
+
+/** A connection that LISTENed and broke; the message is what the log says. */
+class Dropped extends Error {}
 
 export function listenForOutbox(target: ListenTarget, onWake: () => void, log: Logger): Listener {
-  let client: pg.Client | undefined;
-  let closed = false;
+  const closing = new AbortController();
+  const closed = new Promise<void>((resolve) => closing.signal.addEventListener('abort', () => resolve()));
   let checked = target.verified;
-  let retryMs = 250;
-  let timer: NodeJS.Timeout | undefined;
-  let ping: NodeJS.Timeout | undefined;
 
-  const reconnectLater = () => {
-    if (closed || timer) return;
-    timer = setTimeout(() => {
-      timer = undefined;
-      void connect();
-    }, retryMs);
-    retryMs = Math.min(retryMs * 2, 10_000);
-  };
-
-  const drop = (c: pg.Client, why: string, err: unknown) => {
-    if (client !== c) return;
-    client = undefined;
-    clearInterval(ping);
-    log.warn({ err: (err as Error).message }, why);
-    c.removeAllListeners('end');
-    destroySocket(c);
-    c.end().catch(() => {});
-    reconnectLater();
-  };
-
-  const connect = async () => {
+  /** One connection: LISTENs, then holds until it breaks (throws) or the listener closes. */
+  const session = async (attempt: number): Promise<void> => {
     const c = new pg.Client({
       connectionString: target.url,
       connectionTimeoutMillis: 5000,
@@ -59,50 +44,71 @@ export function listenForOutbox(target: ListenTarget, onWake: () => void, log: L
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
     });
-    client = c;
+    let drop!: (why: string, err: unknown) => void;
+    const dropped = new Promise<never>((_, reject) => {
+      drop = (why, err) => reject(new Dropped(why, { cause: err }));
+    });
+    // Whatever comes first: the step, the connection breaking, or the listener closing.
+    const until = <T>(step: Promise<T>) => Promise.race([step, dropped, closed]);
     c.on('notification', () => onWake());
-    // Only the current connection may schedule a reconnect; a stale one's late events are ignored.
-    c.on('error', (err) => drop(c, 'LISTEN connection lost; reconnecting', err));
-    c.on('end', () => drop(c, 'LISTEN connection ended; reconnecting', new Error('connection ended')));
+    c.on('error', (err) => drop('LISTEN connection lost; reconnecting', err));
+    c.on('end', () => drop('LISTEN connection ended; reconnecting', new Error('connection ended')));
+    let ping: NodeJS.Timeout | undefined;
+    let broken = false;
     try {
-      await c.connect();
-      if (!checked) {
-        if (!(await reachesServerDirectly(c))) {
+      await until(c.connect());
+      if (!checked && !closing.signal.aborted) {
+        if (!(await until(reachesServerDirectly(c)))) {
+          if (closing.signal.aborted) return;
           log.warn(
             'the database URL goes through a connection pooler, where LISTEN does not work: new rows are claimed on the cron tick only; set DUNDIE_DATABASE__LISTEN_URL to a direct connection for claims within milliseconds',
           );
-          closed = true;
-          client = undefined;
-          c.removeAllListeners('end');
-          await c.end().catch(() => {});
           return;
         }
         checked = true;
       }
-      await c.query('LISTEN outbox');
-      if (closed) return void c.end().catch(() => {});
-      if (retryMs > 250) log.info('LISTEN connection back');
-      retryMs = 250;
+      if (closing.signal.aborted) return;
+      await until(c.query('LISTEN outbox'));
+      if (closing.signal.aborted) return;
+      if (attempt > 1) log.info('LISTEN connection back');
       ping = setInterval(() => {
-        c.query('SELECT 1').catch((err) => drop(c, 'LISTEN connection does not answer; reconnecting', err));
+        c.query('SELECT 1').catch((err) => drop('LISTEN connection does not answer; reconnecting', err));
       }, PING_MS);
       ping.unref();
+      // Notifications sent while it was away are lost: claim once for them.
       onWake();
+      await until(new Promise<never>(() => {}));
     } catch (err) {
-      if (client === c) drop(c, 'could not LISTEN; retrying', err);
+      broken = true;
+      throw err;
+    } finally {
+      clearInterval(ping);
+      c.removeAllListeners('end');
+      // A connection that broke may never answer a polite goodbye; a closing one is asked for one.
+      if (broken) {
+        destroySocket(c);
+        void c.end().catch(() => {});
+      } else await c.end().catch(() => {});
     }
   };
 
-  void connect();
+  const running = retrying(session, {
+    delay: RECONNECT_DELAY,
+    // A connection that held past a ping had worked: the next one is tried soon again.
+    startOverAfterMs: PING_MS,
+    signal: closing.signal,
+    onRetry: (err) => {
+      if (err instanceof Dropped) log.warn({ err: (err.cause as Error).message }, err.message);
+      else log.warn({ err: (err as Error).message }, 'could not LISTEN; retrying');
+    },
+  }).catch(() => {
+    // Only a close ends it early, during a pause.
+  });
+
   return {
     async close() {
-      closed = true;
-      if (timer) clearTimeout(timer);
-      clearInterval(ping);
-      const c = client;
-      client = undefined;
-      c?.removeAllListeners('end');
-      await c?.end().catch(() => {});
+      closing.abort();
+      await running;
     },
   };
 }

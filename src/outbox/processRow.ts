@@ -5,12 +5,13 @@
  */
 import type { Settings } from '../config.ts';
 import type { Db } from '../db/database.ts';
-import { isTransientDbError } from '../db/errors.ts';
+import { isRowBoundDbError, isTransientDbError, transientDelay } from '../db/errors.ts';
 import { GroupCommit } from '../db/groupCommit.ts';
+import { backoffSeconds } from '../delays.ts';
 import type { Logger } from '../log.ts';
-import { backoffSeconds } from './backoff.ts';
-import { finishMany, markFailed, type Finish, type OutboxRow } from './queries.ts';
-import { PermanentFailure, type TaskList } from './tasks.ts';
+import { retrying } from '../retrying.ts';
+import { finishMany, markFailed, markStarted, release, type Finish, type OutboxRow } from './queries.ts';
+import { HandBack, PermanentFailure, RetryLater, type Alongside, type TaskList, type WriteMany } from './taskList.ts';
 
 interface CounterLike<L extends string> {
   inc(labels: Partial<Record<L, string>>): void;
@@ -28,7 +29,7 @@ export interface DispatchMetrics {
   delaySeconds: HistogramLike<'kind'>;
 }
 
-export interface WorkerDeps {
+export interface DispatcherDeps {
   db: Db;
   tasks: TaskList;
   settings: Settings['dispatcher'];
@@ -38,13 +39,38 @@ export interface WorkerDeps {
   metrics?: DispatchMetrics;
 }
 
-export type Outcome = 'sent' | 'skipped' | 'failed';
+/** `released`: called off before it began (a stop), handed back with its try not counted. */
+export type Outcome = 'sent' | 'skipped' | 'failed' | 'released';
 
-/** Records `finish` only while this worker holds the row; the rows in flight share one statement. */
-export type FinishWriter = (finish: Finish) => Promise<boolean>;
+/** A row's end, with its task's write to make in the same transaction, if it has one. */
+export type FinishWithWrite = Finish & { alongside?: Alongside };
 
-export function finishWriter({ db, workerId }: Pick<WorkerDeps, 'db' | 'workerId'>): FinishWriter {
-  const finishes = new GroupCommit((batch: Finish[]) => finishMany(db, workerId, batch));
+/**
+ * Records `finish` only while this dispatcher holds the row; the rows in flight share one statement.
+ * A batch where some task has a write of its own is one transaction: the statement, then those
+ * writes for the rows whose end it recorded, one call per `writeMany`.
+ */
+export type FinishWriter = (finish: FinishWithWrite) => Promise<boolean>;
+
+export function finishWriter({ db, workerId }: Pick<DispatcherDeps, 'db' | 'workerId'>): FinishWriter {
+  const finishes = new GroupCommit(
+    (batch: FinishWithWrite[]) => {
+      if (!batch.some((f) => f.alongside)) return finishMany(db, workerId, batch);
+      return db.transaction(async (trx) => {
+        const held = await finishMany(trx, workerId, batch);
+        const writes = new Map<WriteMany<unknown>, unknown[]>();
+        batch.forEach((f, i) => {
+          if (!held[i] || !f.alongside) return;
+          const items = writes.get(f.alongside.writeMany) ?? [];
+          writes.set(f.alongside.writeMany, [...items, f.alongside.item]);
+        });
+        for (const [writeMany, items] of writes) await writeMany(trx, items);
+        return held;
+      });
+      // A row's own write that the database refuses fails that row alone, not the batch it came in.
+    },
+    { bisect: isRowBoundDbError },
+  );
   return (finish) => finishes.add(finish);
 }
 
@@ -55,23 +81,22 @@ const errorText = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.
  * the lease: an e-mail that went out should not go out again just because its `sent` was lost.
  * Any other error (a bug, a refused value) is not worth waiting for.
  */
-async function record<T>(settings: WorkerDeps['settings'], write: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + (settings.LEASE_SECONDS * 1000) / 2;
-  for (let pause = 100; ; pause = Math.min(pause * 2, 2000)) {
-    try {
-      return await write();
-    } catch (err) {
-      if (!isTransientDbError(err) || Date.now() + pause > deadline) throw err;
-      await new Promise((r) => setTimeout(r, pause));
-    }
-  }
-}
+const record = <T>(settings: DispatcherDeps['settings'], write: () => Promise<T>): Promise<T> =>
+  retrying(write, {
+    retryIf: isTransientDbError,
+    delay: transientDelay,
+    deadline: Date.now() + (settings.LEASE_SECONDS * 1000) / 2,
+  });
 
-/** Runs the row's task and records the outcome. Never throws: a failure is recorded or left to the lease. */
+/**
+ * Runs the row's task and records the outcome. Never throws: a failure is recorded or left to the
+ * lease. `signal` aborts when the dispatcher stops: a task that had not begun hands the row back.
+ */
 export async function processRow(
-  deps: WorkerDeps,
+  deps: DispatcherDeps,
   row: OutboxRow,
   finish: FinishWriter = finishWriter(deps),
+  signal?: AbortSignal,
 ): Promise<Outcome> {
   const { db, workerId, log, settings, metrics, tasks } = deps;
   // Counted at the claim: row.attempts is this try's number. Made only for a row that logs.
@@ -81,27 +106,42 @@ export async function processRow(
     const task = tasks[row.kind];
     // Not claimed by the dispatcher (claimDue's `known`); reachable only by handing a row in directly.
     if (!task) throw new Error(`no task for kind "${row.kind}"`);
-    const outcome = await task.run(row);
+    // Claimed ahead of a free slot (or a suspect): from here a crash counts against this row.
+    if (!row.started_at && !(await record(settings, () => markStarted(db, row.id, workerId))))
+      throw new Error('lease lost before the row started');
+    const outcome = await task.run(row, { signal });
     if (outcome.sent) {
       metrics?.sendSeconds.observe({ kind: row.kind }, (performance.now() - started) / 1000);
-      await record(settings, () => finish({ id: row.id, status: 'sent', reason: null }));
+      await record(settings, () => finish({ id: row.id, status: 'sent', reason: null, alongside: outcome.alongside }));
       metrics?.sent.inc({ kind: row.kind });
       metrics?.delaySeconds.observe({ kind: row.kind }, (Date.now() - new Date(row.created_at).getTime()) / 1000);
       rowLog().info('sent');
       return 'sent';
     }
-    await record(settings, () => finish({ id: row.id, status: 'skipped', reason: outcome.skipped }));
+    await record(settings, () =>
+      finish({ id: row.id, status: 'skipped', reason: outcome.skipped, alongside: outcome.alongside }),
+    );
     metrics?.skipped.inc({ kind: row.kind, reason: outcome.skipped });
     // At debug: the row says why and the metrics count it, and an address-bombing flood would
     // otherwise write a line per bogus request here on top of the request's own.
     if (log.isLevelEnabled('debug')) rowLog().debug({ reason: outcome.skipped }, 'skipped');
     return 'skipped';
   } catch (err) {
+    if (err instanceof HandBack) {
+      // Not a try: another dispatcher takes it at once, or this one's lease does if this fails.
+      await release(db, [row.id], workerId).catch((dbErr: unknown) =>
+        rowLog().warn({ err: errorText(dbErr) }, 'could not hand the row back; its lease will'),
+      );
+      return 'released';
+    }
     metrics?.failures.inc({ kind: row.kind });
     const failure = {
-      error: err instanceof PermanentFailure ? err.message : errorText(err),
+      error: err instanceof PermanentFailure || err instanceof RetryLater ? err.message : errorText(err),
       permanent: err instanceof PermanentFailure,
-      retryInSeconds: backoffSeconds(settings, row.attempts),
+      retryInSeconds: Math.max(
+        backoffSeconds(settings, row.attempts),
+        err instanceof RetryLater ? err.retryInSeconds : 0,
+      ),
       giveUpAfterSeconds: settings.GIVE_UP_AFTER,
     };
     try {

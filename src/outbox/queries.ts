@@ -6,6 +6,7 @@
  *
  * Longer than most modules on purpose: every statement that touches the table sits here, so that
  * one read shows how a row moves between statuses (graphile-worker keeps its SQL the same way).
+ * The table's partitions, and retention by dropping them, are `partitions.ts`'s.
  */
 import { preparedAs, type Conn } from '../db/database.ts';
 
@@ -27,6 +28,8 @@ export interface OutboxRow {
   max_attempts: number;
   /** How many times the row was reclaimed after its lease lapsed (its dispatcher died mid-send). */
   lease_lapses: number;
+  /** When its dispatcher began its task, since its last claim; null while it waits in the dispatcher. */
+  started_at: Date | null;
   /** When an operator last put the row back in line; GIVE_UP_AFTER counts from here, else from `created_at`. */
   retried_at: Date | null;
   run_after: Date;
@@ -100,26 +103,73 @@ export interface KnownKind {
   payloadVersion: number;
 }
 
+/** A payload larger than this (as JSON text) is never handed to a dispatcher: it goes `dead`. */
+export const MAX_PAYLOAD_BYTES = 64 * 1024;
+
+/**
+ * The payloads one claim hands over, together (as JSON text; the first row always comes). A batch
+ * of rows each under MAX_PAYLOAD_BYTES could still exceed a dispatcher thread's heap; its claim
+ * would never commit (the thread dies reading the answer), and every restart would claim it again.
+ */
+export const MAX_CLAIM_BYTES = 4 * 1024 * 1024;
+
+/** Claimed rows; `full` when the claim stopped at its limit of rows or bytes, so more may be due. */
+export type Claim = OutboxRow[] & { full: boolean };
+
+/**
+ * A row whose lease lapsed after it had started (`lease_lapses` > 0): it may be what crashed its
+ * dispatcher, so it is claimed alone and worked with nothing else in flight.
+ */
+export const isSuspect = (row: Pick<OutboxRow, 'lease_lapses'>): boolean => row.lease_lapses > 0;
+
 /**
  * Claims up to `limit` due rows for `workerId` (only rows among `ids`, when given; only rows whose
  * kind and payload version are among `known`, when given: the rest wait, untouched, for a
  * dispatcher that reads them), counting the attempt now: a send that kills the process is still
  * an attempt. A claimed row's `run_after` is set to its lease's end, so when a dispatcher dies the
- * row is simply due again once the lease lapses. A row found that way (still `sending`) counts a
- * lease lapse; at its `max_attempts`-th it goes `dead` ("crashed the dispatcher") instead of being
- * claimed again.
+ * row is simply due again once the lease lapses.
+ *
+ * The first `startAtOnce` rows (all, by default; never a suspect) are marked started
+ * (`started_at`); the caller marks the others with `markStarted` when it begins them. A row found with a lapsed lease (still
+ * `sending`) counts a lease lapse only if it had started, and at its `max_attempts`-th it goes
+ * `dead` ("crashed the dispatcher") instead of being claimed again; one that had not started is
+ * claimed as if it had been handed back. A suspect (see `isSuspect`) is claimed alone, first, so
+ * that a crash while it is worked pins it and no other row. A row whose payload is larger than
+ * `maxPayloadBytes` goes `dead` here, never reaching (and exhausting) a dispatcher's memory, and
+ * the rows' payloads together stop the claim at `maxClaimBytes`.
  */
 export async function claimDue(
   db: Conn,
   workerId: string,
   limit: number,
   leaseSeconds: number,
-  { ids, known }: { ids?: readonly string[]; known?: readonly KnownKind[] } = {},
-): Promise<OutboxRow[]> {
-  const { rows } = await db.raw<{ rows: OutboxRow[] }>(
-    `
+  {
+    ids,
+    known,
+    startAtOnce = limit,
+    maxPayloadBytes = MAX_PAYLOAD_BYTES,
+    maxClaimBytes = MAX_CLAIM_BYTES,
+  }: {
+    ids?: readonly string[];
+    known?: readonly KnownKind[];
+    startAtOnce?: number;
+    maxPayloadBytes?: number;
+    maxClaimBytes?: number;
+  } = {},
+): Promise<Claim> {
+  // A lapsed row its late dispatcher finishes just as this claim locks it has moved away.
+  const { rows } = await againIfMoved(() =>
+    db.raw<{ rows: (OutboxRow & { full: boolean })[] }>(
+      `
     WITH due AS (
-      SELECT id, status = 'sending' AS lapsed, status = 'sending' AND lease_lapses + 1 >= max_attempts AS crashed
+      SELECT id, run_after,
+             status = 'sending' AND started_at IS NOT NULL AS lapsed,
+             status = 'sending' AND started_at IS NULL AS unstarted,
+             status = 'sending' AND started_at IS NOT NULL AND lease_lapses + 1 >= max_attempts AS crashed,
+             -- The stored size first: cheap, and a huge compressible payload is caught without rendering it.
+             CASE WHEN pg_column_size(payload) > :maxPayloadBytes::int THEN :maxPayloadBytes::int + 1
+                  ELSE octet_length(payload::text) END AS bytes,
+             (status = 'sending' AND started_at IS NOT NULL) OR lease_lapses > 0 AS suspect
       FROM outbox
       WHERE status IN ('pending', 'sending') AND run_after <= now()
         AND (:ids::bigint[] IS NULL OR id = ANY(:ids::bigint[]))
@@ -130,36 +180,104 @@ export async function claimDue(
       ORDER BY run_after, id
       LIMIT :limit
       FOR UPDATE SKIP LOCKED
+    ), sized AS (
+      SELECT *, bytes > :maxPayloadBytes::int AS oversized FROM due
+    ), budget AS (
+      -- What the rows handed over carry before each one, in claim order.
+      SELECT id, coalesce(sum(bytes) OVER (ORDER BY run_after, id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+      FROM sized WHERE NOT crashed AND NOT oversized
+    ), live AS (
+      SELECT s.* FROM sized s JOIN budget b USING (id) WHERE b.before < :maxClaimBytes::bigint
+    ), first_suspect AS (
+      SELECT id FROM live WHERE suspect ORDER BY run_after, id LIMIT 1
+    ), picked AS (
+      -- The rows to end here, and either the first suspect alone or every other row.
+      SELECT c.*, row_number() OVER (PARTITION BY c.crashed OR c.oversized ORDER BY c.run_after, c.id) AS n
+      FROM sized c
+      WHERE c.crashed OR c.oversized
+         OR CASE WHEN EXISTS (SELECT FROM first_suspect) THEN c.id = (SELECT id FROM first_suspect)
+                 ELSE c.id IN (SELECT id FROM live) END
     ), claimed AS (
       UPDATE outbox o
-      SET status = CASE WHEN due.crashed THEN 'dead' ELSE 'sending' END,
-          attempts = CASE WHEN due.crashed THEN o.attempts ELSE o.attempts + 1 END,
-          lease_lapses = o.lease_lapses + CASE WHEN due.lapsed THEN 1 ELSE 0 END,
-          locked_by = CASE WHEN due.crashed THEN NULL ELSE :workerId END,
-          locked_until = CASE WHEN due.crashed THEN NULL ELSE now() + make_interval(secs => :leaseSeconds) END,
-          run_after = CASE WHEN due.crashed THEN o.run_after ELSE now() + make_interval(secs => :leaseSeconds) END,
-          processed_at = CASE WHEN due.crashed THEN now() END,
-          last_error = CASE WHEN due.crashed
-            THEN format('crashed the dispatcher: its lease lapsed %s times while it was being sent (last held by %s)', o.lease_lapses + 1, o.locked_by)
+      SET status = CASE WHEN picked.crashed OR picked.oversized THEN 'dead' ELSE 'sending' END,
+          attempts = CASE WHEN picked.crashed OR picked.oversized OR picked.unstarted THEN o.attempts ELSE o.attempts + 1 END,
+          lease_lapses = o.lease_lapses + CASE WHEN picked.lapsed THEN 1 ELSE 0 END,
+          locked_by = CASE WHEN picked.crashed OR picked.oversized THEN NULL ELSE :workerId END,
+          locked_until = CASE WHEN picked.crashed OR picked.oversized THEN NULL ELSE now() + make_interval(secs => :leaseSeconds) END,
+          run_after = CASE WHEN picked.crashed OR picked.oversized THEN o.run_after ELSE now() + make_interval(secs => :leaseSeconds) END,
+          -- A suspect may wait for the rows in flight before it: it is marked when it starts.
+          started_at = CASE WHEN NOT (picked.crashed OR picked.oversized OR picked.suspect) AND picked.n <= :startAtOnce::int
+                            THEN now() END,
+          processed_at = CASE WHEN picked.crashed OR picked.oversized THEN now() END,
+          last_error = CASE
+            WHEN picked.oversized THEN format('payload too large: over %s bytes as JSON (%s bytes stored)', :maxPayloadBytes::int, pg_column_size(o.payload))
+            WHEN picked.crashed THEN format('crashed the dispatcher: its lease lapsed %s times while it was being sent (last held by %s)', o.lease_lapses + 1, o.locked_by)
             ELSE o.last_error END,
           updated_at = now()
-      FROM due
-      WHERE o.id = due.id
+      FROM picked
+      -- The status again, so that the update looks in outbox_live alone, not in every day's partition.
+      WHERE o.id = picked.id AND o.status IN ('pending', 'sending')
       RETURNING o.*
     )
-    SELECT * FROM claimed WHERE status = 'sending' ORDER BY run_after, id
+    -- Whether the claim was full comes back even when no row does (all of a full batch went dead).
+    SELECT c.*, f.full
+    FROM (SELECT (SELECT count(*) FROM due) = :limit::int
+                 OR EXISTS (SELECT FROM budget WHERE before >= :maxClaimBytes::bigint) AS full) f
+    LEFT JOIN claimed c ON c.status = 'sending'
+    ORDER BY c.run_after, c.id
     `,
-    // No ids (no known) binds SQL NULL: no filter; knex's types just do not say a binding may be null.
+      // No ids (no known) binds SQL NULL: no filter; knex's types just do not say a binding may be null.
+      {
+        ids: (ids ?? null) as string[],
+        kinds: (known?.map((k) => k.kind) ?? null) as string[],
+        versions: (known?.map((k) => k.payloadVersion) ?? null) as number[],
+        limit,
+        workerId,
+        leaseSeconds,
+        startAtOnce,
+        maxPayloadBytes,
+        maxClaimBytes,
+      },
+    ),
+  );
+  return Object.assign(
+    rows.filter((row) => row.id !== null).map(({ full: _, ...row }) => ({ ...row, id: String(row.id) })),
+    { full: rows[0]?.full ?? false },
+  );
+}
+
+/**
+ * Marks a claimed row started, just before its task runs, if `workerId` still holds it: from
+ * here a lapse of its lease counts against it (see `claimDue`). False when the lease was lost.
+ */
+export async function markStarted(db: Conn, id: string, workerId: string): Promise<boolean> {
+  const n = await db('outbox')
+    .where({ id, status: 'sending', locked_by: workerId })
+    .update({ started_at: db.fn.now() });
+  return n > 0;
+}
+
+/**
+ * Milliseconds until the next row of `known` comes due (a retry's backoff, a lease's end), or
+ * undefined when none is waiting: the dispatcher wakes then instead of at its next cron tick.
+ * Counted on the database's clock, as `run_after` is.
+ */
+export async function msUntilNextDue(db: Conn, known?: readonly KnownKind[]): Promise<number | undefined> {
+  const { rows } = await db.raw<{ rows: { ms: number | null }[] }>(
+    `
+    SELECT extract(epoch FROM min(run_after) - now()) * 1000 AS ms
+    FROM outbox
+    WHERE status IN ('pending', 'sending') AND run_after > now()
+      AND (:kinds::text[] IS NULL OR (kind, payload_version) IN (
+        SELECT * FROM unnest(:kinds::text[], :versions::smallint[])))
+    `,
     {
-      ids: (ids ?? null) as string[],
       kinds: (known?.map((k) => k.kind) ?? null) as string[],
       versions: (known?.map((k) => k.payloadVersion) ?? null) as number[],
-      limit,
-      workerId,
-      leaseSeconds,
     },
   );
-  return rows.map((row) => ({ ...row, id: String(row.id) }));
+  const ms = rows[0]?.ms;
+  return ms === null || ms === undefined ? undefined : Number(ms);
 }
 
 const released = { locked_by: null, locked_until: null };
@@ -256,34 +374,44 @@ export async function release(db: Conn, ids: string[], workerId: string): Promis
     });
 }
 
-/** Pushes the lease of rows still being worked on further out, so a long batch keeps them. */
+/**
+ * Pushes the lease of rows still being worked on further out, so a long batch keeps them. A row
+ * being finished right now is skipped rather than waited for: its finish moves it out of
+ * `outbox_live`, and a statement that waited for it would fail on the moved row.
+ */
 export async function renewLeases(db: Conn, ids: string[], workerId: string, leaseSeconds: number): Promise<number> {
   if (ids.length === 0) return 0;
-  return db('outbox')
-    .whereIn('id', ids)
-    .where({ status: 'sending', locked_by: workerId })
-    .update({
-      locked_until: db.raw('now() + make_interval(secs => ?)', [leaseSeconds]),
-      run_after: db.raw('now() + make_interval(secs => ?)', [leaseSeconds]),
-    });
+  const { rowCount } = await againIfMoved(() =>
+    db.raw(
+      `
+      UPDATE outbox o
+      SET locked_until = now() + make_interval(secs => :leaseSeconds),
+          run_after = now() + make_interval(secs => :leaseSeconds)
+      FROM (
+        SELECT id FROM outbox
+        WHERE id = ANY(:ids::bigint[]) AND status = 'sending' AND locked_by = :workerId
+        FOR UPDATE SKIP LOCKED
+      ) held
+      WHERE o.id = held.id AND o.status = 'sending'
+      `,
+      { ids, workerId, leaseSeconds },
+    ),
+  );
+  return rowCount ?? 0;
 }
 
-/** Deletes `sent` and `skipped` rows older than `days`, `batch` rows at a time (short locks). */
-export async function deleteFinished(db: Conn, days: number, batch = 500): Promise<number> {
-  let total = 0;
-  for (;;) {
-    const { rowCount } = await db.raw(
-      `
-      DELETE FROM outbox WHERE id IN (
-        SELECT id FROM outbox
-        WHERE status IN ('sent', 'skipped') AND processed_at < now() - make_interval(days => ?)
-        LIMIT ?
-      )
-      `,
-      [days, batch],
-    );
-    total += rowCount ?? 0;
-    if ((rowCount ?? 0) < batch) return total;
+/**
+ * Runs `statement` again, once, if it failed because a row it was about to lock had just been
+ * finished (moved from `outbox_live` to `outbox_done` by a transaction that committed after the
+ * statement began): run again, the statement no longer sees that row as its own.
+ */
+async function againIfMoved<T>(statement: () => Promise<T>): Promise<T> {
+  try {
+    return await statement();
+  } catch (err) {
+    const { code, message } = err as { code?: string; message?: string };
+    if (code !== '40001' || !message?.includes('moved to another partition')) throw err;
+    return statement();
   }
 }
 

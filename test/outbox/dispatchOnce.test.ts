@@ -48,7 +48,7 @@ test.serial('SMTP refusing then accepting: the row is retried and sent', async (
   t.is(smtp.messages.length, 1);
 });
 
-// Issue 14: temporary failures are retried by time (GIVE_UP_AFTER), not count; see test/retries.test.ts.
+// Temporary failures are retried by time (GIVE_UP_AFTER), not count; see test/outbox/retries.test.ts.
 test.serial(
   'SMTP always refusing: backoff within a growing ceiling, dead once the row is older than GIVE_UP_AFTER',
   async (t) => {

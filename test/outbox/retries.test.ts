@@ -1,11 +1,12 @@
 /**
- * Issue 14, items 3 and 4, on real PostgreSQL and a real SMTP server: temporary failures retry by
- * time, permanent ones go dead at once, attempts are counted at the claim, and a row whose lease
- * keeps lapsing (it crashes the dispatcher) goes dead.
+ * Retries on real PostgreSQL and a real SMTP server (the policy's pure parts:
+ * test/unit/outbox/retryPolicy.test.ts): temporary failures retry by time, permanent ones go dead at
+ * once, attempts are counted at the claim, and a row whose lease keeps lapsing (it crashes the
+ * dispatcher) goes dead.
  */
 import test from 'ava';
 import { requestPwdReset } from '../../src/commands/requestPwdReset.ts';
-import { claimDue, retry } from '../../src/outbox/queries.ts';
+import { claimDue, markStarted, retry } from '../../src/outbox/queries.ts';
 import { testConfig } from '../helpers/config.ts';
 import { useTestDatabase } from '../helpers/db.ts';
 import { makeUser } from '../helpers/factories.ts';
@@ -112,7 +113,7 @@ test.serial('the attempt is counted when the row is claimed', async (t) => {
 });
 
 test.serial(
-  'a row reclaimed after its lease lapsed max_attempts times goes dead: "crashed the dispatcher"',
+  'a row reclaimed after its lease lapsed max_attempts times while started goes dead: "crashed the dispatcher"',
   async (t) => {
     const config = testConfig(tdb.url, { DUNDIE_DISPATCHER__MAX_ATTEMPTS: '3' });
     const user = await makeUser(tdb.db);
@@ -123,6 +124,8 @@ test.serial(
     for (let crash = 1; crash <= 3; crash++) {
       const [claimed] = await claimDue(tdb.db, `doomed-${crash}`, 1, 30);
       t.like(claimed, { attempts: crash, lease_lapses: crash - 1 }, `claim ${crash}`);
+      // A suspect is marked started when its dispatcher begins it (the first claim marks it at once).
+      await markStarted(tdb.db, claimed!.id, `doomed-${crash}`);
       await fastForward();
     }
     const claimed = await claimDue(tdb.db, 'survivor', 2, 30);
@@ -146,4 +149,42 @@ test.serial('a row handed back unstarted at shutdown does not count the try', as
   const [row] = await claimDue(tdb.db, 'stopping', 10, 30);
   await release(tdb.db, [row!.id], 'stopping');
   t.like(await tdb.db('outbox').first(), { status: 'pending', attempts: 0 });
+});
+
+test.serial(
+  'a refused reset e-mail does not hold the cooldown: the request after recovery is sent at once, and the pair sends one e-mail',
+  async (t) => {
+    let down = true;
+    const smtp = await startSmtpSink(() => down && 451);
+    t.teardown(() => smtp.close());
+    const config = testConfig(tdb.url, { ...smtpEnv(smtp), DUNDIE_SECURITY__PWD_RESET_COOLDOWN_SECONDS: '60' });
+    const user = await makeUser(tdb.db);
+
+    await requestPwdReset(tdb.db, config, user.email);
+    t.is((await dispatch(tdb.db, config)).failed, 1, 'SMTP refuses during the outage');
+    const [first] = await tdb.db('outbox').orderBy('id');
+    t.like(first, { status: 'pending' });
+    t.true(new Date(first.run_after) > new Date(), 'the first row waits for its backoff');
+
+    down = false;
+    await requestPwdReset(tdb.db, config, user.email.toUpperCase());
+    t.is((await dispatch(tdb.db, config)).sent, 1, 'the second request is sent at once');
+    t.deepEqual(smtp.recipients, [user.email]);
+
+    // The first row's retry comes later, and finds a newer request served.
+    await fastForward();
+    await dispatch(tdb.db, config);
+    const rows = await tdb.db('outbox').orderBy('id');
+    t.like(rows[0], { status: 'skipped', last_error: 'superseded by a newer request' });
+    t.like(rows[1], { status: 'sent' });
+    t.is(smtp.recipients.length, 1, 'one e-mail for the pair');
+  },
+);
+
+test.serial('a failure that may have delivered the e-mail (a timeout after DATA) keeps the cooldown', async (t) => {
+  const { surelyNotDelivered } = await import('../../src/email/refusals.ts');
+  t.true(surelyNotDelivered({ code: 'EMESSAGE', responseCode: 451, command: 'DATA' }), 'a refusal at DATA');
+  t.true(surelyNotDelivered({ code: 'ESOCKET', originalCode: 'ECONNREFUSED', command: 'CONN' }), 'no connection');
+  t.false(surelyNotDelivered({ code: 'ETIMEDOUT', command: 'DATA' }), 'no answer to DATA');
+  t.false(surelyNotDelivered({ code: 'ECONNECTION', command: 'CONN' }), 'closed mid-conversation');
 });

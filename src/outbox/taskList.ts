@@ -4,10 +4,32 @@
  * it ended. Kinds are registered by whoever starts the dispatcher, so the outbox knows none.
  */
 import type { z } from 'zod';
+import type { Conn } from '../db/database.ts';
 import type { KnownKind, OutboxRow } from './queries.ts';
 
+/** Writes the items of several rows in one statement, inside the transaction it is given. */
+export type WriteMany<T> = (trx: Conn, items: T[]) => Promise<void>;
+
+/**
+ * A write of the task's own, made in the transaction that records the row's end and only if that
+ * end is recorded (the dispatcher still held the row): a record of what was done can then neither be
+ * lost nor be written for an end that never was. The rows finished together that carry the same
+ * `writeMany` share one call of it, as they share the statement that finishes them. The outbox
+ * makes it without knowing what it is.
+ */
+export interface Alongside {
+  readonly writeMany: WriteMany<unknown>;
+  readonly item: unknown;
+}
+
+/** `item`, to be written by `writeMany` (a function made once, so rows finished together share it). */
+export const alongside = <T>(writeMany: WriteMany<T>, item: T): Alongside => ({
+  writeMany: writeMany as WriteMany<unknown>,
+  item,
+});
+
 /** Sent, or finished without sending for a reason kept in `last_error` (`skipped`). */
-export type TaskOutcome = { sent: true } | { sent: false; skipped: string };
+export type TaskOutcome = ({ sent: true } | { sent: false; skipped: string }) & { alongside?: Alongside };
 
 /**
  * Thrown by a task when trying again cannot help (a 5xx refusal of the recipient, an address the
@@ -18,6 +40,36 @@ export class PermanentFailure extends Error {
     super(message, options);
     this.name = 'PermanentFailure';
   }
+}
+
+/**
+ * Thrown by a task whose failure came with a time to try again (an HTTP `Retry-After`): the row is
+ * retried no sooner than that, or after its backoff if that is later.
+ */
+export class RetryLater extends Error {
+  readonly retryInSeconds: number;
+  constructor(message: string, retryInSeconds: number, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RetryLater';
+    this.retryInSeconds = retryInSeconds;
+  }
+}
+
+/**
+ * Thrown by a task that was called off before its work began (the dispatcher is stopping): the
+ * row is handed back at once, its try not counted, for another dispatcher.
+ */
+export class HandBack extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'HandBack';
+  }
+}
+
+/** What a task's run is given besides its row. */
+export interface RunOptions {
+  /** Aborted when the dispatcher stops: work not yet begun should throw `HandBack`. */
+  signal?: AbortSignal;
 }
 
 /** A payload its version's schema cannot read (a field missing or of the wrong type): no retry can help. */
@@ -38,7 +90,7 @@ export type TaskRow = Pick<OutboxRow, 'id' | 'kind' | 'payload' | 'payload_versi
 export interface Task {
   /** The claim takes only rows of these versions; a row of any other waits for a release that reads it. */
   readonly payloadVersions: readonly number[];
-  run(row: TaskRow): Promise<TaskOutcome>;
+  run(row: TaskRow, options?: RunOptions): Promise<TaskOutcome>;
 }
 
 export type TaskList = Readonly<Record<string, Task>>;
@@ -50,11 +102,11 @@ export type TaskList = Readonly<Record<string, Task>>;
  */
 export function defineTask<P>(
   payloads: Readonly<Record<number, z.ZodType<P>>>,
-  work: (payload: P, row: TaskRow) => Promise<TaskOutcome>,
+  work: (payload: P, row: TaskRow, options: RunOptions) => Promise<TaskOutcome>,
 ): Task {
   return {
     payloadVersions: Object.keys(payloads).map(Number),
-    async run(row) {
+    async run(row, options = {}) {
       const schema = payloads[row.payload_version];
       // Not claimed (see `claimable`); reachable only by handing a row to the task directly.
       if (!schema) throw new Error(`no schema for ${row.kind} payload version ${row.payload_version}`);
@@ -63,7 +115,7 @@ export function defineTask<P>(
         const issue = parsed.error.issues[0]!;
         throw new UnreadablePayload(`${issue.path.join('.') || 'payload'}: ${issue.message}`);
       }
-      return work(parsed.data, row);
+      return work(parsed.data, row, options);
     },
   };
 }
@@ -75,4 +127,6 @@ export const claimable = (tasks: TaskList): KnownKind[] =>
   );
 
 export const SENT: TaskOutcome = { sent: true };
-export const skipped = (reason: string): TaskOutcome => ({ sent: false, skipped: reason });
+export const sent = (alongside?: Alongside): TaskOutcome => (alongside ? { sent: true, alongside } : SENT);
+export const skipped = (reason: string, alongside?: Alongside): TaskOutcome =>
+  alongside ? { sent: false, skipped: reason, alongside } : { sent: false, skipped: reason };
