@@ -1,6 +1,6 @@
 /**
  * The errors the domain and the commands throw: plain classes that say what went wrong in a
- * sentence a person can read, and nothing about HTTP. `http/errorHandler.ts` maps each to a
+ * sentence a person can read, and nothing about HTTP. `web/errorMapping.ts` maps each to a
  * status; the CLI prints the sentence.
  */
 

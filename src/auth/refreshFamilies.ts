@@ -27,19 +27,29 @@ export async function startFamily(db: Conn, userId: number): Promise<FamilyLink>
 
 /**
  * Spends `link` and returns the family's next one; or, for a spent link of a live family, revokes
- * the family (`reuse: true`). Unknown and revoked families get `reuse: false`.
+ * the family (`reuse: true`), running `onRevoke` in the revocation's transaction (its security
+ * event). Unknown and revoked families get `reuse: false`. A good rotation opens no transaction.
  */
-export async function rotate(db: Conn, link: FamilyLink, userId: number): Promise<Rotation> {
+export async function rotate(
+  db: Conn,
+  link: FamilyLink,
+  userId: number,
+  onRevoke?: (trx: Conn) => Promise<void>,
+): Promise<Rotation> {
   const next = { fam: link.fam, jti: newJti() };
   const spent = await db('refresh_token_families')
     .where({ family: link.fam, current_jti: link.jti, user_id: userId })
     .whereNull('revoked_at')
     .update({ current_jti: next.jti, updated_at: db.fn.now() });
   if (spent === 1) return { ok: true, next };
-  const revoked = await db('refresh_token_families')
-    .where({ family: link.fam })
-    .whereNull('revoked_at')
-    .update({ revoked_at: db.fn.now(), updated_at: db.fn.now() });
+  const revoked = await db.transaction(async (trx) => {
+    const n = await trx('refresh_token_families')
+      .where({ family: link.fam })
+      .whereNull('revoked_at')
+      .update({ revoked_at: trx.fn.now(), updated_at: trx.fn.now() });
+    if (n === 1) await onRevoke?.(trx);
+    return n;
+  });
   return { ok: false, reuse: revoked === 1 };
 }
 

@@ -22,6 +22,8 @@ export interface TokenClaims {
   fam?: string;
   /** refresh tokens: their one-time id within the family. */
   jti?: string;
+  /** pwd_reset only: `code` when traded for an e-mail's one-time code rather than e-mailed as a link. */
+  via?: 'code';
 }
 
 /** What the caller puts in; `iat` may be given to make a token as of another time. */
@@ -33,6 +35,7 @@ export type TokenData = {
   pwd?: string;
   fam?: string;
   jti?: string;
+  via?: 'code';
 };
 
 export class InvalidToken extends Error {
@@ -45,9 +48,9 @@ export class InvalidToken extends Error {
 type Security = Settings['security'];
 
 /**
- * Keys as KeyObjects, made once: given a string, jsonwebtoken first tries to parse it as a PEM
- * private key and only then takes it as a secret, which cost a sixth of the dispatcher's CPU.
- * The same bytes either way, so the tokens are the same.
+ * Keys as KeyObjects, made once: given a string, jsonwebtoken tries to parse it as a PEM private
+ * key on every call before it takes it as a secret (docs/performance.md). The same bytes either
+ * way, so the tokens are the same.
  */
 const keyObjects = new Map<string, KeyObject>();
 function keyObject(secret: string): KeyObject {
@@ -64,7 +67,7 @@ const lifetimeMinutes = (security: Security, scope: Scope) =>
   })[scope];
 
 /**
- * The twin of the first API's `create_access_token(data, expires_delta, scope)`.
+ * The one function that makes tokens (SPEC §2), so every scope gets the same claims and key.
  * `expiresDelta` is in seconds; by default the scope's configured lifetime.
  */
 export function createAccessToken(
@@ -153,10 +156,14 @@ export function resetOpens(
 }
 
 /** A pwd_reset token for a user whose reset_nonce was just renewed, as the dispatcher e-mails it. */
-export function createPwdResetToken(security: Security, user: ResetBinding & { username: string }): string {
+export function createPwdResetToken(
+  security: Security,
+  user: ResetBinding & { username: string },
+  via?: 'code',
+): string {
   return createAccessToken(
     security,
-    { sub: user.username, pwd: passwordFingerprint(security.SECRET_KEY, user) },
+    { sub: user.username, pwd: passwordFingerprint(security.SECRET_KEY, user), ...(via ? { via } : {}) },
     undefined,
     'pwd_reset',
   );

@@ -8,7 +8,7 @@ import { hashPassword } from '../users/passwords.ts';
 import { assertPasswordAllowed } from '../users/passwordPolicy.ts';
 import { insertUser, type UserRow } from '../users/queries.ts';
 
-export interface NewUser {
+export interface UserToCreate {
   name: string;
   email: string;
   dept: string;
@@ -19,7 +19,7 @@ export interface NewUser {
   bio?: string | null;
 }
 
-export async function createUser(db: Conn, input: NewUser): Promise<UserRow> {
+export async function createUser(db: Conn, input: UserToCreate): Promise<UserRow> {
   // Checked here too, not only at the edges: the shell calls this with whatever it is given.
   const problem = mailboxProblem(input.email);
   if (problem) throw new PolicyViolation('email', problem);

@@ -1,15 +1,16 @@
 /**
- * The twin of the first API's `try_to_send_pwd_reset_email` (the shell's): queues the reset
+ * The shell's `tryToSendPwdResetEmail` (SPEC §6): queues the reset
  * e-mail and works that row at once, through the same task, throttle and records as the
  * dispatcher, so the outbox shows it like any other.
  */
-import { dispatchOnce } from '../outbox/dispatchOnce.ts';
-import type { WorkerDeps } from '../outbox/processRow.ts';
 import type { Settings } from '../config.ts';
+import type { Db } from '../db/database.ts';
+import type { Logger } from '../log.ts';
+import { createEmailDispatcher } from '../tasks/emailDispatcher.ts';
 import { requestPwdReset } from './requestPwdReset.ts';
 
-export async function tryToSendPwdResetEmail(worker: WorkerDeps, config: Settings, email: string) {
-  const id = await requestPwdReset(worker.db, config, email);
-  const result = await dispatchOnce(worker, { ids: [id] });
+export async function tryToSendPwdResetEmail(db: Db, config: Settings, log: Logger, email: string) {
+  const id = await requestPwdReset(db, config, email);
+  const result = await createEmailDispatcher({ db, config, log }, { continuous: false, ids: [id] }).done;
   return { sent: result.sent === 1, skipped: result.skipped === 1, failed: result.failed === 1 };
 }

@@ -5,9 +5,12 @@
  */
 import type { Conn } from '../db/database.ts';
 import { verifyAgainstNothing, verifyPassword, type HashLane } from './passwords.ts';
-import { findUserByUsername, updateProfile as updateProfileRow, type UserRow } from './queries.ts';
+import { findUserByUsername, updateProfileColumns, type UserRow } from './queries.ts';
 
-/** `Michael Scott` -> `michael-scott`, as the first API did. */
+/** Superusers are the management department's: they create users and send resets for them. */
+export const isSuperuser = (user: Pick<UserRow, 'dept'>) => user.dept === 'management';
+
+/** `Michael Scott` -> `michael-scott`: the default username of SPEC §1 and §6. */
 export function usernameFromName(name: string): string {
   return name.trim().toLowerCase().replace(/\s+/g, '-');
 }
@@ -29,5 +32,5 @@ export async function updateProfile(
   user: UserRow,
   changes: { avatar?: string | null; bio?: string | null },
 ): Promise<UserRow> {
-  return (await updateProfileRow(db, user.id, changes)) ?? user;
+  return (await updateProfileColumns(db, user.id, changes)) ?? user;
 }

@@ -4,11 +4,11 @@
  * breaking the hashes already stored.
  */
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { withHashSlot, type HashLane } from './hashSlots.ts';
+import { withHashSlot, type HashLane } from './hashQueue.ts';
 
 export type { HashLane };
 
-// Every hash takes a slot (hashSlots.ts): a login flood is refused, not queued without end.
+// Every hash waits its turn in hashQueue.ts: a login flood is refused, not queued without end.
 const scrypt = (password: string, salt: Buffer, keylen: number, options: ScryptOptions, lane: HashLane) =>
   withHashSlot(
     () =>
@@ -21,8 +21,9 @@ const scrypt = (password: string, salt: Buffer, keylen: number, options: ScryptO
 /** A new hash is made only for a caller already allowed to set a password: it goes first. */
 const AUTHORIZED: HashLane = { trusted: true };
 
-// OWASP's floor for scrypt (N=2^17, r=8, p=1) costs 128 MiB a hash; 2^15 keeps a login near
-// 50 ms and 32 MiB on a small instance while staying far above what GPUs find cheap.
+// OWASP's floor for scrypt (N=2^17, r=8, p=1) costs 128 MiB a hash; 2^15 costs 32 MiB and keeps
+// a login affordable on a small instance (docs/security.md) while staying far above what GPUs
+// find cheap.
 const N = 2 ** 15;
 const R = 8;
 const P = 1;

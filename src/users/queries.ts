@@ -43,7 +43,7 @@ export async function insertUser(db: Conn, row: NewUserRow): Promise<UserRow> {
   return user!;
 }
 
-export async function updateProfile(
+export async function updateProfileColumns(
   db: Conn,
   id: number,
   changes: Partial<Pick<UserRow, 'avatar' | 'bio'>>,

@@ -1,6 +1,7 @@
 /**
- * Guessing one account from many addresses spends its shared ceiling; the owner's browser, which
- * logged in before, keeps its own budget and still gets in (device cookies).
+ * A lockout that locks out the attacker, not the owner: guessing from one address stops that
+ * address alone; guessing one account from many addresses spends its shared ceiling, and the
+ * owner's browser, which logged in before, keeps its own budget and still gets in (device cookies).
  */
 import test from 'ava';
 import { testConfig } from '../helpers/config.ts';
@@ -32,6 +33,26 @@ const deviceCookie = (res: { headers: Headers }) =>
     .getSetCookie()
     .find((c) => c.startsWith('dundie_device='))
     ?.split(';')[0];
+
+/** A login from `client` on an API of the test's own, started with the limits it is about. */
+const loginFrom = (api: Api, client: string, username: string, password: string) =>
+  api.request('POST', '/token', { form: { username, password }, headers: { 'X-Forwarded-For': client } });
+
+test.serial('lockout is no denial of service: failures elsewhere do not lock the real user out', async (t) => {
+  const config = testConfig(tdb.url, {
+    DUNDIE_SECURITY__TRUST_PROXY: 'true',
+    DUNDIE_SECURITY__LOGIN_FAILURES_PER_CLIENT_AND_USERNAME: '10',
+    DUNDIE_SECURITY__LOGIN_FAILURES_PER_USERNAME: '100',
+    DUNDIE_SECURITY__LOGIN_FAILURE_DELAY_MS: '0',
+  });
+  const api = await startApi(config);
+  t.teardown(() => api.service.stop());
+  const user = await makeUser(tdb.db);
+  // Usernames are public (GET /user/): an attacker tries ten wrong passwords and more.
+  for (let i = 0; i < 12; i++) await loginFrom(api, '203.0.113.66', user.username, `guess-${i}`);
+  t.is((await loginFrom(api, '203.0.113.66', user.username, PASSWORD)).status, 429, 'the attacker is stopped');
+  t.is((await loginFrom(api, '198.51.100.40', user.username, PASSWORD)).status, 200, 'the real user is not');
+});
 
 test.serial('a login sets an HttpOnly, SameSite=Strict device cookie for /token only', async (t) => {
   const user = await makeUser(tdb.db);

@@ -1,9 +1,15 @@
+/**
+ * The tokens (`auth/tokens.ts`): a reset token is bound to the password and the newest reset
+ * e-mail, and is no bearer token; no token is accepted unsigned, mis-signed or of the wrong kind;
+ * a key rotation keeps the tokens signed with a previous key good until that key is dropped.
+ */
 import test from 'ava';
 import jwt from 'jsonwebtoken';
 import { createAccessToken, createPwdResetToken, passwordFingerprint } from '../../src/auth/tokens.ts';
 import { testConfig } from '../helpers/config.ts';
 import { useTestDatabase } from '../helpers/db.ts';
 import { makeUser, PASSWORD } from '../helpers/factories.ts';
+import { dispatch, readEmailLog, tokenFromText } from '../helpers/flow.ts';
 import { startApi, type Api } from '../helpers/service.ts';
 
 const tdb = useTestDatabase('tokens');
@@ -19,6 +25,8 @@ const body = { password: 'a-fine-new-password', password_confirm: 'a-fine-new-pa
 const reset = (username: string, token: string) =>
   api.request('POST', `/user/${username}/password/?pwd_reset_token=${encodeURIComponent(token)}`, { json: body });
 const now = () => Math.floor(Date.now() / 1000);
+const json = (body: unknown) => ({ json: body });
+const newPassword = (p: string) => json({ password: p, password_confirm: p });
 
 test('a fresh reset token changes the password once', async (t) => {
   const user = await makeUser(tdb.db);
@@ -126,4 +134,57 @@ test('a token signed with the right key but without the password binding is refu
     'pwd_reset',
   );
   t.is((await reset(user.username, stale)).status, 403);
+});
+
+test.serial('only the newest reset link works', async (t) => {
+  const config = testConfig(tdb.url);
+  const api = await startApi(config);
+  t.teardown(() => api.service.stop());
+  const user = await makeUser(tdb.db);
+  await api.request('POST', '/user/pwd_reset_token/', json({ email: user.email }));
+  await dispatch(tdb.db, config);
+  await api.request('POST', '/user/pwd_reset_token/', json({ email: user.email }));
+  await dispatch(tdb.db, config);
+  const [older, newer] = (await readEmailLog(config))
+    .filter((m) => m.to === user.email)
+    .map((m) => tokenFromText(m.message));
+  t.not(older, newer);
+  const use = (token: string) =>
+    api.request('POST', `/user/${user.username}/password/?pwd_reset_token=${token}`, newPassword('newest-link-only'));
+  t.is((await use(older!)).status, 403);
+  t.is((await use(newer!)).status, 200);
+});
+
+test.serial('key rotation: tokens signed with a previous key still verify; new ones use the new key', async (t) => {
+  const oldConfig = testConfig(tdb.url, { DUNDIE_SECURITY__SECRET_KEY: 'the-old-key-that-is-at-least-32-bytes-long' });
+  const user = await makeUser(tdb.db);
+  const oldToken = createAccessToken(oldConfig.security, { sub: user.username });
+  const rotated = testConfig(tdb.url, {
+    DUNDIE_SECURITY__SECRET_KEY: 'the-new-key-that-is-at-least-32-bytes-long',
+    DUNDIE_SECURITY__PREVIOUS_SECRET_KEYS: 'the-old-key-that-is-at-least-32-bytes-long',
+  });
+  const api = await startApi(rotated);
+  t.teardown(() => api.service.stop());
+  t.is(
+    (await api.request('PATCH', `/user/${user.username}/`, { json: { bio: 'rotated' }, token: oldToken })).status,
+    200,
+  );
+  const fresh = await api.request('POST', '/token', { form: { username: user.username, password: PASSWORD } });
+  const [, payload] = fresh.body.access_token.split('.');
+  t.truthy(payload);
+  const retired = await startApi(
+    testConfig(tdb.url, { DUNDIE_SECURITY__SECRET_KEY: 'the-new-key-that-is-at-least-32-bytes-long' }),
+  );
+  t.teardown(() => retired.service.stop());
+  t.is(
+    (await retired.request('PATCH', `/user/${user.username}/`, { json: { bio: 'x' }, token: oldToken })).status,
+    401,
+    'dropped from the list, the old key verifies nothing',
+  );
+  t.is(
+    (await retired.request('PATCH', `/user/${user.username}/`, { json: { bio: 'x' }, token: fresh.body.access_token }))
+      .status,
+    200,
+    'signed with the new key',
+  );
 });

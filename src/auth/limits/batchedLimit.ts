@@ -1,16 +1,16 @@
 /**
- * Per-client request limits (`limitPerClient`, the pages' reset form): the same rows, keys and
- * window as `rateLimits.ts` (rate-limiter-flexible's, so its `refund`, `clear` and the pruning
- * work on them alike), but the hits of requests that arrive together are counted by one statement
+ * A limit for requests per client, counted in batches: the same rows, keys and window as
+ * `refundableLimit.ts` (rate-limiter-flexible's, so its `refund`, `clear` and the pruning work on
+ * them alike), but the hits of requests that arrive together are counted by one statement
  * (group commit): one upsert per batch, adding each key's hits at once and handing each request
- * its own count in arrival order. One statement per request made the limit cost the API two
- * thirds of its throughput, and every request from one client queued on that client's row lock.
+ * its own count in arrival order. With one statement per request, every request from one client
+ * queued on that client's row lock (docs/performance.md has the cost).
  */
-import { preparedAs, type Db } from '../db/database.ts';
-import { GroupCommit } from '../db/groupCommit.ts';
-import { RATE_LIMIT_TABLE, storedKey, type Taken } from './rateLimits.ts';
+import { preparedAs, type Db } from '../../db/database.ts';
+import { GroupCommit } from '../../db/groupCommit.ts';
+import { RATE_LIMIT_TABLE, storedKey, type Taken } from './rows.ts';
 
-export interface RequestLimit {
+export interface BatchedLimit {
   readonly points: number;
   /** Counts a hit for `key`; past `deadline` (epoch ms) it fails with `DeadlineExceeded`, uncounted if still queued. */
   take(key: string, options?: { deadline?: number }): Promise<Taken>;
@@ -41,13 +41,17 @@ async function countHits(db: Db, keys: readonly string[], durationMs: number): P
   return new Map(rows.map((r) => [r.key, { points: r.points, expire: Number(r.expire) }]));
 }
 
-/** `points` requests per `durationSeconds` per key, under the name `name`; undefined when `points` is 0 (off). */
-export function createRequestLimit(
+/**
+ * `points` requests per `durationSeconds` per key, under the name `name`; undefined when `points`
+ * is 0 (off). Built once per name (`createLimits`): two on one name would each send their own
+ * statement, and their batches would queue on the same rows' locks.
+ */
+export function createBatchedLimit(
   db: Db,
   name: string,
   points: number,
   durationSeconds: number,
-): RequestLimit | undefined {
+): BatchedLimit | undefined {
   if (points <= 0) return undefined;
   const durationMs = durationSeconds * 1000;
   const hits = new GroupCommit<string, { nth: number; expire: number }>(

@@ -1,8 +1,8 @@
 /**
- * Password guessing, limited without handing an attacker a lockout button (issue 13).
+ * Password guessing, limited without handing an attacker a lockout button.
  *
- * Each login attempt is counted before its password is checked, atomically (`rateLimits.ts`), so
- * parallel guesses cannot slip past the count; past a limit the check is not made at all.
+ * Each login attempt is counted before its password is checked, atomically (`refundableLimit.ts`),
+ * so parallel guesses cannot slip past the count; past a limit the check is not made at all.
  * - Per username *and* client address (`LOGIN_FAILURES_PER_CLIENT_AND_USERNAME`, 10): the limit
  *   a guesser meets. An attacker elsewhere exhausts only their own budget, not the real user's.
  * - Per username across all clients (`LOGIN_FAILURES_PER_USERNAME`, 100): a looser ceiling
@@ -12,17 +12,17 @@
  * - A progressive delay: the n-th attempt by one client on one username waits
  *   `LOGIN_FAILURE_DELAY_MS * 2^(n-2)` (capped at 8 s) before its check, so guessing slows
  *   long before any limit refuses.
- * - A browser that logged in to the account before (a device cookie, `deviceCookies.ts`) is
+ * - A browser that logged in to the account before (a device cookie, `../deviceCookies.ts`) is
  *   counted on its own budget (`LOGIN_FAILURES_PER_CLIENT_AND_USERNAME` per device) and never
  *   meets the per-username ceiling: strangers spending the ceiling lock out only other strangers
  *   and the owner's new devices, not the owner's known ones.
  * A successful login clears its client's count and gives its point back to the username.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Settings } from '../config.ts';
-import type { Db } from '../db/database.ts';
-import { TooManyAttempts } from '../errors.ts';
-import { createLimit } from './rateLimits.ts';
+import type { Settings } from '../../config.ts';
+import type { Db } from '../../db/database.ts';
+import { TooManyAttempts } from '../../errors.ts';
+import { createRefundableLimit } from './refundableLimit.ts';
 
 const MAX_DELAY_MS = 8000;
 
@@ -33,20 +33,30 @@ export interface LoginAttempt {
   cancelled(): Promise<void>;
 }
 
-export interface LoginThrottle {
-  /**
-   * Counts an attempt, or throws TooManyAttempts past a limit; waits out the progressive delay.
-   * `device`: the id of a device cookie signed for this username, if the request carried one.
-   */
-  begin(username: string, client: string, device?: string): Promise<LoginAttempt>;
+/** Whose password is being checked, and from where. */
+export interface LoginAttempter {
+  username: string;
+  client: string;
+  /** The id of a device cookie signed for this username, if the request carried one. */
+  device?: string;
 }
 
-export function loginThrottle(db: Db, security: Settings['security']): LoginThrottle {
+export interface LoginThrottle {
+  /** Counts an attempt, or throws TooManyAttempts past a limit; waits out the progressive delay. */
+  begin(who: LoginAttempter): Promise<LoginAttempt>;
+}
+
+export function createLoginThrottle(db: Db, security: Settings['security']): LoginThrottle {
   const window = security.LOGIN_FAILURE_WINDOW_SECONDS;
-  const perPair = createLimit(db, 'login-failures-client', security.LOGIN_FAILURES_PER_CLIENT_AND_USERNAME, window);
-  const perName = createLimit(db, 'login-failures', security.LOGIN_FAILURES_PER_USERNAME, window);
+  const perPair = createRefundableLimit(
+    db,
+    'login-failures-client',
+    security.LOGIN_FAILURES_PER_CLIENT_AND_USERNAME,
+    window,
+  );
+  const perName = createRefundableLimit(db, 'login-failures', security.LOGIN_FAILURES_PER_USERNAME, window);
   return {
-    async begin(username, client, device) {
+    async begin({ username, client, device }) {
       const name = username.toLowerCase();
       // JSON keeps the two apart whatever characters a username holds.
       const pair = JSON.stringify(device ? [name, { device }] : [name, client]);
@@ -71,4 +81,24 @@ export function loginThrottle(db: Db, security: Settings['security']): LoginThro
       };
     },
   };
+}
+
+/**
+ * A password check under the throttle: counted first (TooManyAttempts past a limit, and the check
+ * is not made), then `check` runs. A truthy result is a right password (the counts are eased); a
+ * falsy one a wrong password, which stays counted; a throw means the check never ran, so the
+ * attempt is given back.
+ */
+export async function withLoginAttempt<T>(
+  throttle: LoginThrottle,
+  who: LoginAttempter,
+  check: () => Promise<T>,
+): Promise<T> {
+  const attempt = await throttle.begin(who);
+  const result = await check().catch(async (err: unknown) => {
+    await attempt.cancelled();
+    throw err;
+  });
+  if (result) await attempt.succeeded();
+  return result;
 }

@@ -1,7 +1,7 @@
 /**
- * A bound on password hashes in progress. scrypt is slow on purpose (~50-90 ms of one core, see
- * README "Security"), so 15-19 logins a second filled both cores and every other request waited
- * seconds behind them (issue 13). At most `concurrency` hashes run at once and at most `queue`
+ * A bound on password hashes in progress. scrypt is slow on purpose, so a few logins a second fill
+ * every core and every other request waits behind them (docs/security.md, "Password hashing as
+ * denial of service"). At most `concurrency` hashes run at once and at most `queue`
  * wait; past that a hash is refused at once (`Overloaded`, a 503 with Retry-After), so a login
  * flood costs its senders quick refusals instead of costing everyone else the service.
  */
