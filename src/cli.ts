@@ -5,22 +5,23 @@
  */
 import process from 'node:process';
 import { parseArgs } from 'node:util';
+import { eventsCommand } from './cli/events.ts';
 import { outboxCommand } from './cli/outbox.ts';
 import { previewCommand } from './cli/preview.ts';
+import { resetLinkCommand, sendResetCommand } from './cli/resets.ts';
 import { shellCommand } from './cli/shell.ts';
+import { suppressionsCommand } from './cli/suppressions.ts';
 import { table, UsageError, withDatabase, type Command } from './cli/support.ts';
 import { createUser } from './commands/createUser.ts';
 import { ConfigError, loadConfig } from './config.ts';
-import { createMailer } from './email/mailer.ts';
 import { Conflict, NotFound, PolicyViolation } from './errors.ts';
-import { HttpError } from './http/httpError.ts';
 import { NewUser } from './http/schemas.ts';
-import { validate } from './http/validate.ts';
+import { HttpError } from './web/httpError.ts';
+import { validate } from './web/validate.ts';
 import { createLogger } from './log.ts';
 import { serve } from './main.ts';
-import { dispatchUntilIdle } from './outbox/dispatchOnce.ts';
 import { isEntry } from './runtime.ts';
-import { emailWorker } from './tasks/worker.ts';
+import { createEmailDispatcher } from './tasks/emailDispatcher.ts';
 import { listUsers } from './users/queries.ts';
 
 const USAGE = `usage: dundie <command>
@@ -29,10 +30,17 @@ const USAGE = `usage: dundie <command>
   migrate                        bring the database schema up to date
   create-user --name N --email E --password P --dept D [--username U] [--currency USD]
   user-list                      print the users as a table
+  send-reset USERNAME [--override-cooldown]
+                                 send a user the reset e-mail (logged)
+  reset-link USERNAME            print a reset link and code for a help desk to pass on (logged)
   dispatch --once                work the outbox until nothing is due, then exit
   outbox                         a summary of the outbox by status
   outbox list --status S [--limit N]   the newest rows in one status
   outbox retry <id> | --dead     put a row (or every dead row) back in line
+  suppressions [list] [--limit N]   addresses refused for good, which are not mailed again
+  suppressions remove ADDRESS    mail an address again
+  events [--user U] [--since 24h] [--json] [--limit N]
+                                 security events, newest first: logins, password changes, reset e-mails
   shell                          an interactive prompt with settings, db and the user functions
   preview <template> [--locale en|pt-BR] [--out FILE]
                                  an e-mail (text and HTML) or a page (pages/<state>) with sample data`;
@@ -85,17 +93,16 @@ const commands: Record<string, Command> = {
     if (!values.once)
       throw new UsageError('dispatch needs --once (the continuous dispatcher is `dundie serve --dispatcher`)');
     await withDatabase(config, log, async ({ database }) => {
-      const mailer = createMailer(config.email);
-      try {
-        const r = await dispatchUntilIdle(emailWorker({ db: database.db, config, mailer, log }));
-        console.log(`claimed ${r.claimed}: ${r.sent} sent, ${r.skipped} skipped, ${r.failed} failed`);
-      } finally {
-        mailer.close();
-      }
+      const r = await createEmailDispatcher({ db: database.db, config, log }, { continuous: false }).done;
+      console.log(`claimed ${r.claimed}: ${r.sent} sent, ${r.skipped} skipped, ${r.failed} failed`);
     });
   },
 
+  'send-reset': sendResetCommand,
+  'reset-link': resetLinkCommand,
   outbox: outboxCommand,
+  suppressions: suppressionsCommand,
+  events: eventsCommand,
   preview: (args, config) => previewCommand(args, config),
   shell: shellCommand,
 };

@@ -15,6 +15,7 @@ import path from 'node:path';
 import process from 'node:process';
 import cron from 'node-cron';
 import { PREPARED_STATEMENT_MODES } from './db/connections.ts';
+import { signingKey } from './email/httpChannel.ts';
 import { weakKeyReason } from './secretKeys.ts';
 
 type Kind = 'string' | 'optional' | 'int' | 'bool' | 'duration';
@@ -43,7 +44,7 @@ const optional = (): Field<'optional'> => ({ kind: 'optional' });
 const duration = (def: string, min = 1): Field<'duration'> => ({ kind: 'duration', default: def, min });
 const DURATION_UNITS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400 };
 
-/** Sections and keys with the first API's defaults (`default.toml`), plus Dundie's own. */
+/** Sections and keys with SPEC §3's defaults, plus Dundie's own. */
 const schema = {
   security: {
     SECRET_KEY: optional(),
@@ -88,6 +89,11 @@ const schema = {
     IPV6_PREFIX_BITS: int(64, 1),
   },
   email: {
+    /**
+     * How e-mails leave: `log` (appended to log_file), `smtp`, or `http` (a signed JSON POST to
+     * HTTP_URL). Unset: `log` while debug_mode is on, else `smtp` (debug_mode is the old name of `log`).
+     */
+    TRANSPORT: optional(),
     debug_mode: bool(true),
     smtp_sender: str('no-reply@dm.com'),
     smtp_server: str('localhost'),
@@ -105,6 +111,10 @@ const schema = {
      * messages. Eight carried more e-mails per second to a local sink than 16 or 64 did.
      */
     smtp_connections: int(8, 1),
+    /** Where the `http` transport posts each message (http or https). */
+    HTTP_URL: optional(),
+    /** The `http` transport's signing secret, `whsec_` and 24 to 64 bytes in base64 (Standard Webhooks). */
+    HTTP_SECRET: optional(),
   },
   dispatcher: {
     /** node-cron expression (with seconds) of the safety-net claim; LISTEN/NOTIFY wakes it at once. */
@@ -170,8 +180,12 @@ const schema = {
     HOST: str('127.0.0.1'),
   },
   outbox: {
-    /** `sent` and `skipped` rows older than this are deleted; `dead` rows stay for an operator. */
+    /** `sent` and `skipped` rows are kept this long (their day's partition is dropped after); `dead` rows stay for an operator. */
     RETENTION_DAYS: int(7, 1),
+  },
+  audit: {
+    /** `security_events` older than this are deleted by housekeeping. */
+    RETENTION_DAYS: int(365, 1),
   },
   database: {
     POOL_MAX: int(10, 1),
@@ -267,15 +281,42 @@ function developmentSecret(dataDir: string): string {
   return key;
 }
 
+const isHttpUrl = (value: string) => {
+  try {
+    return ['http:', 'https:'].includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+};
+
+export const EMAIL_TRANSPORTS = ['log', 'smtp', 'http'] as const;
+export type EmailTransport = (typeof EMAIL_TRANSPORTS)[number];
+
+/** The transport e-mails take: TRANSPORT when set, else `log` in debug mode and `smtp` otherwise. */
+export function emailTransport(email: { TRANSPORT?: string; debug_mode: boolean }): EmailTransport {
+  return (email.TRANSPORT as EmailTransport | undefined) ?? (email.debug_mode ? 'log' : 'smtp');
+}
+
+/** The `http` transport needs its endpoint and a secret of the Standard Webhooks format. */
+function checkEmail(email: Record<string, unknown>, problems: string[]): void {
+  const transport = email.TRANSPORT as string | undefined;
+  if (transport !== undefined && !(EMAIL_TRANSPORTS as readonly string[]).includes(transport)) {
+    problems.push(`DUNDIE_EMAIL__TRANSPORT must be one of ${EMAIL_TRANSPORTS.join(', ')}, got "${transport}"`);
+    return;
+  }
+  if (transport !== 'http') return;
+  const url = email.HTTP_URL as string | undefined;
+  if (!url || !isHttpUrl(url)) {
+    problems.push(
+      `DUNDIE_EMAIL__HTTP_URL must be an http(s) URL with DUNDIE_EMAIL__TRANSPORT=http, got "${url ?? ''}"`,
+    );
+  }
+  const key = signingKey((email.HTTP_SECRET as string | undefined) ?? '');
+  if (typeof key === 'string') problems.push(`DUNDIE_EMAIL__HTTP_SECRET ${key}`);
+}
+
 /** PUBLIC_URL and CORS_ORIGINS must be plain origins; PWD_RESET_URL defaults from PUBLIC_URL. */
 function checkServer(server: Record<string, unknown>, security: Record<string, unknown>, problems: string[]): void {
-  const isHttpUrl = (value: string) => {
-    try {
-      return ['http:', 'https:'].includes(new URL(value).protocol);
-    } catch {
-      return false;
-    }
-  };
   const publicUrl = (server.PUBLIC_URL as string).replace(/\/+$/, '');
   if (!isHttpUrl(publicUrl)) problems.push(`DUNDIE_SERVER__PUBLIC_URL must be an http(s) URL, got "${publicUrl}"`);
   server.PUBLIC_URL = publicUrl;
@@ -299,8 +340,8 @@ function checkServer(server: Record<string, unknown>, security: Record<string, u
  * Read and check every setting. Throws a ConfigError listing every problem at once.
  * Tests pass their own `env` object instead of touching `process.env`.
  */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Settings {
-  const problems: string[] = [];
+/** Each `DUNDIE_<SECTION>__<KEY>` parsed by its field, names compared without case; unknown names are problems. */
+function readSections(env: Record<string, string | undefined>, problems: string[]) {
   const byUpperName = new Map(
     Object.entries(env)
       .filter(([k]) => k.toUpperCase().startsWith('DUNDIE_'))
@@ -321,20 +362,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       problems.push(`${name} was replaced by DUNDIE_METRICS__PORT (and DUNDIE_METRICS__HOST)`);
     else if (!known.has(name)) problems.push(`${name} is not a setting Dundie knows (see docs/configuration.md)`);
   }
+  return sections;
+}
 
-  const nodeEnv = env.NODE_ENV ?? 'development';
-  const mode = nodeEnv === 'production' ? 'production' : 'development';
-  const dataDir = path.resolve(env.DUNDIE_DATA_DIR ?? '.data');
-
-  const port = parseField('PORT', int(8000, 0), env.PORT, problems) as number;
-  if (port > 65535) problems.push(`PORT must be at most 65535, got "${env.PORT}"`);
-  if ((sections.metrics!.PORT as number) > 65535) problems.push('DUNDIE_METRICS__PORT must be at most 65535');
-
-  const databaseUrl = env.DATABASE_URL || undefined;
+function checkDatabase(
+  databaseUrl: string | undefined,
+  database: Record<string, unknown>,
+  mode: Settings['env'],
+  problems: string[],
+) {
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     problems.push('DATABASE_URL must be a postgres:// URL');
   }
-  const listenUrl = sections.database!.LISTEN_URL as string | undefined;
+  const listenUrl = database.LISTEN_URL as string | undefined;
   if (listenUrl && !/^postgres(ql)?:\/\//.test(listenUrl)) {
     problems.push('DUNDIE_DATABASE__LISTEN_URL must be a postgres:// URL');
   }
@@ -343,8 +383,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'DATABASE_URL is required when NODE_ENV=production (the embedded PostgreSQL is for development only)',
     );
   }
+}
 
-  const security = sections.security!;
+/** The signing keys: required and strong in production, made up once per data folder in development. */
+function checkKeys(security: Record<string, unknown>, mode: Settings['env'], dataDir: string, problems: string[]) {
   if (security.SECRET_KEY === undefined) {
     if (mode === 'production') {
       problems.push('DUNDIE_SECURITY__SECRET_KEY is required when NODE_ENV=production');
@@ -362,10 +404,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const weakPrevious = mode === 'production' ? previous.map(weakKeyReason).find(Boolean) : undefined;
   if (weakPrevious) problems.push(`DUNDIE_SECURITY__PREVIOUS_SECRET_KEYS: a key ${weakPrevious}`);
   security.VERIFY_KEYS = Object.freeze([security.SECRET_KEY, ...previous]);
-  if ((security.IPV6_PREFIX_BITS as number) > 128)
-    problems.push('DUNDIE_SECURITY__IPV6_PREFIX_BITS must be at most 128');
-  checkServer(sections.server!, security, problems);
-  const dispatcher = sections.dispatcher!;
+}
+
+function checkDispatcher(dispatcher: Record<string, unknown>, problems: string[]) {
   for (const key of ['CRON', 'HOUSEKEEPING_CRON']) {
     if (!cron.validate(dispatcher[key] as string)) {
       problems.push(`DUNDIE_DISPATCHER__${key} is not a cron expression: "${dispatcher[key] as string}"`);
@@ -374,7 +415,27 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if ((dispatcher.BACKOFF_MAX_SECONDS as number) < (dispatcher.BACKOFF_BASE_SECONDS as number)) {
     problems.push('DUNDIE_DISPATCHER__BACKOFF_MAX_SECONDS must not be below DUNDIE_DISPATCHER__BACKOFF_BASE_SECONDS');
   }
+}
 
+export function loadConfig(env: Record<string, string | undefined> = process.env): Settings {
+  const problems: string[] = [];
+  const sections = readSections(env, problems);
+  const nodeEnv = env.NODE_ENV ?? 'development';
+  const mode = nodeEnv === 'production' ? 'production' : 'development';
+  const dataDir = path.resolve(env.DUNDIE_DATA_DIR ?? '.data');
+
+  const port = parseField('PORT', int(8000, 0), env.PORT, problems) as number;
+  if (port > 65535) problems.push(`PORT must be at most 65535, got "${env.PORT}"`);
+  if ((sections.metrics!.PORT as number) > 65535) problems.push('DUNDIE_METRICS__PORT must be at most 65535');
+  const databaseUrl = env.DATABASE_URL || undefined;
+  checkDatabase(databaseUrl, sections.database!, mode, problems);
+  const security = sections.security!;
+  checkKeys(security, mode, dataDir, problems);
+  if ((security.IPV6_PREFIX_BITS as number) > 128)
+    problems.push('DUNDIE_SECURITY__IPV6_PREFIX_BITS must be at most 128');
+  checkServer(sections.server!, security, problems);
+  checkEmail(sections.email!, problems);
+  checkDispatcher(sections.dispatcher!, problems);
   const api = sections.api!;
   if ((api.HEADERS_TIMEOUT_SECONDS as number) > (api.REQUEST_TIMEOUT_SECONDS as number)) {
     problems.push('DUNDIE_API__HEADERS_TIMEOUT_SECONDS must not be above DUNDIE_API__REQUEST_TIMEOUT_SECONDS');

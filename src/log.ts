@@ -16,8 +16,8 @@ export function createLogger(
   const fd = stream === 'stderr' ? 2 : 1;
   const options = { level: level ?? config.log.LEVEL, base: undefined, timestamp: pino.stdTimeFunctions.isoTime };
   // Asynchronous: a line is handed to the kernel after the request has answered, and lines
-  // written meanwhile go out together. Written synchronously, the request log was a tenth of the
-  // API's CPU under load (docs/performance.md). Pino flushes what is left when the process exits.
+  // written meanwhile go out together, so the request log stays off the request's path
+  // (docs/performance.md). Pino flushes what is left when the process exits.
   if (config.env === 'production' || config.log.FORMAT === 'json')
     return pino(options, pino.destination({ dest: fd, sync: false }));
   // In-process and synchronous: no worker thread (Deno), and nothing lost on exit.

@@ -1,10 +1,14 @@
 /**
  * Prometheus metrics (prom-client), one registry per service process: outbox rows by status
- * (read from the `outbox_summary` view at scrape time, so every instance reports the same
- * table), and this process's sends, failures, send durations and enqueue-to-sent delays.
+ * and addresses on the suppression list (read at scrape time, so every instance reports the same
+ * tables), and this process's sends, failures, send durations and enqueue-to-sent delays.
+ * It reads the outbox and the suppression list, so it sits above them, with the composers
+ * (`service.ts`, `app.ts`, `dispatcherThread.ts`) that make it and hand it down: the dispatcher
+ * takes it as its `DispatchMetrics`, /metrics as its registry.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Conn } from './db/database.ts';
+import { countSuppressions } from './email/suppressions.ts';
 import type { DispatchMetrics } from './outbox/processRow.ts';
 import { OUTBOX_STATUSES, summary } from './outbox/queries.ts';
 
@@ -15,6 +19,9 @@ export interface Metrics extends DispatchMetrics {
   failures: Counter<'kind'>;
   sendSeconds: Histogram<'kind'>;
   delaySeconds: Histogram<'kind'>;
+  /** 1 while this process's dispatcher thread runs, 0 between a crash and its restart. */
+  dispatcherThreadUp: Gauge;
+  dispatcherThreadRestarts: Counter;
 }
 
 export function createMetrics(db: Conn): Metrics {
@@ -29,8 +36,26 @@ export function createMetrics(db: Conn): Metrics {
       for (const status of OUTBOX_STATUSES) this.set({ status }, counts.get(status) ?? 0);
     },
   });
+  new Gauge({
+    name: 'dundie_email_suppressions',
+    help: 'Addresses on the suppression list (refused for good: not mailed again)',
+    registers: [registry],
+    async collect() {
+      this.set(await countSuppressions(db));
+    },
+  });
   return {
     registry,
+    dispatcherThreadUp: new Gauge({
+      name: 'dundie_dispatcher_thread_up',
+      help: 'Whether the dispatcher thread of this process runs (npm start: both roles in one process)',
+      registers: [registry],
+    }),
+    dispatcherThreadRestarts: new Counter({
+      name: 'dundie_dispatcher_thread_restarts_total',
+      help: 'Times the dispatcher thread exited on its own (a crash) and was started again',
+      registers: [registry],
+    }),
     sent: new Counter({
       name: 'dundie_emails_sent_total',
       help: 'E-mails sent',

@@ -8,15 +8,13 @@ import { housekeeping } from './commands/housekeeping.ts';
 import type { Settings } from './config.ts';
 import { openDatabase } from './db/database.ts';
 import { migrateLatest } from './db/migrations.ts';
-import { createMailer } from './email/mailer.ts';
-import { createApp, createOpsApp } from './http/app.ts';
+import { createApp, createOpsApp } from './app.ts';
 import { createHttpServer } from './http/server.ts';
 import type { Logger } from './log.ts';
 import { startDispatcherThread } from './dispatcherThread.ts';
 import { createMetrics } from './metrics.ts';
-import { Dispatcher } from './outbox/dispatcher.ts';
-import { setHashLimits } from './users/hashSlots.ts';
-import { emailWorker } from './tasks/worker.ts';
+import { setHashLimits } from './users/hashQueue.ts';
+import { createEmailDispatcher } from './tasks/emailDispatcher.ts';
 
 export interface Roles {
   api: boolean;
@@ -72,7 +70,7 @@ export async function startService(config: Settings, log: Logger, roles: Roles):
     const metrics = createMetrics(database.db);
     let port: number | undefined;
     if (roles.dispatcher && roles.api) {
-      // Both roles: the dispatcher on its own thread, so the two use both cores (issue 15).
+      // Both roles: the dispatcher on its own thread, so the two use both cores.
       // Started before the API so that it stops after it: intake ends, then the thread drains.
       const thread = await startDispatcherThread(config, database.url, log, metrics);
       cleanups.push(() => thread.stop());
@@ -81,7 +79,7 @@ export async function startService(config: Settings, log: Logger, roles: Roles):
       const apiLog = log.child({ role: 'api' });
       // Behind our proxy every connection comes from it: the per-client cap would cap the proxy.
       const perClient = config.security.TRUST_PROXY ? 0 : config.api.MAX_CONNECTIONS_PER_CLIENT;
-      const server = createHttpServer(createApp({ db: database.db, config, log: apiLog, metrics }).callback(), {
+      const server = createHttpServer(createApp({ db: database.db, config, log: apiLog }).callback(), {
         ...config.api,
         MAX_CONNECTIONS_PER_CLIENT: perClient,
       });
@@ -90,12 +88,11 @@ export async function startService(config: Settings, log: Logger, roles: Roles):
       apiLog.info({ port }, `API listening on http://localhost:${port}`);
     }
     if (roles.dispatcher && !roles.api) {
-      const mailer = createMailer(config.email);
-      cleanups.push(() => mailer.close());
       const dispatcherLog = log.child({ role: 'dispatcher' });
-      const dispatcher = new Dispatcher(emailWorker({ db: database.db, config, mailer, log: dispatcherLog, metrics }), {
-        listen: database.listen,
-      });
+      const dispatcher = createEmailDispatcher(
+        { db: database.db, config, log: dispatcherLog, metrics },
+        { listen: database.listen },
+      );
       cleanups.push(() => dispatcher.stop());
     }
     if (roles.dispatcher) {

@@ -1,6 +1,6 @@
 /**
  * `dundie shell`: a Node REPL whose scope holds the settings, the database and the user functions,
- * like the first API's shell (`try_to_send_pwd_reset_email` is `tryToSendPwdResetEmail`).
+ * as SPEC §6 gives it (`tryToSendPwdResetEmail` among them).
  */
 import type { REPLEval } from 'node:repl';
 import { parseArgs } from 'node:util';
@@ -10,10 +10,8 @@ import { createUser } from '../commands/createUser.ts';
 import { requestPwdReset } from '../commands/requestPwdReset.ts';
 import { tryToSendPwdResetEmail } from '../commands/tryToSendPwdResetEmail.ts';
 import type { Settings } from '../config.ts';
-import { createMailer } from '../email/mailer.ts';
 import { NotFound } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { emailWorker } from '../tasks/worker.ts';
 import { authenticate, updateProfile } from '../users/account.ts';
 import { findUserByEmail, findUserByUsername, listUsers } from '../users/queries.ts';
 import { withDatabase } from './support.ts';
@@ -22,7 +20,6 @@ export async function shellCommand(args: string[], config: Settings, log: Logger
   parseArgs({ args, options: {} });
   await withDatabase(config, log, async ({ database }) => {
     const { db } = database;
-    const mailer = createMailer(config.email);
     const scope = {
       settings: config,
       db,
@@ -34,7 +31,7 @@ export async function shellCommand(args: string[], config: Settings, log: Logger
       changePassword: async (username: string, password: string) => {
         const user = await findUserByUsername(db, username);
         if (!user) throw new NotFound('User not found');
-        return changePassword(db, config, user, password);
+        return changePassword(db, config, user, password, { how: 'admin' });
       },
       updateProfile: async (username: string, changes: { avatar?: string; bio?: string }) => {
         const user = await findUserByUsername(db, username);
@@ -44,8 +41,7 @@ export async function shellCommand(args: string[], config: Settings, log: Logger
       createAccessToken: (data: TokenData, expiresDelta?: number, scope?: Scope) =>
         createAccessToken(config.security, data, expiresDelta, scope),
       requestPwdReset: (address: string) => requestPwdReset(db, config, address),
-      tryToSendPwdResetEmail: (address: string) =>
-        tryToSendPwdResetEmail(emailWorker({ db, config, mailer, log }), config, address),
+      tryToSendPwdResetEmail: (address: string) => tryToSendPwdResetEmail(db, config, log, address),
     };
     console.log(`Dundie shell. In scope: ${Object.keys(scope).join(', ')}`);
     // Loaded here, not at the top: node:repl loads node:domain, whose async hook slows every
@@ -67,6 +63,5 @@ export async function shellCommand(args: string[], config: Settings, log: Logger
     };
     await new Promise<void>((resolve) => server.on('exit', resolve));
     if (running > 0) await new Promise<void>((resolve) => (idle = resolve));
-    mailer.close();
   });
 }

@@ -9,6 +9,7 @@
  * (BackendKeyData) is its own, not the one `pg_backend_pid()` reports.
  */
 import type pg from 'pg';
+import { transientCause } from './errors.ts';
 
 /** `auto`: named statements only on a direct connection; `true`/`false` force them on or off. */
 export const PREPARED_STATEMENT_MODES = ['auto', 'true', 'false'] as const;
@@ -23,9 +24,6 @@ export interface ConnectionPolicy {
   /** Called once per pool when a named statement failed and the pool went over to unnamed ones. */
   onFallback?(err: Error): void;
 }
-
-/** SQLSTATEs of a named statement meeting a server connection that does not have it, or has it. */
-const PREPARED_STATEMENT_MISMATCH = new Set(['26000', '42P05']);
 
 /** Whether `client` talks to PostgreSQL itself rather than to a pooler in front of it. */
 export async function reachesServerDirectly(client: pg.Client): Promise<boolean> {
@@ -93,7 +91,7 @@ export function connectionHooks(policy: ConnectionPolicy) {
       // replaces the connection (a server that died behind a pooler never replies).
       broken.add(conn);
       destroySocket(conn);
-    } else if (wasNamed && PREPARED_STATEMENT_MISMATCH.has(err.code ?? '') && policy.preparedStatements === 'auto') {
+    } else if (wasNamed && transientCause(err) === 'moved' && policy.preparedStatements === 'auto') {
       named = false;
       policy.onFallback?.(err);
     }

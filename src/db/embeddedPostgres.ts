@@ -18,7 +18,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
 import pg from 'pg';
+import { constant, linear } from '../delays.ts';
 import type { Logger } from '../log.ts';
+import { retrying } from '../retrying.ts';
 import { isAlreadyExists } from './errors.ts';
 
 export interface EmbeddedServer {
@@ -86,20 +88,23 @@ function runningPort(dir: string): number | undefined {
   return Number.isInteger(pid) && pid > 0 && isAlive(pid) && port > 0 ? port : undefined;
 }
 
-async function waitUntilAccepting(url: string, deadlineMs: number): Promise<void> {
-  for (;;) {
-    const client = new pg.Client({ connectionString: url });
-    try {
-      await client.connect();
-      await client.end();
-      return;
-    } catch (err) {
-      await client.end().catch(() => {});
-      if (Date.now() > deadlineMs) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
+/** A local server that is starting: it takes connections within moments, so it is polled often. */
+const waitUntilAccepting = (url: string, deadlineMs: number): Promise<void> =>
+  retrying(
+    async () => {
+      const client = new pg.Client({ connectionString: url });
+      try {
+        await client.connect();
+        await client.end();
+      } catch (err) {
+        await client.end().catch(() => {});
+        throw err;
+      }
+    },
+    { delay: constant(100), deadline: deadlineMs },
+  );
+
+const errorText = (err: unknown) => String((err as Error | undefined)?.message ?? err);
 
 function readOrCreatePassword(file: string): string {
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
@@ -144,11 +149,34 @@ export async function startEmbeddedPostgres(
     return { adminUrl, owned: false, stop: async () => {} };
   }
 
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const newPort = wantedPort ?? (await freePort());
+  const server = await initialisedServer(dir, newPort, password, persistent, log);
+  await server.start();
+  const adminUrl = urlFor(newPort);
+  await waitUntilAccepting(adminUrl, Date.now() + 10_000);
+  log.info({ port: newPort, dir }, 'embedded PostgreSQL started');
+
+  return {
+    adminUrl,
+    owned: true,
+    stop: superviseRestarts(server, adminUrl, dir, log, { persistent, onFatal, restartTries }),
+  };
+}
+
+type Server = InstanceType<Awaited<ReturnType<typeof loadEmbeddedPostgres>>>;
+
+/** The package's server on `port`, its data folder made on the first start. */
+async function initialisedServer(
+  dir: string,
+  port: number,
+  password: string,
+  persistent: boolean,
+  log: Logger,
+): Promise<Server> {
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: dir,
-    port: newPort,
+    port,
     user: USER,
     password,
     authMethod: 'scram-sha-256',
@@ -164,65 +192,78 @@ export async function startEmbeddedPostgres(
     log.info({ dir }, 'initialising the embedded PostgreSQL (first start)');
     await server.initialise();
   }
-  await server.start();
-  const adminUrl = urlFor(newPort);
-  await waitUntilAccepting(adminUrl, Date.now() + 10_000);
-  log.info({ port: newPort, dir }, 'embedded PostgreSQL started');
+  return server;
+}
 
+/**
+ * Watches the postmaster and starts it again when it dies (up to `restartTries` in a row, then
+ * `onFatal`); returns the stop that ends the watch and the server.
+ */
+function superviseRestarts(
+  server: Server,
+  adminUrl: string,
+  dir: string,
+  log: Logger,
+  {
+    persistent,
+    onFatal,
+    restartTries,
+  }: Required<Pick<EmbeddedOptions, 'persistent' | 'restartTries'>> & Pick<EmbeddedOptions, 'onFatal'>,
+): () => Promise<void> {
   // The package keeps the postmaster's ChildProcess in a private field; it is the only handle on it.
   const handle = server as unknown as { process?: ChildProcess };
   const exited = (child: ChildProcess | undefined) => !child || child.exitCode !== null || child.signalCode !== null;
-  let stopping = false;
+  const stopping = new AbortController();
   let restarting: Promise<void> | undefined;
   const restart = async (why: string) => {
     log.error({ why }, 'embedded PostgreSQL died; restarting it');
-    let lastErr: unknown;
-    for (let attempt = 1; attempt <= restartTries && !stopping; attempt++) {
-      await new Promise((r) => setTimeout(r, 500 * attempt));
-      if (stopping) return;
-      try {
-        handle.process = undefined;
-        await server.start();
-        await waitUntilAccepting(adminUrl, Date.now() + 10_000);
-        log.warn({ attempt }, 'embedded PostgreSQL restarted');
-        watch();
-        return;
-      } catch (err) {
-        lastErr = err ?? new Error('postgres exited while starting');
-        log.warn(
-          { attempt, err: String((lastErr as Error).message ?? lastErr) },
-          'embedded PostgreSQL did not restart',
-        );
-      }
+    try {
+      await retrying(
+        async (attempt) => {
+          handle.process = undefined;
+          await server.start().catch((err: unknown) => {
+            throw err instanceof Error ? err : new Error('postgres exited while starting', { cause: err });
+          });
+          await waitUntilAccepting(adminUrl, Date.now() + 10_000);
+          log.warn({ attempt }, 'embedded PostgreSQL restarted');
+        },
+        {
+          attempts: restartTries,
+          // The old backends must let go of their shared memory first, and may take longer.
+          pauseFirst: true,
+          delay: linear(500),
+          signal: stopping.signal,
+          onRetry: (err, attempt) => log.warn({ attempt, err: errorText(err) }, 'embedded PostgreSQL did not restart'),
+        },
+      );
+      watch();
+    } catch (err) {
+      if (stopping.signal.aborted) return;
+      log.warn({ attempt: restartTries, err: errorText(err) }, 'embedded PostgreSQL did not restart');
+      log.fatal({ tries: restartTries }, 'embedded PostgreSQL could not be restarted');
+      onFatal?.(err);
     }
-    if (stopping) return;
-    log.fatal({ tries: restartTries }, 'embedded PostgreSQL could not be restarted');
-    onFatal?.(lastErr);
   };
   const watch = () => {
     handle.process?.once('exit', (code, signal) => {
-      if (stopping) return;
+      if (stopping.signal.aborted) return;
       restarting = restart(`postmaster exited (${signal ?? `code ${code}`})`).finally(() => (restarting = undefined));
     });
   };
   watch();
 
-  return {
-    adminUrl,
-    owned: true,
-    stop: async () => {
-      stopping = true;
-      await restarting;
-      // The package's stop() waits for an 'exit' that, for a postmaster already dead, never comes.
-      if (exited(handle.process)) {
-        handle.process = undefined;
-        if (!persistent) rmSync(dir, { recursive: true, force: true });
-        log.info('embedded PostgreSQL was already stopped');
-        return;
-      }
-      await server.stop();
-      log.info('embedded PostgreSQL stopped');
-    },
+  return async () => {
+    stopping.abort();
+    await restarting;
+    // The package's stop() waits for an 'exit' that, for a postmaster already dead, never comes.
+    if (exited(handle.process)) {
+      handle.process = undefined;
+      if (!persistent) rmSync(dir, { recursive: true, force: true });
+      log.info('embedded PostgreSQL was already stopped');
+      return;
+    }
+    await server.stop();
+    log.info('embedded PostgreSQL stopped');
   };
 }
 

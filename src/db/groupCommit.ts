@@ -7,15 +7,24 @@
  * The queue is bounded (`maxQueued`: beyond it `add` fails at once with `QueueFull`), and an item
  * may carry a deadline: past it the caller is answered with `DeadlineExceeded`, and an item still
  * queued is dropped unwritten. A write already under way is not undone: a writer that must not
- * commit late items checks their deadline itself (the outbox INSERT does, on the server's clock).
+ * commit late items checks their deadline itself (the outbox INSERT does, on the server's clock),
+ * and even then a write whose statement ran in time may still commit after the caller was
+ * answered (a COMMIT waiting for a synchronous standby), so `DeadlineExceeded.sent` says which
+ * of the two the caller was: dropped unwritten, or in a write already sent.
  */
 import { isDataDbError } from './errors.ts';
 
-/** The item was not written before its deadline; the caller may try again. */
+/**
+ * The item was not written before its deadline; the caller may try again. `sent` false: it was
+ * still queued and is never written. `sent` true: it was in a write already sent to the server,
+ * whose outcome the caller will not learn; that write may commit (or have committed) anyway.
+ */
 export class DeadlineExceeded extends Error {
-  constructor(message = 'not written before its deadline') {
-    super(message);
+  readonly sent: boolean;
+  constructor({ sent = false }: { sent?: boolean } = {}) {
+    super(sent ? 'in a write already sent when its deadline passed: it may commit' : 'not written before its deadline');
     this.name = 'DeadlineExceeded';
+    this.sent = sent;
   }
 }
 
@@ -34,10 +43,12 @@ export interface GroupCommitOptions {
   maxQueued?: number;
   /**
    * A batch that fails for its data (SQLSTATE class 21, two items touching one row; 22, invalid
-   * data; 23, a broken constraint) is split in halves, written in order, until only the items at
-   * fault fail: one bad item in 256 costs about 2·log2(256) = 16 writes, not 256.
+   * data; 23, a broken constraint; 54, past a limit) is split in halves, written in order, until
+   * only the items at fault fail: one bad item in 256 costs about 2·log2(256) = 16 writes, not
+   * 256. A function says which errors to split on instead (`isRowBoundDbError` adds the waits one
+   * locked row can cause).
    */
-  bisect?: boolean;
+  bisect?: boolean | ((err: unknown) => boolean);
 }
 
 interface Waiting<In, Out> {
@@ -46,11 +57,13 @@ interface Waiting<In, Out> {
   reject(err: unknown): void;
   /** When the caller is answered `DeadlineExceeded`, on the monotonic clock (`performance.now()`). */
   due?: number;
+  /** Taken off the queue into a write: past its deadline, it may still commit. */
+  sent?: boolean;
 }
 
 export class GroupCommit<In, Out> {
   readonly #writeMany: (items: In[]) => Promise<Out[]>;
-  readonly #bisect: boolean;
+  readonly #bisect: ((err: unknown) => boolean) | undefined;
   readonly #maxBatch: number;
   readonly #maxInFlight: number;
   readonly #maxQueued: number;
@@ -68,7 +81,7 @@ export class GroupCommit<In, Out> {
     { maxBatch = 256, maxInFlight = 2, maxQueued = Infinity, bisect = false }: GroupCommitOptions = {},
   ) {
     this.#writeMany = writeMany;
-    this.#bisect = bisect;
+    this.#bisect = bisect === true ? isDataDbError : bisect || undefined;
     this.#maxBatch = maxBatch;
     this.#maxInFlight = maxInFlight;
     this.#maxQueued = maxQueued;
@@ -133,7 +146,7 @@ export class GroupCommit<In, Out> {
     }
     if (expired.size > 0) {
       this.#queue = this.#queue.filter((w) => !expired.has(w));
-      for (const waiting of expired) waiting.reject(new DeadlineExceeded());
+      for (const waiting of expired) waiting.reject(new DeadlineExceeded({ sent: waiting.sent === true }));
     }
     if (next < Infinity) this.#armSweep(next);
   }
@@ -141,6 +154,7 @@ export class GroupCommit<In, Out> {
   #pump(): void {
     while (this.#inFlight < this.#maxInFlight && this.#queue.length > 0) {
       const batch = this.#queue.splice(0, this.#maxBatch);
+      for (const w of batch) w.sent = true;
       this.#inFlight++;
       void this.#write(batch).finally(() => {
         this.#inFlight--;
@@ -154,7 +168,7 @@ export class GroupCommit<In, Out> {
       const results = await this.#writeMany(batch.map((w) => w.item));
       batch.forEach((w, i) => w.resolve(results[i]!));
     } catch (err) {
-      if (!this.#bisect || batch.length === 1 || !isDataDbError(err)) {
+      if (!this.#bisect || batch.length === 1 || !this.#bisect(err)) {
         for (const w of batch) w.reject(err);
         return;
       }

@@ -7,6 +7,8 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import knex, { type Knex } from 'knex';
+import { constant } from '../delays.ts';
+import { retrying } from '../retrying.ts';
 
 const directory = fileURLToPath(new URL('../../migrations', import.meta.url));
 const MIGRATION_FILE = /^(\d+_\w+)\.(ts|js)$/;
@@ -73,16 +75,17 @@ function withoutStatementTimeouts(pool: Knex): Knex {
   });
 }
 
-async function migrateWhenUnlocked(db: Knex, waitMs: number): Promise<string[]> {
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    try {
+/** Polled at a steady pace: the other process's migration ends when it ends, and a growing pause would only start this one later. */
+const migrateWhenUnlocked = (db: Knex, waitMs: number): Promise<string[]> =>
+  retrying(
+    async () => {
       await renameOldMigrationRecords(db);
       const [, applied] = (await db.migrate.latest(migrationConfig)) as [number, string[]];
       return applied;
-    } catch (err) {
-      if ((err as Error).name !== 'MigrationLocked' || Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-}
+    },
+    {
+      retryIf: (err) => (err as Error).name === 'MigrationLocked',
+      delay: constant(250),
+      deadline: Date.now() + waitMs,
+    },
+  );

@@ -3,7 +3,7 @@
  * wildcard, and no credentials (the API takes bearer tokens, not cookies). A listed origin gets
  * `Access-Control-Allow-Origin` on preflights and on every API answer, errors included; any other
  * origin gets none, and its preflight a 403. `Vary: Origin` keeps caches from mixing them up.
- * The pages are no API: they stay same-origin.
+ * Paths that are no API (`sameOriginOnly`: the pages, as the app's composer says) get none of it.
  */
 import type { Middleware } from 'koa';
 import type { Settings } from '../config.ts';
@@ -13,13 +13,10 @@ const ALLOWED_HEADERS = ['authorization', 'content-type', 'x-request-id'];
 const EXPOSED_HEADERS = 'Retry-After, WWW-Authenticate, X-Request-Id';
 const PREFLIGHT_MAX_AGE_SECONDS = '600';
 
-const isPagePath = (path: string) =>
-  path === '/reset_password' || path.startsWith('/reset_password/') || path.startsWith('/static/');
-
-export function cors(config: Pick<Settings, 'server'>): Middleware {
+export function cors(config: Pick<Settings, 'server'>, sameOriginOnly: (path: string) => boolean): Middleware {
   const allowed = new Set(config.server.CORS_ORIGIN_LIST);
   return async (ctx, next) => {
-    if (isPagePath(ctx.path)) return next();
+    if (sameOriginOnly(ctx.path)) return next();
     ctx.vary('Origin');
     const origin = ctx.get('Origin');
     const preflight = ctx.method === 'OPTIONS' && origin !== '' && ctx.get('Access-Control-Request-Method') !== '';

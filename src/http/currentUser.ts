@@ -5,16 +5,13 @@
 import type { Context, Middleware } from 'koa';
 import { familyIsLive } from '../auth/refreshFamilies.ts';
 import { InvalidToken, sessionIsCurrent, verifyToken, type TokenClaims } from '../auth/tokens.ts';
-import type { Settings } from '../config.ts';
-import type { Db } from '../db/database.ts';
-import { forbidden, unauthorized } from './httpError.ts';
-import { isSuperuser } from '../users/presenter.ts';
+import { forbidden, unauthorized } from '../web/httpError.ts';
+import type { RouterDeps } from '../web/routerDeps.ts';
+import { isSuperuser } from '../users/account.ts';
 import { findUserByUsername, type UserRow } from '../users/queries.ts';
 
-export interface Deps {
-  db: Db;
-  config: Settings;
-}
+/** A caller is looked up in the database, by a token signed with the settings' keys. */
+type Deps = Pick<RouterDeps, 'db' | 'config'>;
 
 export interface AuthState {
   user: UserRow;

@@ -4,6 +4,7 @@
  * (`schemas.ts`); a test compares the paths and methods with the routes the app serves.
  */
 import { z } from 'zod';
+import { ResetRequest } from '../web/schemas.ts';
 import * as schemas from './schemas.ts';
 
 /** Request and response bodies, by the name the document gives them. */
@@ -17,14 +18,34 @@ const components = {
   NewUser: schemas.NewUser,
   Profile: schemas.Profile,
   NewPassword: schemas.NewPassword,
-  ResetRequest: schemas.ResetRequest,
+  ResetRequest,
   ResetAnswer: schemas.ResetAnswer,
+  SecurityEvents: schemas.SecurityEvents,
+  ResetCodeRequest: schemas.ResetCodeRequest,
+  AdminResetRequest: schemas.AdminResetRequest,
+  ResetQueued: schemas.ResetQueued,
+  ResetCodeAnswer: schemas.ResetCodeAnswer,
 };
 
 /** JSON Schema 2020-12 (OpenAPI 3.1's dialect) of what a client sends or gets. */
 function jsonSchema(schema: z.ZodType): Record<string, unknown> {
   const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
   return rest;
+}
+
+/** A query schema's fields as OpenAPI parameters. */
+function queryParameters(schema: z.ZodObject): object[] {
+  const { properties = {}, required = [] } = jsonSchema(schema) as {
+    properties?: Record<string, { description?: string }>;
+    required?: string[];
+  };
+  return Object.entries(properties).map(([name, { description, ...fieldSchema }]) => ({
+    name,
+    in: 'query',
+    required: required.includes(name),
+    description,
+    schema: fieldSchema,
+  }));
 }
 
 const ref = (name: keyof typeof components) => ({ $ref: `#/components/schemas/${name}` });
@@ -129,6 +150,30 @@ export const openApiDocument = {
           200: { description: 'Queued', content: json(ref('ResetAnswer')) },
           422: validationError,
           429: tooMany,
+          503: error(
+            'The database did not answer in time (`Retry-After`). "your request was not recorded": no row was written. ' +
+              '"your request may have been recorded": its INSERT was sent and may commit later. ' +
+              'Asking again is safe either way: one reset e-mail per address per cooldown.',
+          ),
+        },
+      },
+    },
+    '/user/pwd_reset_code': {
+      post: {
+        summary: 'Trade the code from a reset e-mail for its reset token',
+        description:
+          'The e-mail carries an 8-digit code beside its link. The answer is the token the link carries, for ' +
+          "`POST /user/{username}/password/?pwd_reset_token=`; the e-mail's link and code die with it. A code is good " +
+          'for `RESET_TOKEN_EXPIRE_MINUTES`, once, for the newest e-mail only, and for 5 tries.',
+        requestBody: { required: true, content: json(ref('ResetCodeRequest')) },
+        responses: {
+          200: { description: 'The reset token', content: json(ref('ResetCodeAnswer')) },
+          400: error(
+            'Invalid or expired code: the same detail for an unknown address, a wrong, expired, used or replaced code, ' +
+              'and too many tries',
+          ),
+          422: validationError,
+          429: tooMany,
         },
       },
     },
@@ -146,6 +191,24 @@ export const openApiDocument = {
           200: { description: 'Updated', content: json(ref('User')) },
           401: error('No valid access token'),
           403: error('You can only update your own profile'),
+          404: error('User not found'),
+          422: validationError,
+        },
+      },
+    },
+    '/user/{username}/pwd_reset': {
+      parameters: [username],
+      post: {
+        summary: 'Send a user the reset e-mail (superuser)',
+        description:
+          "Queues the e-mail a person's own request would: a link and a code. The address's cooldown applies " +
+          'unless `override_cooldown`, which is logged with the superuser who asked.',
+        security: bearer,
+        requestBody: { required: false, content: json(ref('AdminResetRequest')) },
+        responses: {
+          202: { description: 'Queued', content: json(ref('ResetQueued')) },
+          401: error('No valid access token'),
+          403: error('Only superusers can send a reset e-mail for a user'),
           404: error('User not found'),
           422: validationError,
         },
@@ -172,6 +235,24 @@ export const openApiDocument = {
           422: validationError,
           429: tooMany,
           503: error('The server is busy, try again shortly'),
+        },
+      },
+    },
+    '/user/{username}/events': {
+      parameters: [username],
+      get: {
+        summary: "The account's recent security activity (that user or a superuser)",
+        description:
+          'Reset e-mails sent or skipped, password changes (and how), logins and refused logins, refresh-token reuse: ' +
+          'newest first, a page at a time. Never a password, token or code.',
+        security: bearer,
+        parameters: queryParameters(schemas.EventsQuery),
+        responses: {
+          200: { description: 'A page of events', content: json(ref('SecurityEvents')) },
+          401: error('No valid access token'),
+          403: error("You can only see your own account's security events"),
+          404: error('User not found'),
+          422: validationError,
         },
       },
     },

@@ -6,8 +6,8 @@
  * Shutdown (`close`): the listener stops accepting at once; responses in flight, and requests that
  * still arrive on open keep-alive connections, are answered with `Connection: close`, so each
  * socket ends after its response; idle keep-alive sockets are not cut (a client may be writing its
- * next request on one at that instant: that is the ECONNRESET of issue 14, item 6) but left to the
- * keep-alive timeout, which clients are told (`Keep-Alive: timeout=N`) and close before. Whatever is
+ * next request on one at that instant, and would get ECONNRESET: docs/reliability.md) but left to
+ * the keep-alive timeout, which clients are told (`Keep-Alive: timeout=N`) and close before. Whatever is
  * still open after `drainSeconds` is closed.
  *
  * Connections: one client address holds at most MAX_CONNECTIONS_PER_CLIENT (more are closed as

@@ -6,7 +6,7 @@
 import type { Settings } from '../config.ts';
 import { createMailer, localizedTemplate, type Mail } from '../email/mailer.ts';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../users/passwordPolicy.ts';
-import { catalog, translatePolicy, type Locale } from './i18n.ts';
+import { catalog, format, translatePolicy, type Locale } from './i18n.ts';
 import { renderPage, type PageName, type PageView } from './views.ts';
 
 export const EMAIL_PREVIEWS = ['pwd_reset_email', 'pwd_changed_email'] as const;
@@ -26,14 +26,17 @@ export const PAGE_PREVIEWS: Record<string, (locale: Locale, config: Settings) =>
     { title: 'sent_title', path: '/reset_password/sent', vars: { minutes: c.security.RESET_TOKEN_EXPIRE_MINUTES } },
   ],
   continue: () => ['continue', { title: 'continue_title', vars: { refresh: '/reset_password' } }],
-  choose: () => ['choose', { title: 'choose_title', vars: { username: 'michael-scott' } }],
+  choose: () => ['choose', { title: 'choose_title', vars: { username: 'michael-scott', name: 'Michael Scott' } }],
   'choose-errors': (l) => [
     'choose',
     {
       title: 'choose_title',
       vars: {
         username: 'michael-scott',
+        name: 'Michael Scott',
+        email: 'jim@dm.com',
         errors: {
+          email: format(catalog(l).sent_to_mismatch!, { username: 'michael-scott' }),
           password: translatePolicy(l, 'Password must not be the username', {
             min: PASSWORD_MIN_LENGTH,
             max: PASSWORD_MAX_LENGTH,
@@ -56,8 +59,19 @@ export type Preview = { kind: 'page'; html: string } | { kind: 'email'; template
 function emailVars(template: string, config: Settings): Record<string, unknown> {
   const common = { sender: config.email.smtp_sender, to: 'mscott@dm.com', url: config.security.PWD_RESET_URL };
   if (template === 'pwd_reset_email')
-    return { ...common, pwd_reset_token: SAMPLE_TOKEN, expire: config.security.RESET_TOKEN_EXPIRE_MINUTES };
-  return { ...common, username: 'michael-scott', changed_at: '2026-11-26 09:30:00 UTC' };
+    return {
+      ...common,
+      pwd_reset_token: SAMPLE_TOKEN,
+      code: '04719385',
+      expire: config.security.RESET_TOKEN_EXPIRE_MINUTES,
+    };
+  return {
+    ...common,
+    username: 'michael-scott',
+    changed_at: '2026-11-26 09:30:00 UTC',
+    how: 'code',
+    client: '203.0.113.9',
+  };
 }
 
 /** Renders `name` (an e-mail kind, or `pages/<state>`) in `locale`; throws for an unknown name. */
@@ -66,7 +80,7 @@ export async function renderPreview(name: string, locale: Locale, config: Settin
   if ((EMAIL_PREVIEWS as readonly string[]).includes(name)) {
     const template = localizedTemplate(name, locale);
     // Debug mode: a mailer that renders and never connects to anything.
-    const mailer = createMailer({ ...config.email, debug_mode: true });
+    const mailer = createMailer({ ...config.email, TRANSPORT: 'log' });
     return { kind: 'email', template, mail: await mailer.render(template, emailVars(name, config)) };
   }
   const page = PAGE_PREVIEWS[state];

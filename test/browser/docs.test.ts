@@ -41,6 +41,6 @@ if (!existsSync(CHROMIUM)) {
     t.log(`screenshot: ${file}`);
     const row = await tdb.db('outbox').first();
     // Chromium says Accept-Language: en-US; the e-mail follows it (issue 12).
-    t.deepEqual(row.payload, { email: 'mscott@dm.com', locale: 'en' });
+    t.like(row.payload, { email: 'mscott@dm.com', locale: 'en' });
   });
 }

@@ -3,8 +3,9 @@
  * driven by playwright-core, a real SMTP server for a mailbox, the service with its dispatcher.
  * In English and in Portuguese, with JavaScript and without: ask for a link, read the e-mail,
  * open its link (from the e-mail's HTML, so the click comes from another site, as from webmail),
- * see the username, break the policy, choose a good password, log in with it, and find the link
- * dead. axe-core checks every page state; the screenshots in docs/screenshots are made here.
+ * see the username, type the address the link was sent to, break the policy, choose a good
+ * password, log in with it, and find the link dead. axe-core checks every page state; the
+ * screenshots in docs/screenshots are made here.
  */
 import test, { type ExecutionContext } from 'ava';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -32,6 +33,7 @@ const TEXT = {
     sent: 'Check your e-mail',
     subject: 'Password reset for Dundie',
     choose: (u: string) => `Choose a new password for ${u}`,
+    sentTo: 'E-mail address this link was sent to',
     password: 'New password',
     confirm: 'Type it again',
     change: 'Change password',
@@ -42,6 +44,9 @@ const TEXT = {
     notice: 'Your Dundie password was changed',
     expired: 'This link has expired or was already used',
     newLink: 'Send me a new link',
+    code: 'Code from the e-mail',
+    codeSubmit: 'Continue with the code',
+    codeWrong: 'This code is not right, has expired, or was already used.',
   },
   'pt-BR': {
     request: 'Esqueceu sua senha?',
@@ -50,6 +55,7 @@ const TEXT = {
     sent: 'Confira seu e-mail',
     subject: 'Redefinição de senha do Dundie',
     choose: (u: string) => `Escolha uma nova senha para ${u}`,
+    sentTo: 'Endereço de e-mail que recebeu este link',
     password: 'Nova senha',
     confirm: 'Digite de novo',
     change: 'Trocar a senha',
@@ -60,6 +66,9 @@ const TEXT = {
     notice: 'Sua senha do Dundie foi alterada',
     expired: 'Este link expirou ou já foi usado',
     newLink: 'Enviar um novo link',
+    code: 'Código do e-mail',
+    codeSubmit: 'Continuar com o código',
+    codeWrong: 'Este código não está certo, expirou ou já foi usado.',
   },
 } as const;
 type Lang = keyof typeof TEXT;
@@ -200,7 +209,10 @@ if (!existsSync(CHROMIUM)) {
       'nor does the history',
     );
     t.is(await page.locator('h1').innerText(), say.choose(user.username));
+    t.is(await page.locator('#whose-account strong').innerText(), user.username);
     await audit('choose');
+    // The address the link was sent to; the page keeps it across the refusals below.
+    await page.getByLabel(say.sentTo).fill(user.email);
 
     // A password against the policy (the username): the server says why, next to the field.
     if (!javaScriptEnabled) {
@@ -248,6 +260,70 @@ if (!existsSync(CHROMIUM)) {
   test.serial('Portuguese, with JavaScript: the whole reset journey', journey('pt-BR', true));
   test.serial('English, without JavaScript: the whole reset journey', journey('en', false));
   test.serial('Portuguese, without JavaScript: the whole reset journey', journey('pt-BR', false));
+
+  /** The other way through (issue 25): the code from the e-mail, typed on "Check your e-mail". */
+  const codeJourney = (lang: Lang, javaScriptEnabled: boolean) => async (t: ExecutionContext) => {
+    const say = TEXT[lang];
+    const id = `code${lang.toLowerCase().replace('-', '')}${javaScriptEnabled ? 'js' : 'nojs'}`;
+    const user = await makeUser(tdb.db, { name: `Dwight Schrute ${id}`, email: `dwight-${id}@dm.com` });
+    const good = `beets-bears-${id}-2026`;
+    const context = await browser.newContext({
+      javaScriptEnabled,
+      locale: lang === 'en' ? 'en-US' : 'pt-BR',
+      viewport: { width: 1280, height: 800 },
+    });
+    t.teardown(() => context.close());
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on('console', (m) => m.type() === 'error' && !/status of 400/.test(m.text()) && problems.push(m.text()));
+    page.on('pageerror', (e) => problems.push(e.message));
+
+    await page.goto(`${api.base}/reset_password`);
+    await page.getByLabel(say.email).fill(user.email);
+    await Promise.all([
+      page.waitForURL(/\/reset_password\/sent$/),
+      page.getByRole('button', { name: say.send }).click(),
+    ]);
+    // The address from the step before, filled in by the server.
+    t.is(await page.getByLabel(say.email).inputValue(), user.email);
+    const mail = await mailTo(smtp, user.email, say.subject);
+    const code = /^(\d{8})$/m.exec(mail.text ?? '')![1]!;
+
+    await page.getByLabel(say.code).fill(code === '00000000' ? '11111111' : '00000000');
+    await page.getByRole('button', { name: say.codeSubmit }).click();
+    await page.locator('#code-error').waitFor();
+    t.true((await page.locator('#code-error').innerText()).startsWith(say.codeWrong));
+    t.is(await page.getByLabel(say.code).getAttribute('aria-invalid'), 'true');
+    if (javaScriptEnabled) {
+      await assertAccessible(t, page, `code-error (${lang})`);
+      await screenshots(page, lang, 'code-error');
+    }
+
+    await page.getByLabel(say.code).fill(`${code.slice(0, 4)} ${code.slice(4)}`);
+    await Promise.all([
+      page.waitForURL(/\/reset_password$/),
+      page.getByRole('button', { name: say.codeSubmit }).click(),
+    ]);
+    t.is(await page.locator('h1').innerText(), say.choose(user.username));
+    await page.getByLabel(say.sentTo).fill(user.email);
+    await page.getByLabel(say.password).fill(good);
+    await page.getByLabel(say.confirm).fill(good);
+    await Promise.all([
+      page.waitForURL(/\/reset_password\/done$/),
+      page.getByRole('button', { name: say.change }).click(),
+    ]);
+    t.is(await page.locator('h1').innerText(), say.done);
+    const login = await api.request('POST', '/token', { form: { username: user.username, password: good } });
+    t.is(login.status, 200);
+    // The e-mail's link died with its code.
+    await clickLinkIn(page, mail);
+    t.is(await page.locator('h1').innerText(), say.expired);
+    t.deepEqual(problems, [], 'no console errors, no CSP refusals');
+  };
+
+  test.serial('English, with JavaScript: the journey by code', codeJourney('en', true));
+  test.serial('Portuguese, with JavaScript: the journey by code', codeJourney('pt-BR', true));
+  test.serial('Portuguese, without JavaScript: the journey by code', codeJourney('pt-BR', false));
 
   test.serial('the language switch changes the page and is remembered', async (t) => {
     const context = await browser.newContext({ locale: 'en-US' });

@@ -9,9 +9,7 @@ import process from 'node:process';
 import { pino } from 'pino';
 import { requestPwdReset } from '../../src/commands/requestPwdReset.ts';
 import { createDb } from '../../src/db/database.ts';
-import { createMailer } from '../../src/email/mailer.ts';
-import { Dispatcher } from '../../src/outbox/dispatcher.ts';
-import { emailWorker } from '../../src/tasks/worker.ts';
+import { createEmailDispatcher } from '../../src/tasks/emailDispatcher.ts';
 import { testConfig } from '../helpers/config.ts';
 import { useTestDatabase } from '../helpers/db.ts';
 import { makeUsers } from '../helpers/factories.ts';
@@ -114,14 +112,12 @@ function dispatcherThrough(listen: { url: string; verified: boolean }, env: Reco
   const lines: { msg: string }[] = [];
   const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
   const db = createDb(pooledUrl());
-  const mailer = createMailer(config.email);
-  const dispatcher = new Dispatcher(emailWorker({ db, config, mailer, log }), { listen });
+  const dispatcher = createEmailDispatcher({ db, config, log }, { listen });
   return {
     config,
     lines,
     stop: async () => {
       await dispatcher.stop();
-      mailer.close();
       await db.destroy();
     },
   };

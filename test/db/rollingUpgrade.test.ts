@@ -30,13 +30,16 @@ const tryGit = (...args: string[]) => {
   }
 };
 
-/** The parent of the newest commit that touched migrations/, or why there is none to test against. */
+/**
+ * The parent of the newest commit that added a migration (a commit that only mended one is not a
+ * release boundary), or why there is none to test against.
+ */
 function previousRelease(): { commit: string } | { missing: string } {
   if (tryGit('rev-parse', '--is-inside-work-tree') !== 'true')
     return { missing: 'not a git checkout: this test runs the previous release out of the git history' };
   if (git('rev-parse', '--is-shallow-repository') === 'true')
     return { missing: 'a shallow clone has no previous release: run `git fetch --unshallow` first' };
-  const newest = git('log', '-1', '--format=%H', '--', 'migrations');
+  const newest = git('log', '-1', '--diff-filter=A', '--format=%H', '--', 'migrations');
   const parent = newest && tryGit('rev-parse', '--verify', '--quiet', `${newest}^`);
   if (!parent) return { missing: `no commit before the newest migration's (${newest || 'none'}) in this clone` };
   return { commit: parent };

@@ -17,7 +17,8 @@ export function testConfig(databaseUrl: string, env: Record<string, string> = {}
     DUNDIE_SECURITY__SECRET_KEY: TEST_SECRET,
     DUNDIE_EMAIL__LOG_FILE: path.join(dir, 'email.log'),
     DUNDIE_LOG__LEVEL: 'silent',
-    // Limits and throttles are off unless a test is about them (test/security.test.ts).
+    // Limits and throttles are off unless a test is about them (test/auth/loginLimits.test.ts,
+    // test/http/limitPerClient.test.ts, test/users/resetCooldown.test.ts).
     DUNDIE_SECURITY__RATE_LIMIT_PWD_RESET_PER_MINUTE: '0',
     DUNDIE_SECURITY__RATE_LIMIT_LOGIN_PER_MINUTE: '0',
     DUNDIE_SECURITY__LOGIN_FAILURES_PER_USERNAME: '0',

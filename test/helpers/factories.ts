@@ -3,11 +3,11 @@ import { randomBytes } from 'node:crypto';
 import type { Db } from '../../src/db/database.ts';
 import { hashPassword } from '../../src/users/passwords.ts';
 import { insertUser, type UserRow } from '../../src/users/queries.ts';
-import { createUser, type NewUser } from '../../src/commands/createUser.ts';
+import { createUser, type UserToCreate } from '../../src/commands/createUser.ts';
 
 export const PASSWORD = 'correct-horse-battery';
 
-export function makeUser(db: Db, overrides: Partial<NewUser> = {}): Promise<UserRow> {
+export function makeUser(db: Db, overrides: Partial<UserToCreate> = {}): Promise<UserRow> {
   const id = randomBytes(3).toString('hex');
   return createUser(db, {
     name: `Employee ${id}`,

@@ -3,19 +3,12 @@ import { readFile } from 'node:fs/promises';
 import type { Settings } from '../../src/config.ts';
 import type { Db } from '../../src/db/database.ts';
 import { createLogger } from '../../src/log.ts';
-import { createMailer } from '../../src/email/mailer.ts';
-import { newWorkerId } from '../../src/outbox/dispatcher.ts';
-import { dispatchUntilIdle, type DispatchResult } from '../../src/outbox/dispatchOnce.ts';
-import { emailWorker } from '../../src/tasks/worker.ts';
+import type { DispatchResult } from '../../src/outbox/dispatcher.ts';
+import { createEmailDispatcher } from '../../src/tasks/emailDispatcher.ts';
 
 /** Works the outbox once, as `dundie dispatch --once` does. */
-export async function dispatch(db: Db, config: Settings, workerId = newWorkerId()): Promise<DispatchResult> {
-  const mailer = createMailer(config.email);
-  try {
-    return await dispatchUntilIdle(emailWorker({ db, config, mailer, log: createLogger(config), workerId }));
-  } finally {
-    mailer.close();
-  }
+export function dispatch(db: Db, config: Settings, workerId?: string): Promise<DispatchResult> {
+  return createEmailDispatcher({ db, config, log: createLogger(config), workerId }, { continuous: false }).done;
 }
 
 /** The token out of a reset link in a message's text. */
@@ -32,4 +25,11 @@ export async function readEmailLog(config: Settings): Promise<{ to: string; mess
     to: m[1]!,
     message: m[2]!,
   }));
+}
+
+/** The one-time code out of a reset e-mail's text: the 8 digits alone on their line. */
+export function codeFromText(text: string): string {
+  const match = /^(\d{8})$/m.exec(text);
+  if (!match) throw new Error(`no reset code in:\n${text}`);
+  return match[1]!;
 }

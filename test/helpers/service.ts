@@ -1,6 +1,6 @@
 /**
  * The real service on a port of its own, over a test database, and a small JSON client for it.
- * The dispatcher is not started: tests call `dispatchOnce` themselves, or start it on purpose.
+ * The dispatcher is not started: tests dispatch once themselves (helpers/flow.ts), or start it on purpose.
  */
 import type { Settings } from '../../src/config.ts';
 import { createLogger, type Logger } from '../../src/log.ts';

@@ -14,10 +14,10 @@ export async function waitUntil(
   }
 }
 
-/** True once some connection to this database is LISTENing for the outbox (a dispatcher is awake). */
+/** True once some connection to this database has LISTENed for the outbox, the LISTEN committed (a dispatcher is awake). */
 export async function outboxListened(db: Db): Promise<boolean> {
   const { rows } = await db.raw<{ rows: unknown[] }>(
-    "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN outbox'",
+    "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN outbox' AND state = 'idle'",
   );
   return rows.length > 0;
 }

@@ -1,9 +1,10 @@
 /**
- * The per-client limit on the reset request: requests arriving together are counted by one
- * statement, and a burst still gets exactly its limit through.
+ * The per-client limit on the reset request: one budget shared by every instance, requests
+ * arriving together counted by one statement, and a burst that still gets exactly its limit
+ * through.
  */
 import test from 'ava';
-import { createRequestLimit } from '../../src/auth/requestLimits.ts';
+import { createBatchedLimit } from '../../src/auth/limits/batchedLimit.ts';
 import { testConfig } from '../helpers/config.ts';
 import { useTestDatabase } from '../helpers/db.ts';
 import { startApi, type Api } from '../helpers/service.ts';
@@ -20,6 +21,7 @@ const ask = () =>
     body: JSON.stringify({ email: 'burst@dm.com' }),
     headers: { 'content-type': 'application/json' },
   });
+const json = (body: unknown) => ({ json: body });
 
 test.serial(
   'a burst of 60 parallel reset requests from one client: 5 answered and queued, 55 refused 429',
@@ -38,8 +40,36 @@ test.serial(
   },
 );
 
+test.serial(
+  'the reset limit is shared by two instances: 429 with Retry-After, same detail for any address',
+  async (t) => {
+    const config = testConfig(tdb.url, { DUNDIE_SECURITY__RATE_LIMIT_PWD_RESET_PER_MINUTE: '3' });
+    const [a, b] = [await startApi(config), await startApi(config)];
+    t.teardown(() => Promise.all([a.service.stop(), b.service.stop()]));
+    const answers = [];
+    for (const [api, email] of [
+      [a, 'one@dm.com'],
+      [b, 'two@dm.com'],
+      [a, 'three@dm.com'],
+      [b, 'four@dm.com'],
+      [a, 'five@dm.com'],
+    ] as const) {
+      answers.push(await api.request('POST', '/user/pwd_reset_token/', json({ email })));
+    }
+    t.deepEqual(
+      answers.map((r) => r.status),
+      [200, 200, 200, 429, 429],
+    );
+    t.deepEqual(answers[3]!.body, answers[4]!.body);
+    t.deepEqual(answers[3]!.body, { detail: 'Too many requests, try again later' });
+    const retryAfter = Number(answers[3]!.headers.get('retry-after'));
+    t.true(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
+    t.is(Number((await tdb.db('outbox').count({ n: '*' }))[0]!.n), 3, 'refused requests queue nothing');
+  },
+);
+
 test.serial('hits of one key in one batch count in arrival order, and a new window starts from 1', async (t) => {
-  const limit = createRequestLimit(tdb.db, 'unit', 3, 60)!;
+  const limit = createBatchedLimit(tdb.db, 'unit', 3, 60)!;
   const taken = await Promise.all(['a', 'b', 'a', 'a', 'a', 'b'].map((key) => limit.take(key)));
   t.deepEqual(
     taken.map((x) => [x.hits, x.allowed]),
@@ -63,7 +93,7 @@ test.serial('hits of one key in one batch count in arrival order, and a new wind
 test.serial(
   'a key longer than the table takes is counted under its hash, beside the keys counted with it',
   async (t) => {
-    const limit = createRequestLimit(tdb.db, 'unit', 3, 60)!;
+    const limit = createBatchedLimit(tdb.db, 'unit', 3, 60)!;
     const long = 'x'.repeat(300);
     const taken = await Promise.all([limit.take('fine'), limit.take(long), limit.take(long)]);
     t.deepEqual(

@@ -1,9 +1,9 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
 import test from 'ava';
-import { appRouters } from '../../src/http/app.ts';
+import { appRouters } from '../../src/app.ts';
+import { createLimits } from '../../src/auth/limits.ts';
 import { EnqueueBatcher } from '../../src/outbox/enqueueBatcher.ts';
 import { openApiDocument } from '../../src/http/openapi.ts';
-import { createMetrics } from '../../src/metrics.ts';
 import { testConfig } from '../helpers/config.ts';
 import { useTestDatabase } from '../helpers/db.ts';
 import { startApi, type Api } from '../helpers/service.ts';
@@ -18,11 +18,12 @@ test.before(async () => {
 /** "GET /user/{username}" for every route the app serves, except the docs themselves. */
 function servedRoutes(): string[] {
   const routes = new Set<string>();
+  const config = testConfig(tdb.url);
   for (const router of appRouters({
     db: tdb.db,
-    config: testConfig(tdb.url),
-    metrics: createMetrics(tdb.db),
+    config,
     outbox: new EnqueueBatcher(tdb.db),
+    limits: createLimits(tdb.db, config.security),
   })) {
     for (const layer of router.stack) {
       const path = String(layer.path)

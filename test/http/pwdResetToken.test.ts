@@ -27,7 +27,10 @@ test.serial('debug mode: request, email.log, new password, login, and the link d
 
   const row = await tdb.db('outbox').orderBy('id', 'desc').first();
   t.is(row.status, 'pending');
-  t.deepEqual(row.payload, { email: 'mscott@DM.com' });
+  const { requester, ...queued } = row.payload;
+  t.deepEqual(queued, { email: 'mscott@DM.com' });
+  // Where the request came from, for the dispatcher's security event.
+  t.like(requester, { address: '127.0.0.1' });
 
   const result = await dispatch(tdb.db, config);
   t.is(result.sent, 1);

@@ -7,9 +7,7 @@ import { testConfig } from '../helpers/config.ts';
 import { useTestDatabase } from '../helpers/db.ts';
 import { makeUser } from '../helpers/factories.ts';
 import { readEmailLog, tokenFromText } from '../helpers/flow.ts';
-import { dispatchUntilIdle } from '../../src/outbox/dispatchOnce.ts';
-import { emailWorker } from '../../src/tasks/worker.ts';
-import { createMailer } from '../../src/email/mailer.ts';
+import { createEmailDispatcher } from '../../src/tasks/emailDispatcher.ts';
 import { startApi, type Api } from '../helpers/service.ts';
 
 const tdb = useTestDatabase('logging');
@@ -67,9 +65,7 @@ test.serial('the dispatcher logs each row outcome with the row id, never the tok
   const user = await makeUser(tdb.db);
   await tdb.db('outbox').insert({ kind: 'pwd_reset_email', payload: { email: user.email } });
   const logLines: Record<string, unknown>[] = [];
-  const mailer = createMailer(config.email);
-  t.teardown(() => mailer.close());
-  await dispatchUntilIdle(emailWorker({ db: tdb.db, config, mailer, log: capturingLogger(logLines) }));
+  await createEmailDispatcher({ db: tdb.db, config, log: capturingLogger(logLines) }, { continuous: false }).done;
   const sent = logLines.find((l) => l.msg === 'sent');
   t.truthy(sent?.outboxId);
   // Rows left by earlier tests go out in the same run, in no set order: take this user's link.

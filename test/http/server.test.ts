@@ -168,8 +168,12 @@ test.serial(
           },
         );
         req.on('error', (err: NodeJS.ErrnoException) => {
-          if (err.code === 'ECONNREFUSED') outcomes.refused++;
-          else outcomes.reset.push(err.code ?? err.message);
+          // A new connection still in the kernel's accept queue when the listener closes is reset,
+          // not refused: it never reached the service, as a refused one did not.
+          if (err.code === 'ECONNREFUSED' || (stopping && err.code === 'ECONNRESET' && !req.reusedSocket))
+            outcomes.refused++;
+          else
+            outcomes.reset.push(`${err.code ?? err.message}${req.reusedSocket ? ' on a kept-alive connection' : ''}`);
           resolve();
         });
         req.end(body);

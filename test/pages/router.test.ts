@@ -16,6 +16,9 @@ import { pageClient, textOf, type PageAnswer } from '../helpers/pages.ts';
 import { startApi, type Api } from '../helpers/service.ts';
 import { smtpEnv, startSmtpSink } from '../helpers/smtp.ts';
 
+/** A reset row's payload without where the request came from (its security event's business). */
+const withoutRequester = ({ requester: _requester, ...payload }: Record<string, unknown>) => payload;
+
 const tdb = useTestDatabase('pages', { clean: ['outbox'] });
 
 async function api(
@@ -67,7 +70,11 @@ test.serial('every page state carries the CSP, no-referrer, no-store and anti-fr
   states.push(['choose', await browser.get('/reset_password')]);
   states.push([
     'policy error',
-    await browser.post('/reset_password/new_password', { password: 'short', password_confirm: 'short' }),
+    await browser.post('/reset_password/new_password', {
+      email: user.email,
+      password: 'short',
+      password_confirm: 'short',
+    }),
   ]);
   states.push(['post redirect', await browser.post('/reset_password', { email: user.email })]);
   for (const [what, answer] of states) assertPageHeaders(t, answer, what);
@@ -115,6 +122,75 @@ test.serial('opening a link moves the token into a strict cookie and never uses 
   t.regex(after.html, /<form method="post" action="\/reset_password"/, 'with a way to ask for a new one');
 });
 
+test.serial(
+  "a link to someone else's account names that account and changes nothing without the address it was sent to",
+  async (t) => {
+    const a = await api(t);
+    const todd = await makeUser(tdb.db, { name: 'Todd Packer', email: 'packer@dm.com' });
+    // Todd asks for a link to his own account and gets Jim to open it (link fixation).
+    const token = await linkFor(a, 'packer@dm.com');
+    const good = { password: 'identity-theft-is-not-a-joke', password_confirm: 'identity-theft-is-not-a-joke' };
+    for (const [lang, says] of [
+      [
+        'en',
+        {
+          account: 'This link is for the Dundie account todd-packer (Todd Packer).',
+          wrong: 'This is not the address this link was sent to. If todd-packer is not your account, close this page.',
+        },
+      ],
+      [
+        'pt-BR',
+        {
+          account: 'Este link é da conta Dundie todd-packer (Todd Packer).',
+          wrong:
+            'Este não é o endereço para o qual este link foi enviado. Se todd-packer não é sua conta, feche esta página.',
+        },
+      ],
+    ] as const) {
+      const jim = pageClient(a.base, { 'accept-language': lang });
+      await jim.get(`/reset_password?pwd_reset_token=${token}`);
+      const page = await jim.get('/reset_password');
+      t.true(textOf(page.html).includes(says.account), lang);
+      t.regex(page.html, /<strong>todd-packer<\/strong>/, `${lang}: the account name stands out`);
+      t.regex(
+        page.html,
+        /<input id="email" name="email" type="email" autocomplete="email" inputmode="email" required maxlength="254" value="" aria-describedby="email-hint">/,
+        `${lang}: a labelled, required e-mail field`,
+      );
+      t.regex(page.html, /<label for="email">/);
+
+      for (const typed of ['jim@dm.com', '', 'jim@dm.com"><script>alert(1)</script>']) {
+        const refused = await jim.post('/reset_password/new_password', { email: typed, ...good });
+        t.is(refused.status, 400, `${lang}: ${typed}`);
+        t.regex(refused.html, new RegExp(`<p class="error" id="email-error">${says.wrong}</p>`), lang);
+        t.regex(refused.html, /aria-describedby="email-hint email-error" aria-invalid="true"/);
+        t.false(refused.html.includes('<script>alert'), 'what was typed comes back escaped');
+        t.true(jim.jar.has('dundie_reset'), 'the link stays open for its owner');
+      }
+      const escaped = await jim.post('/reset_password/new_password', { email: 'x"><b>@dm.com', ...good });
+      t.regex(escaped.html, /value="x&#34;&gt;&lt;b&gt;@dm.com"/);
+    }
+    t.is((await tdb.db('users').where({ id: todd.id }).first()).password_hash, todd.password_hash);
+
+    // The address the link was sent to, as a person types it (case, blanks): the password changes.
+    const owner = pageClient(a.base);
+    await owner.get(`/reset_password?pwd_reset_token=${token}`);
+    const done = await owner.post('/reset_password/new_password', { email: ' Packer@DM.com ', ...good });
+    t.is(done.status, 303);
+    t.is(done.location, '/reset_password/done');
+  },
+);
+
+test.serial("the API's token route still changes the password without the e-mail address (SPEC)", async (t) => {
+  const a = await api(t);
+  const user = await makeUser(tdb.db, { email: 'pam@dm.com' });
+  const token = await linkFor(a, 'pam@dm.com');
+  const changed = await a.request('POST', `/user/${user.username}/password/?pwd_reset_token=${token}`, {
+    json: { password: 'art-school-in-new-york', password_confirm: 'art-school-in-new-york' },
+  });
+  t.is(changed.status, 200);
+});
+
 test.serial('the reset cookie is Secure when PUBLIC_URL is https', async (t) => {
   const a = await api(t, { DUNDIE_SERVER__PUBLIC_URL: 'https://rewards.dm.com' });
   const opened = await pageClient(a.base).get('/reset_password?pwd_reset_token=abc');
@@ -131,7 +207,7 @@ test.serial('cross-site form posts are refused and change nothing', async (t) =>
   await tdb.db('outbox').del();
   const browser = pageClient(a.base);
   await browser.get(`/reset_password?pwd_reset_token=${token}`);
-  const good = { password: 'sprinkles-the-cat', password_confirm: 'sprinkles-the-cat' };
+  const good = { email: 'angela@dm.com', password: 'sprinkles-the-cat', password_confirm: 'sprinkles-the-cat' };
 
   const forged: Record<string, string>[] = [
     { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' },
@@ -182,7 +258,7 @@ test.serial('the form answers the same for every address, and the outbox keeps t
 
   const rows = await tdb.db('outbox').orderBy('id');
   t.deepEqual(
-    rows.map((r) => r.payload),
+    rows.map((r) => withoutRequester(r.payload)),
     [
       { email: 'known@dm.com', locale: 'pt-BR' },
       { email: 'nobody@dm.com', locale: 'pt-BR' },
@@ -193,7 +269,10 @@ test.serial('the form answers the same for every address, and the outbox keeps t
   t.regex(switched.html, /<html lang="en">/);
   t.is(browser.jar.get('dundie_lang'), 'en');
   await browser.post('/reset_password', { email: 'known@dm.com' });
-  t.deepEqual((await tdb.db('outbox').orderBy('id', 'desc').first()).payload, { email: 'known@dm.com', locale: 'en' });
+  t.deepEqual(withoutRequester((await tdb.db('outbox').orderBy('id', 'desc').first()).payload), {
+    email: 'known@dm.com',
+    locale: 'en',
+  });
   // The API's answers stay English whatever the header.
   const apiAnswer = await a.request('POST', '/user/pwd_reset_token/', {
     json: { email: 'known@dm.com' },
@@ -226,6 +305,7 @@ test.serial("password errors are said next to their field, in the person's langu
   await browser.get(`/reset_password?pwd_reset_token=${token}`);
 
   const both = await browser.post('/reset_password/new_password', {
+    email: 'oscar@dm.com',
     password: 'oscar-martinez',
     password_confirm: 'something-else',
   });
@@ -234,6 +314,7 @@ test.serial("password errors are said next to their field, in the person's langu
   t.regex(both.html, /<p class="error" id="password_confirm-error">As duas senhas não são iguais.<\/p>/);
   t.regex(both.html, /aria-describedby="password-hint password-error" aria-invalid="true"/);
   const common = await browser.post('/reset_password/new_password', {
+    email: 'oscar@dm.com',
     password: 'qwertyuiop',
     password_confirm: 'qwertyuiop',
   });
@@ -241,6 +322,7 @@ test.serial("password errors are said next to their field, in the person's langu
   t.is((await tdb.db('users').where({ id: user.id }).first()).password_hash, user.password_hash);
 
   const done = await browser.post('/reset_password/new_password', {
+    email: 'oscar@dm.com',
     password: 'accountant-of-the-year',
     password_confirm: 'accountant-of-the-year',
   });
@@ -278,6 +360,7 @@ test.serial('a reset asked in Portuguese is e-mailed in Portuguese, and so is th
   t.is(
     (
       await browser.post('/reset_password/new_password', {
+        email: 'kevin@dm.com',
         password: 'chili-on-the-carpet',
         password_confirm: 'chili-on-the-carpet',
       })
@@ -319,6 +402,7 @@ test.serial('no token reaches the request log, nor the cookie', async (t) => {
   await browser.get('/reset_password');
   await browser.post('/reset_password/new_password', { password: 'x', password_confirm: 'y' });
   await browser.post('/reset_password/new_password', {
+    email: 'creed@dm.com',
     password: 'mung-beans-forever',
     password_confirm: 'mung-beans-forever',
   });
@@ -386,7 +470,7 @@ test.serial("the API keeps the caller's language for the e-mail, and answers in 
   });
   const rows = await tdb.db('outbox').orderBy('id');
   t.deepEqual(
-    rows.map((r) => r.payload),
+    rows.map((r) => withoutRequester(r.payload)),
     [{ email: 'meredith@dm.com', locale: 'pt-BR' }, { email: 'stanley@dm.com' }],
   );
 });
@@ -408,7 +492,11 @@ test.serial('password checks at capacity: the page says "try again" with 503 and
     a.request('POST', '/token', { form: { username: user.username, password: 'not-the-password' } }),
   );
   const changes = Array.from({ length: 3 }, () =>
-    browser.post('/reset_password/new_password', { password: 'quiet-harbor-77', password_confirm: 'quiet-harbor-77' }),
+    browser.post('/reset_password/new_password', {
+      email: user.email,
+      password: 'quiet-harbor-77',
+      password_confirm: 'quiet-harbor-77',
+    }),
   );
   const answers = await Promise.all(changes);
   await Promise.all(logins);

@@ -1,8 +1,10 @@
 import test from 'ava';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ConfigError, loadConfig } from '../../src/config.ts';
+import { ConfigError, emailTransport, loadConfig } from '../../src/config.ts';
+import { testConfig } from '../helpers/config.ts';
 
 const dataDir = () => mkdtempSync(path.join(tmpdir(), 'dundie-config-'));
 
@@ -62,6 +64,34 @@ test('production refuses a short secret key', (t) => {
   t.deepEqual(err.problems, ['DUNDIE_SECURITY__SECRET_KEY must be at least 32 bytes']);
 });
 
+test('outside development the service refuses a missing or short SECRET_KEY', (t) => {
+  t.throws(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://h/db' }), {
+    message: /SECRET_KEY is required/,
+  });
+  t.throws(
+    () =>
+      loadConfig({
+        NODE_ENV: 'production',
+        DATABASE_URL: 'postgres://h/db',
+        DUNDIE_SECURITY__SECRET_KEY: 'x'.repeat(31),
+      }),
+    { message: /at least 32 bytes/ },
+  );
+  t.notThrows(() =>
+    loadConfig({
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://h/db',
+      DUNDIE_SECURITY__SECRET_KEY: randomBytes(32).toString('base64url'),
+    }),
+  );
+});
+
+test('DUNDIE_DISPATCHER__METRICS_PORT is refused with a pointer to DUNDIE_METRICS__PORT', (t) => {
+  t.throws(() => testConfig('postgres://h/db', { DUNDIE_DISPATCHER__METRICS_PORT: '9464' }), {
+    message: /replaced by DUNDIE_METRICS__PORT/,
+  });
+});
+
 test('typos and bad values are each reported', (t) => {
   const err = t.throws(
     () =>
@@ -77,4 +107,27 @@ test('typos and bad values are each reported', (t) => {
   t.true(err.problems.some((p) => p.includes('DUNDIE_EMAIL__SMTP_PROT is not a setting')));
   t.true(err.problems.some((p) => p.includes('DUNDIE_EMAIL__DEBUG_MODE must be true or false')));
   t.true(err.problems.some((p) => p.includes('PORT must be at most 65535')));
+});
+
+test('the e-mail transport: log in debug mode, smtp otherwise, http only with its URL and a whsec_ secret', (t) => {
+  t.is(emailTransport(loadConfig({ DUNDIE_DATA_DIR: dataDir() }).email), 'log');
+  t.is(emailTransport(loadConfig({ DUNDIE_DATA_DIR: dataDir(), DUNDIE_EMAIL__DEBUG_MODE: 'false' }).email), 'smtp');
+  t.is(emailTransport(loadConfig({ DUNDIE_DATA_DIR: dataDir(), DUNDIE_EMAIL__TRANSPORT: 'smtp' }).email), 'smtp');
+  const error = t.throws(() => loadConfig({ DUNDIE_DATA_DIR: dataDir(), DUNDIE_EMAIL__TRANSPORT: 'http' }), {
+    instanceOf: ConfigError,
+  });
+  t.deepEqual(error.problems, [
+    'DUNDIE_EMAIL__HTTP_URL must be an http(s) URL with DUNDIE_EMAIL__TRANSPORT=http, got ""',
+    'DUNDIE_EMAIL__HTTP_SECRET must start with whsec_ (the Standard Webhooks secret format)',
+  ]);
+  t.throws(() => loadConfig({ DUNDIE_DATA_DIR: dataDir(), DUNDIE_EMAIL__TRANSPORT: 'pigeon' }), {
+    message: /TRANSPORT must be one of log, smtp, http/,
+  });
+  const http = loadConfig({
+    DUNDIE_DATA_DIR: dataDir(),
+    DUNDIE_EMAIL__TRANSPORT: 'http',
+    DUNDIE_EMAIL__HTTP_URL: 'https://mail.dm.com/send',
+    DUNDIE_EMAIL__HTTP_SECRET: `whsec_${Buffer.alloc(32).toString('base64')}`,
+  });
+  t.is(emailTransport(http.email), 'http');
 });

@@ -4,7 +4,7 @@ import { redactUrl } from '../../src/log.ts';
 
 const token = jwt.sign({ sub: 'mscott', scope: 'pwd_reset', pwd: 'x'.repeat(22) }, 'k'.repeat(40), { expiresIn: 600 });
 
-test('10. tokens in logs: any JWT-shaped value anywhere in a logged URL is redacted', (t) => {
+test('tokens in logs: any JWT-shaped value anywhere in a logged URL is redacted', (t) => {
   const spellings = [
     `/user/mscott/password/?PWD_RESET_TOKEN=${token}`,
     `/user/mscott/password/?pwd_reset_token[]=${token}`,
@@ -22,7 +22,7 @@ test('10. tokens in logs: any JWT-shaped value anywhere in a logged URL is redac
   }
 });
 
-test('10. secret parameters are redacted in any case and qs spelling, others kept as sent', (t) => {
+test('secret parameters are redacted in any case and qs spelling, others kept as sent', (t) => {
   t.is(redactUrl('/a?x=1&Pwd_Reset_Token=short&y=%20'), '/a?x=1&Pwd_Reset_Token=REDACTED&y=%20');
   t.is(redactUrl('/a?password[0]=hunter2'), '/a?password[0]=REDACTED');
   t.is(redactUrl('/plain'), '/plain');

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import Router from '@koa/router';
-import { notFound } from '../httpError.ts';
+import { notFound } from '../../web/httpError.ts';
 import { openApiDocument } from '../openapi.ts';
 
 const distDir = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));

@@ -1,19 +1,22 @@
 /** `POST /token` (OAuth2 password flow, form or JSON) and `POST /refresh_token`. */
 import Router from '@koa/router';
 import { createTokenPair, InvalidToken, sessionIsCurrent, verifyToken } from '../../auth/tokens.ts';
-import { unauthorized } from '../httpError.ts';
-import { loginThrottle } from '../../auth/loginThrottle.ts';
+import { unauthorized } from '../../web/httpError.ts';
+import type { RouterDeps } from '../../web/routerDeps.ts';
+import { withLoginAttempt } from '../../auth/limits.ts';
 import { rotate, startFamily } from '../../auth/refreshFamilies.ts';
 import { findUserByUsername } from '../../users/queries.ts';
 import { authenticate } from '../../users/account.ts';
-import type { Deps } from '../currentUser.ts';
-import { limitPerClient } from '../limitPerClient.ts';
-import { ANONYMOUS_BODY_KB, readBody } from '../readBody.ts';
+import { recordSecurityEvent } from '../../users/securityEvents.ts';
+import { TooManyAttempts } from '../../errors.ts';
+import { limitPerClient } from '../../web/limitPerClient.ts';
+import { ANONYMOUS_BODY_KB, readBody } from '../../web/readBody.ts';
 import { DEVICE_COOKIE, DEVICE_COOKIE_DAYS, deviceCookieValue, trustedDevice } from '../../auth/deviceCookies.ts';
 import { isHttps, readCookie, serializeCookie } from '../../web/cookies.ts';
-import type { ClientState } from '../client.ts';
+import { requesterOf, type ClientState } from '../../web/client.ts';
+import type { DeadlineState } from '../../web/deadline.ts';
 import { Login, RefreshRequest } from '../schemas.ts';
-import { validate } from '../validate.ts';
+import { validate } from '../../web/validate.ts';
 
 /** RFC 6749 §5.1: a response carrying tokens is never stored by a cache on the way. */
 const noStore = (ctx: { set(field: string, value: string): void }) => {
@@ -21,25 +24,33 @@ const noStore = (ctx: { set(field: string, value: string): void }) => {
   ctx.set('Pragma', 'no-cache');
 };
 
-export function tokensRouter({ db, config }: Deps): Router {
-  const router = new Router<ClientState>({ sensitive: true });
-
-  const throttle = loginThrottle(db, config.security);
+export function tokensRouter({ db, config, limits }: Pick<RouterDeps, 'db' | 'config' | 'limits'>): Router {
+  const router = new Router<ClientState & DeadlineState>({ sensitive: true });
 
   const body = readBody(ANONYMOUS_BODY_KB);
 
-  router.post('/token', limitPerClient(db, 'login', config.security.RATE_LIMIT_LOGIN_PER_MINUTE), body, async (ctx) => {
+  router.post('/token', limitPerClient(limits.loginsPerClient), body, async (ctx) => {
     const { username, password } = validate(Login, ctx.request.body);
     const device = trustedDevice(config.security, readCookie(ctx, DEVICE_COOKIE), username);
-    // Counted before the password is checked, known username or not (auth/loginThrottle.ts).
-    const attempt = await throttle.begin(username, ctx.state.client, device);
-    const lane = { trusted: device !== undefined, client: ctx.state.client };
-    const user = await authenticate(db, username, password, lane).catch(async (err) => {
-      await attempt.cancelled();
+    const from = requesterOf(ctx);
+    const { client } = ctx.state;
+    const lane = { trusted: device !== undefined, client };
+    // Counted before the password is checked, known username or not (auth/limits/loginFailures.ts).
+    const user = await withLoginAttempt(limits.loginFailures, { username, client, device }, () =>
+      authenticate(db, username, password, lane),
+    ).catch(async (err) => {
+      if (err instanceof TooManyAttempts)
+        await recordSecurityEvent(db, { kind: 'login_refused', username, detail: 'limit' }, from);
       throw err;
     });
-    if (!user) throw unauthorized('Incorrect username or password');
-    await attempt.succeeded();
+    if (!user) {
+      await recordSecurityEvent(db, { kind: 'login_refused', username, detail: 'password' }, from);
+      throw unauthorized('Incorrect username or password');
+    }
+    const family = await db.transaction(async (trx) => {
+      await recordSecurityEvent(trx, { kind: 'login_succeeded', userId: user.id }, from);
+      return startFamily(trx, user.id);
+    });
     ctx.append(
       'Set-Cookie',
       serializeCookie(DEVICE_COOKIE, deviceCookieValue(config.security, user.username, device), {
@@ -51,7 +62,7 @@ export function tokensRouter({ db, config }: Deps): Router {
       }),
     );
     noStore(ctx);
-    ctx.body = createTokenPair(config.security, user, true, await startFamily(db, user.id));
+    ctx.body = createTokenPair(config.security, user, true, family);
   });
 
   router.post('/refresh_token', body, async (ctx) => {
@@ -64,7 +75,9 @@ export function tokensRouter({ db, config }: Deps): Router {
       // Tokens from before rotation carry no family: their holders log in once more.
       if (typeof claims.fam !== 'string' || typeof claims.jti !== 'string')
         throw new InvalidToken('refresh token without a family');
-      const rotation = await rotate(db, { fam: claims.fam, jti: claims.jti }, user.id);
+      const rotation = await rotate(db, { fam: claims.fam, jti: claims.jti }, user.id, (trx) =>
+        recordSecurityEvent(trx, { kind: 'refresh_token_reused', userId: user.id }, requesterOf(ctx)),
+      );
       if (!rotation.ok) {
         if (rotation.reuse)
           ctx.state.log.warn({ username: user.username }, 'spent refresh token used again: its family is revoked');
