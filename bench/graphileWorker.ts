@@ -9,7 +9,7 @@ import { Logger, run } from 'graphile-worker';
 import { loadConfig } from '../src/config.ts';
 import { createDb } from '../src/db/database.ts';
 import { createMailer } from '../src/email/mailer.ts';
-import { createTaskList } from '../src/tasks/worker.ts';
+import { createTaskList } from '../src/tasks/emailDispatcher.ts';
 import { GRAPHILE_CONCURRENCY } from './support.ts';
 
 const config = loadConfig();

@@ -10,13 +10,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../src/config.ts';
 import { createDb } from '../src/db/database.ts';
 import { createLogger } from '../src/log.ts';
 import { startService } from '../src/service.ts';
 import { isEntry } from '../src/runtime.ts';
 import { seedUsers } from './seed.ts';
-import { benchDatabase, machineLine, quantile } from './support.ts';
+import { benchConfig, benchDatabase, machineLine, quantile } from './support.ts';
 
 const { values } = parseArgs({
   options: {
@@ -32,14 +31,8 @@ const rate = Number(values.rate);
 export async function measureLatency() {
   const database = await benchDatabase();
   const work = mkdtempSync(path.join(tmpdir(), 'dundie-latency-'));
-  const config = loadConfig({
-    DATABASE_URL: database.url,
-    PORT: '0',
-    DUNDIE_METRICS__PORT: '0',
-    DUNDIE_SECURITY__SECRET_KEY: 'bench-secret-key-that-is-long-enough-0123456789',
-    DUNDIE_LOG__LEVEL: 'silent',
+  const config = benchConfig(database.url, {
     DUNDIE_EMAIL__LOG_FILE: path.join(work, 'email.log'),
-    DUNDIE_SECURITY__RATE_LIMIT_PWD_RESET_PER_MINUTE: '0',
     DUNDIE_SECURITY__PWD_RESET_COOLDOWN_SECONDS: '0',
     DUNDIE_DISPATCHER__LISTEN: values.listen,
     DUNDIE_DISPATCHER__CRON: values.cron,

@@ -16,11 +16,12 @@
  *   the API sends, 32 callers at once like 32 concurrent reset requests), so D stays the same;
  *
  * before housekeeping, under that load for a few minutes with no housekeeping, while housekeeping
- * deletes (`housekeeping()` of src/commands/housekeeping.ts, default settings, on a pool of its
- * own beside the rounds), right after it, once autovacuum (default settings) has been through the
+ * removes what is past retention (`housekeeping()` of src/commands/housekeeping.ts, default
+ * settings, on a pool of its own beside the rounds: the outbox is partitioned, so it drops day
+ * partitions; the table starts with one for each of the past 30 days, as a month in service leaves it), right after it, once autovacuum (default settings) has been through the
  * table, and after a manual VACUUM. Sizes and dead rows (pgstattuple when the server has it, else
- * pg_stat_user_tables) after each; autovacuum watched every second; the plans of a claim and of a
- * housekeeping DELETE (EXPLAIN (ANALYZE, BUFFERS), rolled back). `--no-autovacuum` turns autovacuum
+ * pg_stat_user_tables), summed over the partitions, after each; autovacuum of `outbox_live` watched
+ * every second; the plan of a claim (EXPLAIN (ANALYZE, BUFFERS), rolled back). `--no-autovacuum` turns autovacuum
  * off for the table, to see what the delete leaves when nothing vacuums after it.
  */
 import { randomBytes } from 'node:crypto';
@@ -33,7 +34,8 @@ import { loadConfig } from '../src/config.ts';
 import { createDb, type Db } from '../src/db/database.ts';
 import { migrateLatest } from '../src/db/migrations.ts';
 import { EnqueueBatcher } from '../src/outbox/enqueueBatcher.ts';
-import { claimDue, deleteFinished, finishMany, type KnownKind } from '../src/outbox/queries.ts';
+import { DAYS_AHEAD, maintainPartitions } from '../src/outbox/partitions.ts';
+import { claimDue, finishMany, type KnownKind } from '../src/outbox/queries.ts';
 import { removeCluster, startPrimary } from '../test/helpers/postgresCluster.ts';
 import { machineLine, quantile } from './support.ts';
 
@@ -211,7 +213,9 @@ interface Stats {
   heap: number;
   indexes: number;
   dueIdx: number;
-  finishedIdx: number;
+  /** outbox_live's heap: the hot partition the claim and the enqueues work on. */
+  liveHeap: number;
+  partitions: number;
   live: number;
   dead: number;
   freePercent: number | undefined;
@@ -221,15 +225,17 @@ async function stats(admin: Db, pgstattuple: boolean): Promise<Stats> {
   const {
     rows: [s],
   } = await admin.raw(`
-    SELECT pg_relation_size('outbox') AS heap, pg_indexes_size('outbox') AS indexes,
-           pg_relation_size('outbox_due_idx') AS due_idx, pg_relation_size('outbox_finished_idx') AS finished_idx,
-           n_live_tup, n_dead_tup
-    FROM pg_stat_user_tables WHERE relname = 'outbox'`);
+    SELECT sum(pg_relation_size(l.relid)) AS heap, sum(pg_indexes_size(l.relid)) AS indexes,
+           pg_relation_size('outbox_due_idx') AS due_idx, pg_relation_size('outbox_live') AS live_heap,
+           count(*) AS partitions, sum(s.n_live_tup) AS n_live_tup, sum(s.n_dead_tup) AS n_dead_tup
+    FROM pg_partition_tree('outbox') l JOIN pg_stat_user_tables s USING (relid)
+    WHERE l.isleaf`);
   const out: Stats = {
     heap: Number(s.heap),
     indexes: Number(s.indexes),
     dueIdx: Number(s.due_idx),
-    finishedIdx: Number(s.finished_idx),
+    liveHeap: Number(s.live_heap),
+    partitions: Number(s.partitions),
     live: Number(s.n_live_tup),
     dead: Number(s.n_dead_tup),
     freePercent: undefined,
@@ -237,14 +243,21 @@ async function stats(admin: Db, pgstattuple: boolean): Promise<Stats> {
   if (pgstattuple) {
     const {
       rows: [t],
-    } = await admin.raw(`SELECT tuple_count, dead_tuple_count, free_percent FROM pgstattuple('outbox')`);
-    Object.assign(out, { live: Number(t.tuple_count), dead: Number(t.dead_tuple_count), freePercent: t.free_percent });
+    } = await admin.raw(`
+      SELECT sum(t.tuple_count) AS tuple_count, sum(t.dead_tuple_count) AS dead_tuple_count,
+             100 * sum(t.free_space) / nullif(sum(t.table_len), 0) AS free_percent
+      FROM pg_partition_tree('outbox') l, LATERAL pgstattuple(l.relid) t WHERE l.isleaf`);
+    Object.assign(out, {
+      live: Number(t.tuple_count),
+      dead: Number(t.dead_tuple_count),
+      freePercent: Number(t.free_percent),
+    });
   }
   return out;
 }
 
 /**
- * Autovacuum and autoanalyze of the table, looked at every second: when each autovacuum ran,
+ * Autovacuum and autoanalyze of `outbox_live` (the partition the queue churns), looked at every second: when each autovacuum ran,
  * with how many dead rows counted when it began, and when each autoanalyze finished.
  */
 function watchAutovacuum(admin: Db, t0: number) {
@@ -261,8 +274,8 @@ function watchAutovacuum(admin: Db, t0: number) {
       } = await admin.raw(`
         SELECT n_dead_tup, autoanalyze_count,
                EXISTS (SELECT 1 FROM pg_stat_progress_vacuum v JOIN pg_stat_activity a USING (pid)
-                       WHERE v.relid = 'outbox'::regclass AND a.backend_type = 'autovacuum worker') AS vacuuming
-        FROM pg_stat_user_tables WHERE relname = 'outbox'`);
+                       WHERE v.relid = 'outbox_live'::regclass AND a.backend_type = 'autovacuum worker') AS vacuuming
+        FROM pg_stat_user_tables WHERE relname = 'outbox_live'`);
       const dead = Number(w.n_dead_tup);
       maxDead = Math.max(maxDead, dead);
       const last = vacuums.at(-1);
@@ -324,6 +337,13 @@ const { url } = database;
 try {
   const admin = createDb(url, { timeoutSeconds: 3600, poolMax: 3 });
   await migrateLatest(admin);
+  // A deployment a month old: a partition for each of the past 30 days, made as housekeeping makes them.
+  for (let back = 31; back > -DAYS_AHEAD; back -= DAYS_AHEAD + 1)
+    await maintainPartitions(admin, { retentionDays: 36_500, at: new Date(Date.now() - back * 86_400_000) });
+  const leaves = async (): Promise<string[]> =>
+    (await admin.raw(`SELECT relid::text AS name FROM pg_partition_tree('outbox') WHERE isleaf`)).rows.map(
+      (r: { name: string }) => r.name,
+    );
   const pgstattuple = await admin
     .raw('CREATE EXTENSION IF NOT EXISTS pgstattuple')
     .then(() => true)
@@ -356,16 +376,15 @@ try {
     WHERE status IN ('sent', 'skipped') AND processed_at < now() - make_interval(days => ?)`;
   const expired: number = (await admin.raw(expiredSql, [RETENTION])).rows[0].n;
   log(`seeded in ${fmt(seedSeconds)} s; ${fmt(expired)} rows past retention`);
-  if (!autovacuumOn) await admin.raw('ALTER TABLE outbox SET (autovacuum_enabled = off)');
+  if (!autovacuumOn)
+    for (const leaf of await leaves()) await admin.raw('ALTER TABLE ?? SET (autovacuum_enabled = off)', [leaf]);
 
   // The statements as the service sends them, for EXPLAIN.
   const claimSql = await captureSql(admin, (trx) =>
     claimDue(trx, 'explain', BATCH_SIZE, LEASE_SECONDS, { known: KNOWN }),
   );
-  const deleteSql = await captureSql(admin, (trx) => deleteFinished(trx, 36_500));
   const explainClaim = () => explain(url, claimSql.sql, claimSql.bindings);
-  const explainDelete = (days = RETENTION, analyze = true) => explain(url, deleteSql.sql, [days, 500], analyze);
-  const plans: Record<string, string> = { claimBefore: await explainClaim(), deleteBefore: await explainDelete() };
+  const plans: Record<string, string> = { claimBefore: await explainClaim() };
 
   // Pools as the service makes them; housekeeping on one of its own, so that it can be told apart.
   const poolOptions = { poolMax: config.database.POOL_MAX, timeoutSeconds: config.database.TIMEOUT_SECONDS };
@@ -379,7 +398,7 @@ try {
   const deletes: { at: number; ms: number; rows: number }[] = [];
   const deleteStarts = new Map<string, number>();
   hk.on('query', (q: { sql: string; __knexQueryUid: string }) => {
-    if (q.sql.includes('DELETE FROM outbox')) deleteStarts.set(q.__knexQueryUid, performance.now());
+    if (/DELETE FROM outbox|DROP TABLE/.test(q.sql)) deleteStarts.set(q.__knexQueryUid, performance.now());
   });
   const deleteEnded = (res: { rowCount?: number } | undefined, q: { __knexQueryUid: string }) => {
     const at = deleteStarts.get(q.__knexQueryUid);
@@ -457,12 +476,11 @@ try {
   });
   const deleteTo = deleteFrom + deleteSeconds;
   const bigDelete = deletes.filter((d) => d.at >= deleteFrom);
-  const deleted = bigDelete.reduce((n, d) => n + d.rows, 0);
   const left: number = (await admin.raw(expiredSql, [RETENTION])).rows[0].n;
+  const deleted = expired - left;
   log(`housekeeping: ${fmt(deleted)} rows deleted in ${fmt(deleteSeconds, 1)} s, ${fmt(left)} left`);
 
   plans.claimAfter = await explainClaim();
-  plans.deleteAfter = await explainDelete();
   // After a cancelled delete the next run would be the rest of it.
   const nextRuns = cancelled ? [] : [{ when: 'right after it', ...(await housekeepingRun()) }];
   await phase('right after it', () => round(rig, CLAIMS));
@@ -473,8 +491,6 @@ try {
     const waitFrom = watcher.since();
     while (watcher.since() - waitFrom < AUTOVACUUM_WAIT_MS / 1000 && !watcher.settledSince(deleteTo)) await sleep(1000);
     if (watcher.settledSince(deleteTo)) settledAfter = watcher.since() - deleteTo;
-    plans.deleteSettled = await explainDelete();
-    plans.deleteStale = await explainDelete(RETENTION - 1, false);
     if (!cancelled) nextRuns.push({ when: 'after autovacuum and autoanalyze', ...(await housekeepingRun()) });
     await phase(
       Number.isNaN(settledAfter) ? `${AUTOVACUUM_WAIT_MS / 1000} s later, not yet autovacuumed` : 'after autovacuum',
@@ -486,7 +502,8 @@ try {
   started = performance.now();
   await admin.raw('VACUUM outbox');
   const vacuumSeconds = (performance.now() - started) / 1000;
-  if (!autovacuumOn) await admin.raw('ALTER TABLE outbox RESET (autovacuum_enabled)');
+  if (!autovacuumOn)
+    for (const leaf of await leaves()) await admin.raw('ALTER TABLE ?? RESET (autovacuum_enabled)', [leaf]);
   if (!cancelled) nextRuns.push({ when: 'after the manual VACUUM', ...(await housekeepingRun()) });
   await phase('after a manual VACUUM', () => round(rig, CLAIMS));
   await watcher.stop();
@@ -516,16 +533,16 @@ try {
   );
   out();
   out(
-    '| when | seconds | claims | claim p50 / p99 ms | enqueue rows/s (rows per INSERT) | enqueue wait p50 / p99 ms | heap MB | indexes MB (due / finished) | live rows | dead rows | free space |',
+    '| when | seconds | claims | claim p50 / p99 ms | enqueue rows/s (rows per INSERT) | enqueue wait p50 / p99 ms | partitions | heap MB (outbox_live) | indexes MB (due) | live rows | dead rows | free space |',
   );
-  out('|---|---|---|---|---|---|---|---|---|---|---|');
+  out('|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const { what, round: r, stats: s, from, to } of phases) {
     out(
       `| ${what} | ${fmt(from)}–${fmt(to)} | ${fmt(r.claimMs.length)}${r.claimErrors ? ` (${r.claimErrors} failed)` : ''} ` +
         `| ${fmt(pct(r.claimMs, 0.5), 1)} / ${fmt(pct(r.claimMs, 0.99), 1)} ` +
         `| ${fmt(r.enqueued / r.enqueueSeconds)} (${fmt(r.enqueued / r.inserts)}) ` +
         `| ${fmt(pct(r.waitMs, 0.5), 1)} / ${fmt(pct(r.waitMs, 0.99), 1)} ` +
-        `| ${mb(s.heap)} | ${mb(s.indexes)} (${mb(s.dueIdx)} / ${mb(s.finishedIdx)}) | ${fmt(s.live)} | ${fmt(s.dead)} ` +
+        `| ${fmt(s.partitions)} | ${mb(s.heap)} (${mb(s.liveHeap)}) | ${mb(s.indexes)} (${mb(s.dueIdx)}) | ${fmt(s.live)} | ${fmt(s.dead)} ` +
         `| ${s.freePercent === undefined ? '–' : `${fmt(s.freePercent)} %`} |`,
     );
   }
@@ -539,14 +556,14 @@ try {
       "as many rows as were claimed; the INSERTs' average size; what each caller waited for its row's commit.",
   );
   out(
-    `- sizes: heap and all indexes on disk; live and dead rows, free space: ${pgstattuple ? 'pgstattuple (exact)' : 'pg_stat_user_tables (estimates)'}.`,
+    `- sizes: heap and all indexes on disk, summed over every partition; live and dead rows, free space: ${pgstattuple ? 'pgstattuple (exact)' : 'pg_stat_user_tables (estimates)'}.`,
   );
   out();
   out(
-    `Housekeeping (\`housekeeping()\`, RETENTION_DAYS ${RETENTION}, DELETE batches of 500, statement_timeout ` +
-      `${config.database.TIMEOUT_SECONDS} s as in the service): ${fmt(deleted)} of ${fmt(expired)} rows deleted in ` +
+    `Housekeeping (\`housekeeping()\`, RETENTION_DAYS ${RETENTION}: day partitions dropped whole, the default partition's rows ` +
+      `deleted in batches of 500; statement_timeout ${config.database.TIMEOUT_SECONDS} s as in the service): ${fmt(deleted)} of ${fmt(expired)} rows removed in ` +
       `${fmt(deleteSeconds, 1)} s (${fmt(deleted / deleteSeconds)} rows/s) in ${housekeepingRuns} run${housekeepingRuns > 1 ? 's' : ''}` +
-      `${cancelled ? `, cancelled at the cap of ${fmt(DELETE_CAP_MS / 1000)} s` : ''}. ${fmt(bigDelete.length)} DELETE ` +
+      `${cancelled ? `, cancelled at the cap of ${fmt(DELETE_CAP_MS / 1000)} s` : ''}. ${fmt(bigDelete.length)} DROP TABLE and DELETE ` +
       `statements: p50 ${fmt(pct(deleteMs, 0.5), 1)} ms, p99 ${fmt(pct(deleteMs, 0.99), 1)} ms; the first tenth's median ` +
       `${fmt(pct(deleteMs.slice(0, tenth), 0.5), 1)} ms, the last tenth's ${fmt(pct(deleteMs.slice(-tenth), 0.5), 1)} ms; ` +
       `the slowest ${slowest.map((d) => `${fmt(d.ms)} ms (at ${fmt(d.at)} s${during(d.at).includes('A') ? ', autovacuum running' : ''})`).join(', ')}.`,
@@ -559,7 +576,7 @@ try {
         .join('; ')}.`,
     );
   out(
-    `Autovacuum of the table (default settings${autovacuumOn ? '' : '; off here'}), seconds since the first claim: ${
+    `Autovacuum of outbox_live (default settings${autovacuumOn ? '' : '; off here'}), seconds since the first claim: ${
       watcher.vacuums.length
         ? watcher.vacuums
             .map(
@@ -587,13 +604,6 @@ try {
   };
   block('The claim (`claimDue`), EXPLAIN (ANALYZE, BUFFERS), before housekeeping:', plans.claimBefore);
   block('The claim right after housekeeping:', plans.claimAfter);
-  block('One housekeeping DELETE (`deleteFinished`, 500 rows) before housekeeping:', plans.deleteBefore);
-  block('The same right after housekeeping (nothing much left to delete):', plans.deleteAfter);
-  block('The same after autovacuum and autoanalyze:', plans.deleteSettled);
-  block(
-    `Its plan (EXPLAIN only) with RETENTION_DAYS ${RETENTION - 1}, as the planner sees ${RETENTION} days when its statistics are a day old:`,
-    plans.deleteStale,
-  );
 } finally {
   await database.close();
 }

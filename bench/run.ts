@@ -8,8 +8,9 @@
  *    node:http server answering the same JSON (the HTTP limit), and Koa with koa-bodyparser and
  *    @koa/router answering it (the floor of the stack Dundie is built on). Then `npm start` (both
  *    roles) at 32, and its memory under 4,000 junk requests.
- * 2. Dispatch: 10,000 due rows sent to email.log and to an SMTP sink (its own process), with one
- *    and two dispatcher processes; graphile-worker doing the same work for the same jobs.
+ * 2. Dispatch: 10,000 due rows sent to email.log, to an SMTP sink and to an HTTP endpoint (the
+ *    `http` transport; each sink its own process), with one and two dispatcher processes;
+ *    graphile-worker doing the same work for the same jobs.
  * 3. Latency: enqueue-to-sent delay at a low steady rate.
  * 4. Memory: peak RSS of the API process and of the `npm start` process.
  * 5. Scaling out (`bench/scaleOut.ts`): named vs unnamed statements and PgBouncer; N API + M
@@ -28,7 +29,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.ts';
 import { createDb, type Db } from '../src/db/database.ts';
 import { migrateLatest } from '../src/db/migrations.ts';
-import { ANONYMOUS_BODY_KB, RESET_REQUEST_BODY_KB } from '../src/http/readBody.ts';
+import { ANONYMOUS_BODY_KB, RESET_REQUEST_BODY_KB } from '../src/web/readBody.ts';
 import { seedUsers } from './seed.ts';
 import { benchDatabase, GRAPHILE_CONCURRENCY, machineLine } from './support.ts';
 
@@ -372,12 +373,23 @@ say('| transport | processes | Dundie e-mails/s | graphile-worker e-mails/s | ra
 say('|---|---|---|---|---|');
 const sink = await startNode(['--import', 'tsx', 'bench/smtpSink.ts'], baseEnv, (line) => line.startsWith('{"port"'));
 const sinkPort = JSON.parse(sink.line).port;
+const httpSecret = `whsec_${Buffer.alloc(32, 1).toString('base64')}`;
+const httpSink = await startNode(
+  ['--import', 'tsx', 'bench/httpSink.ts'],
+  { ...baseEnv, DUNDIE_EMAIL__HTTP_SECRET: httpSecret },
+  (line) => line.startsWith('{"port"'),
+);
 const transports: Record<string, Record<string, string>> = {
   'email.log': { DUNDIE_EMAIL__DEBUG_MODE: 'true' },
   SMTP: {
     DUNDIE_EMAIL__DEBUG_MODE: 'false',
     DUNDIE_EMAIL__SMTP_SERVER: '127.0.0.1',
     DUNDIE_EMAIL__SMTP_PORT: String(sinkPort),
+  },
+  HTTP: {
+    DUNDIE_EMAIL__TRANSPORT: 'http',
+    DUNDIE_EMAIL__HTTP_URL: `http://127.0.0.1:${JSON.parse(httpSink.line).port}/`,
+    DUNDIE_EMAIL__HTTP_SECRET: httpSecret,
   },
 };
 
@@ -456,11 +468,12 @@ for (const [transport, env] of Object.entries(transports)) {
   }
 }
 await stopChild(sink.child);
+await stopChild(httpSink.child);
 say('');
 const defaults = loadConfig(baseEnv).dispatcher;
 const smtpConnections = loadConfig(baseEnv).email.smtp_connections;
 say(
-  `Dundie with ${defaults.CONCURRENCY} e-mails in flight per process (its default), graphile-worker with ${GRAPHILE_CONCURRENCY} (its better of 64 and 256 on the development machine), both through the same mailer (an SMTP pool of ${smtpConnections} connections); graphile-worker ${JSON.parse(readFileSync('node_modules/graphile-worker/package.json', 'utf8')).version} otherwise with its defaults.`,
+  `Dundie with ${defaults.CONCURRENCY} e-mails in flight per process (its default), graphile-worker with ${GRAPHILE_CONCURRENCY} (its better of 64 and 256 on the development machine), both through the same mailer (an SMTP pool of ${smtpConnections} connections; over HTTP, Node's fetch to the reference receiver of docs/examples, signatures checked); graphile-worker ${JSON.parse(readFileSync('node_modules/graphile-worker/package.json', 'utf8')).version} otherwise with its defaults.`,
 );
 
 // ---------------------------------------------------------------- 3. latency

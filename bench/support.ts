@@ -7,6 +7,7 @@ import os from 'node:os';
 import process from 'node:process';
 import pg from 'pg';
 import { pino } from 'pino';
+import { loadConfig, type Settings } from '../src/config.ts';
 import { startThrowawayPostgres } from '../src/db/embeddedPostgres.ts';
 
 export interface BenchDatabase {
@@ -108,3 +109,16 @@ export function machineLine(serverVersion: string): string {
  * default; the peer at its best, not at a setting that slows it.
  */
 export const GRAPHILE_CONCURRENCY = 64;
+
+/** The service's settings for an in-process benchmark: its own ports, quiet, no reset limit; `env` on top. */
+export function benchConfig(databaseUrl: string, env: Record<string, string> = {}): Settings {
+  return loadConfig({
+    DATABASE_URL: databaseUrl,
+    PORT: '0',
+    DUNDIE_METRICS__PORT: '0',
+    DUNDIE_SECURITY__SECRET_KEY: 'bench-secret-key-that-is-long-enough-0123456789',
+    DUNDIE_LOG__LEVEL: 'silent',
+    DUNDIE_SECURITY__RATE_LIMIT_PWD_RESET_PER_MINUTE: '0',
+    ...env,
+  });
+}

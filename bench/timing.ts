@@ -7,25 +7,17 @@
  */
 import process from 'node:process';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../src/config.ts';
 import { createDb } from '../src/db/database.ts';
 import { createLogger } from '../src/log.ts';
 import { startService } from '../src/service.ts';
 import { makeUser } from '../test/helpers/factories.ts';
-import { benchDatabase, machineLine, mannWhitney, median, quantile } from './support.ts';
+import { benchConfig, benchDatabase, machineLine, mannWhitney, median, quantile } from './support.ts';
 
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '2000' } } });
 const perKind = Number(values.requests);
 
 const database = await benchDatabase();
-const config = loadConfig({
-  DATABASE_URL: database.url,
-  PORT: '0',
-  DUNDIE_METRICS__PORT: '0',
-  DUNDIE_SECURITY__SECRET_KEY: 'bench-secret-key-that-is-long-enough-0123456789',
-  DUNDIE_LOG__LEVEL: 'silent',
-  DUNDIE_SECURITY__RATE_LIMIT_PWD_RESET_PER_MINUTE: '0',
-});
+const config = benchConfig(database.url);
 const service = await startService(config, createLogger(config), { api: true, dispatcher: false });
 const db = createDb(database.url);
 await makeUser(db, { email: 'known.person@dm.com' });
