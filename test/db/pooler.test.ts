@@ -139,7 +139,7 @@ pooled(
       'the warning',
     );
     await requestPwdReset(tdb.db, run.config, user!.email);
-    await smtp.waitFor(1, 5000);
+    await smtp.waitFor(1);
     await waitUntil(async () => (await countByStatus(tdb.db, 'sent')) === 1, 'the row to be sent');
     t.is(run.lines.filter((l) => /LISTEN/.test(l.msg)).length, 1, 'said once, no reconnect loop');
   },
@@ -161,7 +161,7 @@ pooled('with LISTEN_URL direct, a dispatcher whose pool goes through the pooler 
     return rows.length > 0;
   }, 'the dispatcher to LISTEN');
   await requestPwdReset(tdb.db, run.config, user!.email);
-  await smtp.waitFor(1, 3000);
+  await smtp.waitFor(1);
   await waitUntil(async () => (await countByStatus(tdb.db, 'sent')) === 1, 'the row to be sent');
   t.false(run.lines.some((l) => /does not work/.test(l.msg)));
 });

@@ -33,7 +33,7 @@ export async function startSmtpSink(
     attempts: 0,
     refuse,
     delayMs,
-    async waitFor(count, timeoutMs = 10_000) {
+    async waitFor(count, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
       while (sink.recipients.length < count) {
         if (Date.now() > deadline)

@@ -73,7 +73,7 @@ test.serial(
     await waitUntil(paused, 'the first claim to pause');
     await requestPwdReset(tdb.db, config, user!.email);
     dispatcher.wake(); // what the row's NOTIFY does
-    await smtp.waitFor(1, 5000);
+    await smtp.waitFor(1);
     t.deepEqual(smtp.recipients, [user!.email]);
   },
 );
@@ -109,7 +109,7 @@ test.serial('without LISTEN only the cron net claims', async (t) => {
   t.like(await tdb.db('outbox').where({ id }).first(), { status: 'pending', attempts: 0, locked_by: null });
   t.is(smtp.messages.length, 0);
   dispatcher.wake(); // what the cron tick does
-  await smtp.waitFor(1, 3000);
+  await smtp.waitFor(1);
   await waitUntil(async () => (await countByStatus(tdb.db, 'sent')) === 1, 'the row to be recorded sent');
   t.like(await tdb.db('outbox').where({ id }).first(), { status: 'sent', attempts: 1 });
   t.deepEqual(smtp.recipients, [user!.email]);
@@ -301,7 +301,7 @@ test.serial('/ready answers while the database does; /metrics shows rows by stat
   t.deepEqual((await api.request('GET', '/ready')).body, { status: 'ready' });
   const [user] = await makeUsers(tdb.db, 1);
   await api.request('POST', '/user/pwd_reset_token/', { json: { email: user!.email } });
-  await smtp.waitFor(1, 5000);
+  await smtp.waitFor(1);
   await waitUntil(async () => (await countByStatus(tdb.db, 'sent')) === 1, 'the row to be recorded sent');
   // With both roles the dispatcher runs on its own thread and forwards its figures in batches.
   const scrape = () => fetch(`${api.metricsBase}/metrics`).then((r) => r.text());
