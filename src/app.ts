@@ -19,6 +19,7 @@ import { usersRouter } from './http/routes/users.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import { EnqueueBatcher } from './outbox/enqueueBatcher.ts';
+import { LimitedEnqueue } from './commands/limitedEnqueue.ts';
 import { isPagePath, pagesBoundary, pagesRouter } from './pages/router.ts';
 import { requireBodyType } from './web/bodyType.ts';
 import { identifyClient } from './web/client.ts';
@@ -62,9 +63,10 @@ export function createApp({ db, config, log }: AppDeps): Koa {
   const outbox = new EnqueueBatcher(db);
   // One set of limits for the API and the pages: a client has one budget whichever way it asks.
   const limits = createLimits(db, config.security);
+  const resetRequests = limits.resetRequestsPerClient && new LimitedEnqueue(db, limits.resetRequestsPerClient);
   // Mounted into one router, so a request is matched in one pass over every route.
   const routes = new Router({ sensitive: true });
-  for (const router of appRouters({ db, config, outbox, limits })) routes.use(router.routes());
+  for (const router of appRouters({ db, config, outbox, resetRequests, limits })) routes.use(router.routes());
   // The pages a person sees (src/pages/); not in appRouters: they are no part of the OpenAPI document.
   routes.use(pagesRouter({ db, config, outbox, limits }).routes());
   app.use(routes.routes());

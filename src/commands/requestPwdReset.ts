@@ -6,10 +6,11 @@
 import type { Settings } from '../config.ts';
 import type { Conn } from '../db/database.ts';
 import { EnqueueBatcher } from '../outbox/enqueueBatcher.ts';
-import { enqueue } from '../outbox/queries.ts';
+import { enqueue, type NewOutboxRow } from '../outbox/queries.ts';
 import { OVERRIDE_PAYLOAD_VERSION, PWD_RESET_EMAIL } from '../tasks/pwdResetEmail.ts';
 import { toRequesterPayload } from '../tasks/securityEvents.ts';
 import type { Requester } from '../users/securityEvents.ts';
+import type { LimitedEnqueue, LimitedOutcome } from './limitedEnqueue.ts';
 
 /** What every reset request is answered with, byte for byte (SPEC §1). */
 export const PWD_RESET_MESSAGE = 'If we found a user with that email, we sent a password reset token to it.';
@@ -25,25 +26,45 @@ export function requestPwdReset(
   db: Conn | EnqueueBatcher,
   config: Settings,
   email: string,
-  {
-    locale,
-    deadline,
-    requester,
-    overrideCooldown,
-  }: {
-    locale?: string;
-    deadline?: Date;
-    requester?: Requester;
-    /** Only for a superuser's or an operator's request (`sendPwdReset.ts`): send even within the cooldown. */
-    overrideCooldown?: boolean;
-  } = {},
+  options: ResetOptions = {},
 ): Promise<string> {
+  const row = resetRow(config, email, options);
+  return db instanceof EnqueueBatcher ? db.enqueue(row) : enqueue(db, row);
+}
+
+/**
+ * The same, counted on the client's reset budget by the statement that queues it (one round trip
+ * for both): refused past the limit, with nothing queued.
+ */
+export function requestPwdResetWithinLimit(
+  limited: LimitedEnqueue,
+  config: Settings,
+  email: string,
+  client: string,
+  options: ResetOptions = {},
+): Promise<LimitedOutcome> {
+  return limited.enqueue(client, resetRow(config, email, options));
+}
+
+interface ResetOptions {
+  locale?: string;
+  deadline?: Date;
+  requester?: Requester;
+  /** Only for a superuser's or an operator's request (`sendPwdReset.ts`): send even within the cooldown. */
+  overrideCooldown?: boolean;
+}
+
+function resetRow(
+  config: Settings,
+  email: string,
+  { locale, deadline, requester, overrideCooldown }: ResetOptions,
+): NewOutboxRow {
   const payload = {
     email,
     ...(locale && { locale }),
     ...(requester && { requester: toRequesterPayload(requester) }),
   };
-  const row = {
+  return {
     kind: PWD_RESET_EMAIL,
     ...(overrideCooldown
       ? { payload: { ...payload, override_cooldown: true }, payloadVersion: OVERRIDE_PAYLOAD_VERSION }
@@ -51,5 +72,4 @@ export function requestPwdReset(
     maxAttempts: config.dispatcher.MAX_ATTEMPTS,
     deadline,
   };
-  return db instanceof EnqueueBatcher ? db.enqueue(row) : enqueue(db, row);
 }

@@ -60,32 +60,60 @@ export async function enqueueMany(db: Conn, rows: readonly NewOutboxRow[]): Prom
   const {
     rows: [result],
   } = await db
-    .raw<{ rows: { ns: string[] | null; ids: string[] | null }[] }>(
+    .raw<{ rows: InsertedRows[] }>(
       `
     WITH live AS (
       SELECT * FROM unnest(?::text[], ?::jsonb[], ?::smallint[], ?::int[], ?::timestamptz[])
         WITH ORDINALITY AS r(kind, payload, payload_version, max_attempts, deadline, n)
-      WHERE r.deadline IS NULL OR clock_timestamp() < r.deadline
-    ), inserted AS (
-      INSERT INTO outbox (kind, payload, payload_version, max_attempts)
-      SELECT kind, payload, payload_version, max_attempts FROM live ORDER BY n
-      RETURNING id
-    )
-    SELECT (SELECT array_agg(n ORDER BY n) FROM live)::text[] AS ns,
-           (SELECT array_agg(id ORDER BY id) FROM inserted)::text[] AS ids
+      WHERE ${BEFORE_DEADLINE}
+    ), ${insertRowsSql('live')}
+    SELECT ${INSERTED_COLUMNS}
     `,
-      // A row without a deadline binds NULL in the timestamptz[]; knex's types just do not say so.
-      [
-        rows.map((r) => r.kind),
-        rows.map((r) => JSON.stringify(r.payload)),
-        rows.map((r) => r.payloadVersion ?? 1),
-        rows.map((r) => r.maxAttempts),
-        rows.map((r) => r.deadline?.toISOString() ?? null) as string[],
-      ],
+      [rows.map((r) => r.kind), rows.map((r) => JSON.stringify(r.payload)), ...rowColumns(rows)],
     )
     .options(preparedAs('outbox_enqueue_many'));
+  return insertedIds(rows.length, result);
+}
+
+/**
+ * The INSERT of `enqueueMany`, for a statement that decides which rows to insert itself: a CTE
+ * named `inserted`. `source` names a relation with the columns kind, payload, payload_version,
+ * max_attempts and n (the row's place in the caller's list, from 1); rows go in in the order of n.
+ */
+export function insertRowsSql(source: string): string {
+  return `inserted AS (
+      INSERT INTO outbox (kind, payload, payload_version, max_attempts)
+      SELECT kind, payload, payload_version, max_attempts FROM ${source} ORDER BY n
+      RETURNING id
+    )`;
+}
+
+/** A row's deadline, checked on the server's clock as the statement runs (column `deadline`). */
+export const BEFORE_DEADLINE = 'deadline IS NULL OR clock_timestamp() < deadline';
+
+/** What a statement with `insertRowsSql` selects, from the inserted rows of `live`: see `insertedIds`. */
+export const INSERTED_COLUMNS = `(SELECT array_agg(n ORDER BY n) FROM live)::text[] AS ns,
+           (SELECT array_agg(id ORDER BY id) FROM inserted)::text[] AS ids`;
+
+export interface InsertedRows {
+  ns: string[] | null;
+  ids: string[] | null;
+}
+
+/** The payload version, max attempts and deadline of each row, as arrays to unnest (smallint[], int[], timestamptz[]). */
+export function rowColumns(rows: readonly NewOutboxRow[]): [number[], number[], string[]] {
+  return [
+    rows.map((r) => r.payloadVersion ?? 1),
+    rows.map((r) => r.maxAttempts),
+    // A row without a deadline binds NULL in the timestamptz[]; knex's types just do not say so.
+    rows.map((r) => r.deadline?.toISOString() ?? null) as string[],
+  ];
+}
+
+/** Each of `count` rows' id in the caller's order, or null where it was not inserted (its deadline had passed). */
+export function insertedIds(count: number, result: InsertedRows | undefined): (string | null)[] {
   // Rows are inserted in order and each takes the next id, so ascending ids follow ascending n.
-  const ids: (string | null)[] = rows.map(() => null);
+  const ids: (string | null)[] = Array.from({ length: count }, () => null);
   result?.ns?.forEach((n, i) => (ids[Number(n) - 1] = result.ids![i]!));
   return ids;
 }

@@ -12,9 +12,36 @@ import { RATE_LIMIT_TABLE, storedKey, type Taken } from './rows.ts';
 
 export interface BatchedLimit {
   readonly points: number;
+  readonly durationSeconds: number;
   /** Counts a hit for `key`; past `deadline` (epoch ms) it fails with `DeadlineExceeded`, uncounted if still queued. */
   take(key: string, options?: { deadline?: number }): Promise<Taken>;
+  /** The key's row in the table, for a statement that counts hits itself (`countHitsSql`). */
+  rowKey(key: string): string;
 }
+
+/**
+ * The upsert that adds a batch's hits, for a statement to embed: `source` names a relation with
+ * a `key` column of row keys (`rowKey`), which may repeat. Its bindings, in order: the window's
+ * end for a new window, then now twice (epoch ms). Returns each key's points and expire.
+ */
+export function countHitsSql(source: string): string {
+  return `
+      INSERT INTO ${RATE_LIMIT_TABLE} AS t (key, points, expire)
+      SELECT key, count(*)::int, ?::bigint FROM ${source} GROUP BY key
+      ON CONFLICT (key) DO UPDATE SET
+        points = CASE WHEN t.expire <= ?::bigint THEN excluded.points ELSE t.points + excluded.points END,
+        expire = CASE WHEN t.expire <= ?::bigint THEN excluded.expire ELSE t.expire END
+      RETURNING key, points, expire`;
+}
+
+/** The bindings of `countHitsSql` for a window of `durationMs`. */
+export function countHitsBindings(durationMs: number): [number, number, number] {
+  const now = Date.now();
+  return [now + durationMs, now, now];
+}
+
+/** Seconds until a window that ends at `expire` (epoch ms) is over; at least 1. */
+export const secondsUntil = (expire: number) => Math.max(1, Math.ceil((expire - Date.now()) / 1000));
 
 interface Count {
   /** Hits in the window once the batch is counted, for the key. */
@@ -24,18 +51,10 @@ interface Count {
 
 /** Adds the batch's hits (keys may repeat) in one statement; the window restarts when it has ended. */
 async function countHits(db: Db, keys: readonly string[], durationMs: number): Promise<Map<string, Count>> {
-  const now = Date.now();
   const { rows } = await db
     .raw<{ rows: { key: string; points: number; expire: string }[] }>(
-      `
-      INSERT INTO ${RATE_LIMIT_TABLE} AS t (key, points, expire)
-      SELECT key, count(*)::int, ?::bigint FROM unnest(?::text[]) AS k(key) GROUP BY key
-      ON CONFLICT (key) DO UPDATE SET
-        points = CASE WHEN t.expire <= ?::bigint THEN excluded.points ELSE t.points + excluded.points END,
-        expire = CASE WHEN t.expire <= ?::bigint THEN excluded.expire ELSE t.expire END
-      RETURNING key, points, expire
-      `,
-      [now + durationMs, keys as string[], now, now],
+      `WITH k AS (SELECT unnest(?::text[]) AS key) ${countHitsSql('k')}`,
+      [keys as string[], ...countHitsBindings(durationMs)],
     )
     .options(preparedAs('rate_limiter_count_hits'));
   return new Map(rows.map((r) => [r.key, { points: r.points, expire: Number(r.expire) }]));
@@ -71,16 +90,15 @@ export function createBatchedLimit(
     // its own request, not the batch: the batch is split until it does.
     { maxInFlight: 1, maxQueued: 4096, bisect: true },
   );
+  // The key as rate-limiter-flexible writes it: `<keyPrefix>:<key>`.
+  const rowKey = (key: string) => `${name}:${storedKey(key)}`;
   return {
     points,
+    durationSeconds,
+    rowKey,
     async take(key, { deadline } = {}) {
-      // The key as rate-limiter-flexible writes it: `<keyPrefix>:<key>`.
-      const { nth, expire } = await hits.add(`${name}:${storedKey(key)}`, { deadline });
-      return {
-        allowed: nth <= points,
-        hits: nth,
-        retryAfterSeconds: Math.max(1, Math.ceil((expire - Date.now()) / 1000)),
-      };
+      const { nth, expire } = await hits.add(rowKey(key), { deadline });
+      return { allowed: nth <= points, hits: nth, retryAfterSeconds: secondsUntil(expire) };
     },
   };
 }

@@ -1,0 +1,109 @@
+/**
+ * A per-client limit and the enqueue it guards, in one statement: a batch of requests counts its
+ * hits on the limit's rows and inserts the outbox rows of those still under the limit, in one
+ * round trip and one commit. Counted and inserted together, so the count stays as exact across
+ * instances as the limit's own (`auth/limits/batchedLimit.ts`), and a request refused by the
+ * limit writes nothing else. It touches two tables; each one's SQL is borrowed from the module
+ * that owns it.
+ *
+ * Deadlines work as in `EnqueueBatcher`: `DeadlineExceeded` while queued (not counted, not
+ * inserted), `MaybeRecorded` once sent; a row the server finds past its deadline is counted but
+ * not inserted.
+ */
+import { countHitsBindings, countHitsSql, secondsUntil, type BatchedLimit } from '../auth/limits/batchedLimit.ts';
+import { preparedAs, type Db } from '../db/database.ts';
+import { DeadlineExceeded, GroupCommit } from '../db/groupCommit.ts';
+import { MaybeRecorded } from '../outbox/enqueueBatcher.ts';
+import {
+  BEFORE_DEADLINE,
+  INSERTED_COLUMNS,
+  insertedIds,
+  insertRowsSql,
+  rowColumns,
+  type InsertedRows,
+  type NewOutboxRow,
+} from '../outbox/queries.ts';
+
+/** Enqueued, with the row's id; or refused by the limit, with when to try again. */
+export type LimitedOutcome = { allowed: true; id: string } | { allowed: false; retryAfterSeconds: number };
+
+interface Hit {
+  key: string;
+  row: NewOutboxRow;
+}
+
+interface Counted {
+  nth: number;
+  expire: number;
+  id: string | null;
+}
+
+async function countAndInsert(db: Db, limit: BatchedLimit, hits: readonly Hit[]): Promise<Counted[]> {
+  const rows = hits.map((h) => h.row);
+  const {
+    rows: [result],
+  } = await db
+    .raw<{ rows: (InsertedRows & { nths: number[]; expires: string[] })[] }>(
+      `
+    WITH asked AS (
+      SELECT * FROM unnest(?::text[], ?::text[], ?::jsonb[], ?::smallint[], ?::int[], ?::timestamptz[])
+        WITH ORDINALITY AS r(key, kind, payload, payload_version, max_attempts, deadline, n)
+    ), counted AS (${countHitsSql('asked')}
+    ), ranked AS (
+      -- A key's count after the batch, less its hits in the batch, plus this hit's place among them.
+      SELECT asked.*, c.expire,
+             c.points - count(*) OVER (PARTITION BY asked.key)
+               + row_number() OVER (PARTITION BY asked.key ORDER BY asked.n) AS nth
+      FROM asked JOIN counted c USING (key)
+    ), live AS (
+      SELECT * FROM ranked WHERE nth <= ?::int AND (${BEFORE_DEADLINE})
+    ), ${insertRowsSql('live')}
+    SELECT (SELECT array_agg(nth ORDER BY n) FROM ranked)::int[] AS nths,
+           (SELECT array_agg(expire ORDER BY n) FROM ranked)::text[] AS expires,
+           ${INSERTED_COLUMNS}
+    `,
+      [
+        hits.map((h) => h.key),
+        rows.map((r) => r.kind),
+        rows.map((r) => JSON.stringify(r.payload)),
+        ...rowColumns(rows),
+        ...countHitsBindings(limit.durationSeconds * 1000),
+        limit.points,
+      ],
+    )
+    .options(preparedAs('outbox_enqueue_within_limit'));
+  const ids = insertedIds(hits.length, result);
+  return hits.map((_, i) => ({ nth: result!.nths[i]!, expire: Number(result!.expires[i]), id: ids[i]! }));
+}
+
+export class LimitedEnqueue {
+  readonly #limit: BatchedLimit;
+  readonly #hits: GroupCommit<Hit, Counted>;
+
+  // One statement at a time, as the enqueue batcher and the limit each keep: requests arriving
+  // meanwhile make the next batch larger.
+  constructor(db: Db, limit: BatchedLimit, { maxBatch = 256, maxQueued = 4096 } = {}) {
+    this.#limit = limit;
+    this.#hits = new GroupCommit((hits) => countAndInsert(db, limit, hits), {
+      maxBatch,
+      maxInFlight: 1,
+      maxQueued,
+      bisect: true,
+    });
+  }
+
+  /** Counts a hit for `client` and, under the limit, queues `row`; resolves once both are committed. */
+  async enqueue(client: string, row: NewOutboxRow): Promise<LimitedOutcome> {
+    let counted: Counted;
+    try {
+      counted = await this.#hits.add({ key: this.#limit.rowKey(client), row }, { deadline: row.deadline?.getTime() });
+    } catch (err) {
+      if (err instanceof DeadlineExceeded && err.sent) throw new MaybeRecorded();
+      throw err;
+    }
+    if (counted.nth > this.#limit.points) return { allowed: false, retryAfterSeconds: secondsUntil(counted.expire) };
+    // Under the limit, and found past its deadline by the server: counted, not inserted.
+    if (counted.id === null) throw new DeadlineExceeded();
+    return { allowed: true, id: counted.id };
+  }
+}
