@@ -22,12 +22,13 @@ export interface BatchedLimit {
 /**
  * The upsert that adds a batch's hits, for a statement to embed: `source` names a relation with
  * a `key` column of row keys (`rowKey`), which may repeat. Its bindings, in order: the window's
- * end for a new window, then now twice (epoch ms). Returns each key's points and expire.
+ * end for a new window, then now twice (epoch ms). Returns each key's points and expire. Rows
+ * are locked in key order, so two instances' batches over the same keys queue instead of deadlocking.
  */
 export function countHitsSql(source: string): string {
   return `
       INSERT INTO ${RATE_LIMIT_TABLE} AS t (key, points, expire)
-      SELECT key, count(*)::int, ?::bigint FROM ${source} GROUP BY key
+      SELECT key, count(*)::int, ?::bigint FROM ${source} GROUP BY key ORDER BY key
       ON CONFLICT (key) DO UPDATE SET
         points = CASE WHEN t.expire <= ?::bigint THEN excluded.points ELSE t.points + excluded.points END,
         expire = CASE WHEN t.expire <= ?::bigint THEN excluded.expire ELSE t.expire END
