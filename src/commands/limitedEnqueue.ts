@@ -39,7 +39,6 @@ interface Counted {
 }
 
 async function countAndInsert(db: Db, limit: BatchedLimit, hits: readonly Hit[]): Promise<Counted[]> {
-  const rows = hits.map((h) => h.row);
   const {
     rows: [result],
   } = await db
@@ -64,9 +63,7 @@ async function countAndInsert(db: Db, limit: BatchedLimit, hits: readonly Hit[])
     `,
       [
         hits.map((h) => h.key),
-        rows.map((r) => r.kind),
-        rows.map((r) => JSON.stringify(r.payload)),
-        ...rowColumns(rows),
+        ...rowColumns(hits.map((h) => h.row)),
         ...countHitsBindings(limit.durationSeconds * 1000),
         limit.points,
       ],

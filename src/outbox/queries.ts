@@ -69,7 +69,7 @@ export async function enqueueMany(db: Conn, rows: readonly NewOutboxRow[]): Prom
     ), ${insertRowsSql('live')}
     SELECT ${INSERTED_COLUMNS}
     `,
-      [rows.map((r) => r.kind), rows.map((r) => JSON.stringify(r.payload)), ...rowColumns(rows)],
+      rowColumns(rows),
     )
     .options(preparedAs('outbox_enqueue_many'));
   return insertedIds(rows.length, result);
@@ -100,9 +100,11 @@ export interface InsertedRows {
   ids: string[] | null;
 }
 
-/** The payload version, max attempts and deadline of each row, as arrays to unnest (smallint[], int[], timestamptz[]). */
-export function rowColumns(rows: readonly NewOutboxRow[]): [number[], number[], string[]] {
+/** Each row's kind, payload, payload version, max attempts and deadline, as arrays to unnest (text[], jsonb[], smallint[], int[], timestamptz[]). */
+export function rowColumns(rows: readonly NewOutboxRow[]): [string[], string[], number[], number[], string[]] {
   return [
+    rows.map((r) => r.kind),
+    rows.map((r) => JSON.stringify(r.payload)),
     rows.map((r) => r.payloadVersion ?? 1),
     rows.map((r) => r.maxAttempts),
     // A row without a deadline binds NULL in the timestamptz[]; knex's types just do not say so.
