@@ -95,19 +95,7 @@ export async function up(knex: Knex): Promise<void> {
     $$
   `);
 
-  await knex.raw(`
-    CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
-      FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify()
-  `);
-  await knex.raw(`
-    CREATE VIEW outbox_summary AS
-      SELECT status,
-             count(*) AS count,
-             min(created_at) AS oldest_created_at,
-             min(run_after) FILTER (WHERE status IN ('pending', 'sending')) AS next_run_after
-      FROM outbox
-      GROUP BY status
-  `);
+  await addNotifyTriggerAndSummary(knex);
 }
 
 /** Back to one table: every row copied (the one-table layout's indexes, trigger and view again). */
@@ -123,6 +111,11 @@ export async function down(knex: Knex): Promise<void> {
   await knex.raw('ALTER TABLE outbox ADD CONSTRAINT outbox_pkey PRIMARY KEY (id)');
   await knex.raw(`CREATE INDEX outbox_due_idx ON outbox (run_after, id) WHERE status IN ('pending', 'sending')`);
   await knex.raw(`CREATE INDEX outbox_finished_idx ON outbox (processed_at) WHERE status IN ('sent', 'skipped')`);
+  await addNotifyTriggerAndSummary(knex);
+}
+
+/** The NOTIFY trigger and the operators' view, on whichever `outbox` the migration leaves. */
+async function addNotifyTriggerAndSummary(knex: Knex): Promise<void> {
   await knex.raw(`
     CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
       FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify()
