@@ -11,9 +11,25 @@ export interface ClientState {
   client: string;
 }
 
+/** Addresses whose keys are remembered, at most; the memory is emptied when full. */
+const REMEMBERED_MAX = 1024;
+/** Longer address text (a forged X-Forwarded-For entry) is keyed each time, never remembered. */
+const REMEMBERED_LENGTH = 64;
+
 export function identifyClient(ipv6PrefixBits: number): Middleware<ClientState> {
+  // A client sends request after request from one address, and keying it is a parse.
+  const keys = new Map<string, string>();
   return (ctx, next) => {
-    ctx.state.client = clientKey(ctx.ip, ipv6PrefixBits);
+    const address = ctx.ip;
+    let key = keys.get(address);
+    if (key === undefined) {
+      key = clientKey(address, ipv6PrefixBits);
+      if (address.length <= REMEMBERED_LENGTH) {
+        if (keys.size >= REMEMBERED_MAX) keys.clear();
+        keys.set(address, key);
+      }
+    }
+    ctx.state.client = key;
     return next();
   };
 }
