@@ -15,7 +15,7 @@ const PREFLIGHT_MAX_AGE_SECONDS = '600';
 
 export function cors(config: Pick<Settings, 'server'>, sameOriginOnly: (path: string) => boolean): Middleware {
   const allowed = new Set(config.server.CORS_ORIGIN_LIST);
-  return async (ctx, next) => {
+  return (ctx, next) => {
     if (sameOriginOnly(ctx.path)) return next();
     ctx.vary('Origin');
     const origin = ctx.get('Origin');
@@ -47,6 +47,6 @@ export function cors(config: Pick<Settings, 'server'>, sameOriginOnly: (path: st
       return;
     }
     ctx.set('Access-Control-Expose-Headers', EXPOSED_HEADERS);
-    await next();
+    return next();
   };
 }

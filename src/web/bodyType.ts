@@ -19,11 +19,11 @@ export const BODY_TYPES = [
 export const unsupportedMediaType = () => new HttpError(415, 'Unsupported media type');
 
 export function requireBodyType(): Middleware {
-  return async (ctx, next) => {
+  return (ctx, next) => {
     const declared = ctx.get('Content-Type') !== '';
     // No Content-Type and nothing sent (a POST with `Content-Length: 0`) is simply no body.
     const sent = ctx.request.length > 0 || ctx.get('Transfer-Encoding') !== '';
     if ((declared || sent) && ctx.request.is(BODY_TYPES) === false) throw unsupportedMediaType();
-    await next();
+    return next();
   };
 }

@@ -6,9 +6,9 @@
 import type { Middleware } from 'koa';
 
 export function closeAfterUnreadBody(): Middleware {
-  return async (ctx, next) => {
-    await next();
-    // `complete` is false while body bytes are still to come; Deno's node:http may not say.
-    if (ctx.req.complete === false) ctx.set('Connection', 'close');
-  };
+  return (ctx, next) =>
+    next().then(() => {
+      // `complete` is false while body bytes are still to come; Deno's node:http may not say.
+      if (ctx.req.complete === false) ctx.set('Connection', 'close');
+    });
 }
