@@ -19,7 +19,8 @@ import {
   INSERTED_COLUMNS,
   insertedIds,
   insertRowsSql,
-  rowColumns,
+  rowsDocument,
+  rowsFromDocument,
   type InsertedRows,
   type NewOutboxRow,
 } from '../outbox/queries.ts';
@@ -42,11 +43,10 @@ async function countAndInsert(db: Db, limit: BatchedLimit, hits: readonly Hit[])
   const {
     rows: [result],
   } = await db
-    .raw<{ rows: (InsertedRows & { nths: number[]; expires: string[] })[] }>(
+    .raw<{ rows: (InsertedRows & { nths: number[]; expires: number[] })[] }>(
       `
     WITH asked AS (
-      SELECT * FROM unnest(?::text[], ?::text[], ?::jsonb[], ?::smallint[], ?::int[], ?::timestamptz[])
-        WITH ORDINALITY AS r(key, kind, payload, payload_version, max_attempts, deadline, n)
+      SELECT * FROM ${rowsFromDocument(['key'])}
     ), counted AS (${countHitsSql('asked')}
     ), ranked AS (
       -- A key's count after the batch, less its hits in the batch, plus this hit's place among them.
@@ -57,20 +57,22 @@ async function countAndInsert(db: Db, limit: BatchedLimit, hits: readonly Hit[])
     ), live AS (
       SELECT * FROM ranked WHERE nth <= ?::int AND (${BEFORE_DEADLINE})
     ), ${insertRowsSql('live')}
-    SELECT (SELECT array_agg(nth ORDER BY n) FROM ranked)::int[] AS nths,
-           (SELECT array_agg(expire ORDER BY n) FROM ranked)::text[] AS expires,
+    SELECT (SELECT json_agg(nth ORDER BY n) FROM ranked) AS nths,
+           (SELECT json_agg(expire ORDER BY n) FROM ranked) AS expires,
            ${INSERTED_COLUMNS}
     `,
       [
-        hits.map((h) => h.key),
-        ...rowColumns(hits.map((h) => h.row)),
+        rowsDocument(
+          hits.map((h) => h.row),
+          (i) => ({ key: hits[i]!.key }),
+        ),
         ...countHitsBindings(limit.durationSeconds * 1000),
         limit.points,
       ],
     )
     .options(preparedAs('outbox_enqueue_within_limit'));
   const ids = insertedIds(hits.length, result);
-  return hits.map((_, i) => ({ nth: result!.nths[i]!, expire: Number(result!.expires[i]), id: ids[i]! }));
+  return hits.map((_, i) => ({ nth: result!.nths[i]!, expire: result!.expires[i]!, id: ids[i]! }));
 }
 
 export class LimitedEnqueue {

@@ -53,8 +53,9 @@ export interface NewOutboxRow {
 
 /**
  * Inserts `rows` in one statement and one commit; their ids in the order given, or null for a row
- * whose deadline had passed when the server ran the statement (not inserted). The statement's
- * text is the same for any number of rows (arrays, not a VALUES list), so the server plans it once.
+ * whose deadline had passed when the server ran the statement (not inserted). The rows go as one
+ * JSON parameter (`rowsDocument`), so the statement's text is the same for any number of rows and
+ * the server plans it once.
  */
 export async function enqueueMany(db: Conn, rows: readonly NewOutboxRow[]): Promise<(string | null)[]> {
   const {
@@ -63,16 +64,43 @@ export async function enqueueMany(db: Conn, rows: readonly NewOutboxRow[]): Prom
     .raw<{ rows: InsertedRows[] }>(
       `
     WITH live AS (
-      SELECT * FROM unnest(?::text[], ?::jsonb[], ?::smallint[], ?::int[], ?::timestamptz[])
-        WITH ORDINALITY AS r(kind, payload, payload_version, max_attempts, deadline, n)
-      WHERE ${BEFORE_DEADLINE}
+      SELECT * FROM ${rowsFromDocument()} WHERE ${BEFORE_DEADLINE}
     ), ${insertRowsSql('live')}
     SELECT ${INSERTED_COLUMNS}
     `,
-      rowColumns(rows),
+      [rowsDocument(rows)],
     )
     .options(preparedAs('outbox_enqueue_many'));
   return insertedIds(rows.length, result);
+}
+
+/**
+ * The rows of a `rowsDocument` bound at this `?`, as a relation r: kind, payload, payload_version,
+ * max_attempts, deadline, the `extra` text columns, and n (the row's place in the list, from 1).
+ */
+export function rowsFromDocument(extra: readonly string[] = []): string {
+  const columns = ['kind', 'payload', 'payload_version', 'max_attempts', 'deadline', ...extra];
+  const types = ['text', 'jsonb', 'smallint', 'int', 'timestamptz', ...extra.map(() => 'text')];
+  return `ROWS FROM (json_to_recordset(?::json) AS (${columns.map((c, i) => `${c} ${types[i]}`).join(', ')}))
+        WITH ORDINALITY AS r(${columns.join(', ')}, n)`;
+}
+
+/**
+ * `rows` as the one JSON parameter of `rowsFromDocument`, each with its `extra` columns (text). One
+ * JSON text costs the driver one native stringify, where arrays cost it an escape per element.
+ */
+export function rowsDocument(rows: readonly NewOutboxRow[], extra?: (i: number) => Record<string, string>): string {
+  return JSON.stringify(
+    rows.map((r, i) => ({
+      kind: r.kind,
+      payload: r.payload,
+      payload_version: r.payloadVersion ?? 1,
+      max_attempts: r.maxAttempts,
+      // Absent: NULL, no deadline.
+      deadline: r.deadline,
+      ...extra?.(i),
+    })),
+  );
 }
 
 /**
@@ -92,31 +120,19 @@ export function insertRowsSql(source: string): string {
 export const BEFORE_DEADLINE = 'deadline IS NULL OR clock_timestamp() < deadline';
 
 /** What a statement with `insertRowsSql` selects, from the inserted rows of `live`: see `insertedIds`. */
-export const INSERTED_COLUMNS = `(SELECT array_agg(n ORDER BY n) FROM live)::text[] AS ns,
-           (SELECT array_agg(id ORDER BY id) FROM inserted)::text[] AS ids`;
+export const INSERTED_COLUMNS = `(SELECT json_agg(n ORDER BY n) FROM live) AS ns,
+           (SELECT json_agg(id::text ORDER BY id) FROM inserted) AS ids`;
 
 export interface InsertedRows {
-  ns: string[] | null;
+  ns: number[] | null;
   ids: string[] | null;
-}
-
-/** Each row's kind, payload, payload version, max attempts and deadline, as arrays to unnest (text[], jsonb[], smallint[], int[], timestamptz[]). */
-export function rowColumns(rows: readonly NewOutboxRow[]): [string[], string[], number[], number[], string[]] {
-  return [
-    rows.map((r) => r.kind),
-    rows.map((r) => JSON.stringify(r.payload)),
-    rows.map((r) => r.payloadVersion ?? 1),
-    rows.map((r) => r.maxAttempts),
-    // A row without a deadline binds NULL in the timestamptz[]; knex's types just do not say so.
-    rows.map((r) => r.deadline?.toISOString() ?? null) as string[],
-  ];
 }
 
 /** Each of `count` rows' id in the caller's order, or null where it was not inserted (its deadline had passed). */
 export function insertedIds(count: number, result: InsertedRows | undefined): (string | null)[] {
   // Rows are inserted in order and each takes the next id, so ascending ids follow ascending n.
   const ids: (string | null)[] = Array.from({ length: count }, () => null);
-  result?.ns?.forEach((n, i) => (ids[Number(n) - 1] = result.ids![i]!));
+  result?.ns?.forEach((n, i) => (ids[n - 1] = result.ids![i]!));
   return ids;
 }
 
