@@ -35,5 +35,8 @@ EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8000)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # Needs DATABASE_URL and DUNDIE_SECURITY__SECRET_KEY; `serve --api` or `--dispatcher` runs one role.
-ENTRYPOINT ["node", "dist/src/cli.js"]
+# One thread collects garbage, the one that made it: V8's helper threads cost more CPU than they
+# save when the container's few cores already serve requests and PostgreSQL (docs/performance.md).
+# Not allowed in NODE_OPTIONS, so it is here; bench/run.ts and .ci/run read this line too.
+ENTRYPOINT ["node", "--single-threaded-gc", "dist/src/cli.js"]
 CMD ["serve"]

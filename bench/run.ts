@@ -112,8 +112,11 @@ const stopChild = (child: ChildProcess) =>
 // Dundie runs as the image runs it: the compiled build, with the Dockerfile's NODE_OPTIONS.
 const imageNodeOptions = /^ENV NODE_OPTIONS="([^"]*)"/m.exec(readFileSync('Dockerfile', 'utf8'))?.[1];
 if (imageNodeOptions === undefined) throw new Error('bench: no `ENV NODE_OPTIONS="…"` line in the Dockerfile');
+// …and the node flags of its ENTRYPOINT (those NODE_OPTIONS may not hold).
+const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync('Dockerfile', 'utf8'))?.[1];
+const imageNodeFlags = entrypoint ? (JSON.parse(entrypoint) as string[]).slice(1, -1) : [];
 await run('npm', ['run', '-s', 'build']);
-const dundie = (args: string[]) => ['dist/src/cli.js', ...args];
+const dundie = (args: string[]) => [...imageNodeFlags, 'dist/src/cli.js', ...args];
 const dundieEnv = (env: Record<string, string>) => ({ ...env, NODE_OPTIONS: imageNodeOptions });
 // `npm start` as package.json says, run with this Node (the script must be `node <args>`).
 const startScript = JSON.parse(readFileSync('package.json', 'utf8')).scripts.start as string;
@@ -149,7 +152,7 @@ say(
 );
 say('');
 say(
-  `Dundie runs as its image does: \`node dist/src/cli.js serve --api\` (or \`--dispatcher\`) with NODE_OPTIONS=${imageNodeOptions}; the default run is \`npm start\` (\`${startScript}\`), both roles in one process.`,
+  `Dundie runs as its image does: \`node ${[...imageNodeFlags, ''].join(' ')}dist/src/cli.js serve --api\` (or \`--dispatcher\`) with NODE_OPTIONS=${imageNodeOptions}; the default run is \`npm start\` (\`${startScript}\`), both roles in one process.`,
 );
 say('');
 say('## Enqueue: POST /user/pwd_reset_token/ against the database limit, the HTTP limit and the Koa floor');
