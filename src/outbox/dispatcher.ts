@@ -22,7 +22,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { ListenTarget } from '../db/database.ts';
 import { listenForOutbox, type Listener } from './listener.ts';
 import { nextDueWakeUp, type NextDueWakeUp } from './nextDue.ts';
-import { finishWriter, processRow, type FinishWriter, type DispatcherDeps } from './processRow.ts';
+import { processRow, rowWriters, type DispatcherDeps, type RowWriters } from './processRow.ts';
 import { claimDue, isSuspect, release, renewLeases, type Claim, type KnownKind, type OutboxRow } from './queries.ts';
 import { claimable } from './taskList.ts';
 
@@ -94,7 +94,7 @@ export class Dispatcher {
   /** A suspect (`isSuspect`) is in flight: it runs alone, so that a crash pins it and no other row. */
   #suspectInFlight = false;
   readonly #tally: DispatchResult = { claimed: 0, sent: 0, skipped: 0, failed: 0, released: 0, suspects: 0 };
-  readonly #finish: FinishWriter;
+  readonly #writers: RowWriters;
   readonly #renewal: NodeJS.Timeout;
   readonly #safetyNet: ScheduledTask | undefined;
   readonly #listener: Listener | undefined;
@@ -119,7 +119,7 @@ export class Dispatcher {
     this.#continuous = options.continuous !== false;
     this.#ids = options.continuous === false ? options.ids : undefined;
     this.#close = options.close;
-    this.#finish = finishWriter(deps);
+    this.#writers = rowWriters(deps);
     this.#known = claimable(deps.tasks);
     this.#renewal = setInterval(() => this.#renewLeases(), (settings.LEASE_SECONDS * 1000) / 3);
     this.#renewal.unref();
@@ -225,7 +225,7 @@ export class Dispatcher {
 
   #start(row: OutboxRow): void {
     if (isSuspect(row)) this.#suspectInFlight = true;
-    const done = processRow(this.deps, row, this.#finish, this.#stopping.signal).then((outcome) => {
+    const done = processRow(this.deps, row, this.#writers, this.#stopping.signal).then((outcome) => {
       if (isSuspect(row)) this.#suspectInFlight = false;
       this.#inFlight.delete(row.id);
       this.#tally[outcome] += 1;

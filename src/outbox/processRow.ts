@@ -10,7 +10,7 @@ import { GroupCommit } from '../db/groupCommit.ts';
 import { backoffSeconds } from '../delays.ts';
 import type { Logger } from '../log.ts';
 import { retrying } from '../retrying.ts';
-import { finishMany, markFailed, markStarted, release, type Finish, type OutboxRow } from './queries.ts';
+import { finishMany, markFailed, markStartedMany, release, type Finish, type OutboxRow } from './queries.ts';
 import { HandBack, PermanentFailure, RetryLater, type Alongside, type TaskList, type WriteMany } from './taskList.ts';
 
 interface CounterLike<L extends string> {
@@ -74,6 +74,25 @@ export function finishWriter({ db, workerId }: Pick<DispatcherDeps, 'db' | 'work
   return (finish) => finishes.add(finish);
 }
 
+/** Marks a row started (false when its lease was lost); rows starting together share one UPDATE. */
+export type StartWriter = (id: string) => Promise<boolean>;
+
+export function startWriter({ db, workerId }: Pick<DispatcherDeps, 'db' | 'workerId'>): StartWriter {
+  const starts = new GroupCommit((ids: string[]) => markStartedMany(db, ids, workerId));
+  return (id) => starts.add(id);
+}
+
+/** How a row's start and end are written; one set per dispatcher, so its rows share statements. */
+export interface RowWriters {
+  start: StartWriter;
+  finish: FinishWriter;
+}
+
+export const rowWriters = (deps: Pick<DispatcherDeps, 'db' | 'workerId'>): RowWriters => ({
+  start: startWriter(deps),
+  finish: finishWriter(deps),
+});
+
 const errorText = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.message}` : String(err));
 
 /**
@@ -95,7 +114,7 @@ const record = <T>(settings: DispatcherDeps['settings'], write: () => Promise<T>
 export async function processRow(
   deps: DispatcherDeps,
   row: OutboxRow,
-  finish: FinishWriter = finishWriter(deps),
+  { start, finish }: RowWriters = rowWriters(deps),
   signal?: AbortSignal,
 ): Promise<Outcome> {
   const { db, workerId, log, settings, metrics, tasks } = deps;
@@ -107,7 +126,7 @@ export async function processRow(
     // Not claimed by the dispatcher (claimDue's `known`); reachable only by handing a row in directly.
     if (!task) throw new Error(`no task for kind "${row.kind}"`);
     // Claimed ahead of a free slot (or a suspect): from here a crash counts against this row.
-    if (!row.started_at && !(await record(settings, () => markStarted(db, row.id, workerId))))
+    if (!row.started_at && !(await record(settings, () => start(row.id))))
       throw new Error('lease lost before the row started');
     const outcome = await task.run(row, { signal });
     if (outcome.sent) {

@@ -293,14 +293,29 @@ export async function claimDue(
 }
 
 /**
- * Marks a claimed row started, just before its task runs, if `workerId` still holds it: from
- * here a lapse of its lease counts against it (see `claimDue`). False when the lease was lost.
+ * Marks claimed rows started, just before their tasks run, where `workerId` still holds them: from
+ * here a lapse of a row's lease counts against it (see `claimDue`). For each id, false when the
+ * lease was lost.
  */
+export async function markStartedMany(db: Conn, ids: readonly string[], workerId: string): Promise<boolean[]> {
+  const { rows } = await db
+    .raw<{ rows: { id: string }[] }>(
+      `
+    UPDATE outbox SET started_at = now()
+    WHERE id = ANY(?::bigint[]) AND status = 'sending' AND locked_by = ?
+    RETURNING id
+    `,
+      [ids as string[], workerId],
+    )
+    .options(preparedAs('outbox_mark_started'));
+  const held = new Set(rows.map((r) => String(r.id)));
+  return ids.map((id) => held.has(id));
+}
+
+/** One row's `markStartedMany`. */
 export async function markStarted(db: Conn, id: string, workerId: string): Promise<boolean> {
-  const n = await db('outbox')
-    .where({ id, status: 'sending', locked_by: workerId })
-    .update({ started_at: db.fn.now() });
-  return n > 0;
+  const [held] = await markStartedMany(db, [id], workerId);
+  return held!;
 }
 
 /**
