@@ -69,7 +69,9 @@ export function finishWriter({ db, workerId }: Pick<DispatcherDeps, 'db' | 'work
       });
       // A row's own write that the database refuses fails that row alone, not the batch it came in.
     },
-    { bisect: isRowBoundDbError },
+    // One transaction at a time: rows ending meanwhile make the next one larger, and each
+    // costs four round trips (BEGIN, the UPDATE, the rows' own writes, COMMIT) whatever its size.
+    { bisect: isRowBoundDbError, maxInFlight: 1 },
   );
   return (finish) => finishes.add(finish);
 }
