@@ -52,7 +52,7 @@ export function pwdResetEmailTask({ db, config, mailer }: TaskDeps): Task {
         takeResetSlotsAndRenewNonces(db, seconds, batch, maxCooldown, {
           codeSeconds: config.security.RESET_TOKEN_EXPIRE_MINUTES * 60,
         }),
-      { bisect: isRowBoundDbError },
+      { bisect: isRowBoundDbError, maxInFlight: 1 },
     );
   const slots = slotsWithCooldown(cooldown);
   // A cooldown of 0 takes the slot whatever its age: an override still counts as an e-mail sent.
