@@ -41,6 +41,27 @@ export interface OutboxRow {
   processed_at: Date | null;
 }
 
+/** Every column of `OutboxRow`, named: a prepared statement that returns `*` fails once a migration adds one. */
+const OUTBOX_COLUMNS = [
+  'id',
+  'kind',
+  'payload',
+  'payload_version',
+  'status',
+  'attempts',
+  'max_attempts',
+  'lease_lapses',
+  'started_at',
+  'retried_at',
+  'run_after',
+  'locked_until',
+  'locked_by',
+  'last_error',
+  'created_at',
+  'updated_at',
+  'processed_at',
+] as const satisfies readonly (keyof OutboxRow)[];
+
 export interface NewOutboxRow {
   kind: string;
   payload: Record<string, unknown>;
@@ -263,7 +284,7 @@ export async function claimDue(
       FROM picked
       -- The status again, so that the update looks in outbox_live alone, not in every day's partition.
       WHERE o.id = picked.id AND o.status IN ('pending', 'sending')
-      RETURNING o.*
+      RETURNING ${OUTBOX_COLUMNS.map((c) => `o.${c}`).join(', ')}
     )
     -- Whether the claim was full comes back even when no row does (all of a full batch went dead).
     SELECT c.*, f.full
@@ -284,7 +305,9 @@ export async function claimDue(
         maxPayloadBytes,
         maxClaimBytes,
       },
-    ),
+    )
+      // Planned once per connection: planning it took longer than running it.
+      .options(preparedAs('outbox_claim_due')),
   );
   return Object.assign(
     rows.filter((row) => row.id !== null).map(({ full: _, ...row }) => ({ ...row, id: String(row.id) })),
@@ -336,7 +359,8 @@ export async function msUntilNextDue(db: Conn, known?: readonly KnownKind[]): Pr
       kinds: (known?.map((k) => k.kind) ?? null) as string[],
       versions: (known?.map((k) => k.payloadVersion) ?? null) as number[],
     },
-  );
+  )
+    .options(preparedAs('outbox_next_due'));
   const ms = rows[0]?.ms;
   return ms === null || ms === undefined ? undefined : Number(ms);
 }
