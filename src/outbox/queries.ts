@@ -226,8 +226,9 @@ export async function claimDue(
 ): Promise<Claim> {
   // A lapsed row its late dispatcher finishes just as this claim locks it has moved away.
   const { rows } = await againIfMoved(() =>
-    db.raw<{ rows: (OutboxRow & { full: boolean })[] }>(
-      `
+    db
+      .raw<{ rows: (OutboxRow & { full: boolean })[] }>(
+        `
     WITH due AS (
       SELECT id, run_after,
              status = 'sending' AND started_at IS NOT NULL AS lapsed,
@@ -293,19 +294,19 @@ export async function claimDue(
     LEFT JOIN claimed c ON c.status = 'sending'
     ORDER BY c.run_after, c.id
     `,
-      // No ids (no known) binds SQL NULL: no filter; knex's types just do not say a binding may be null.
-      {
-        ids: (ids ?? null) as string[],
-        kinds: (known?.map((k) => k.kind) ?? null) as string[],
-        versions: (known?.map((k) => k.payloadVersion) ?? null) as number[],
-        limit,
-        workerId,
-        leaseSeconds,
-        startAtOnce,
-        maxPayloadBytes,
-        maxClaimBytes,
-      },
-    )
+        // No ids (no known) binds SQL NULL: no filter; knex's types just do not say a binding may be null.
+        {
+          ids: (ids ?? null) as string[],
+          kinds: (known?.map((k) => k.kind) ?? null) as string[],
+          versions: (known?.map((k) => k.payloadVersion) ?? null) as number[],
+          limit,
+          workerId,
+          leaseSeconds,
+          startAtOnce,
+          maxPayloadBytes,
+          maxClaimBytes,
+        },
+      )
       // Planned once per connection: planning it took longer than running it.
       .options(preparedAs('outbox_claim_due')),
   );
@@ -347,19 +348,20 @@ export async function markStarted(db: Conn, id: string, workerId: string): Promi
  * Counted on the database's clock, as `run_after` is.
  */
 export async function msUntilNextDue(db: Conn, known?: readonly KnownKind[]): Promise<number | undefined> {
-  const { rows } = await db.raw<{ rows: { ms: number | null }[] }>(
-    `
+  const { rows } = await db
+    .raw<{ rows: { ms: number | null }[] }>(
+      `
     SELECT extract(epoch FROM min(run_after) - now()) * 1000 AS ms
     FROM outbox
     WHERE status IN ('pending', 'sending') AND run_after > now()
       AND (:kinds::text[] IS NULL OR (kind, payload_version) IN (
         SELECT * FROM unnest(:kinds::text[], :versions::smallint[])))
     `,
-    {
-      kinds: (known?.map((k) => k.kind) ?? null) as string[],
-      versions: (known?.map((k) => k.payloadVersion) ?? null) as number[],
-    },
-  )
+      {
+        kinds: (known?.map((k) => k.kind) ?? null) as string[],
+        versions: (known?.map((k) => k.payloadVersion) ?? null) as number[],
+      },
+    )
     .options(preparedAs('outbox_next_due'));
   const ms = rows[0]?.ms;
   return ms === null || ms === undefined ? undefined : Number(ms);

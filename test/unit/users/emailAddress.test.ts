@@ -42,7 +42,8 @@ test("recipients() reads an address field as nodemailer's sender does", (t) => {
 
 test('a mailbox of letters, digits and ._+- is read by addressparser as itself (what spares it the parse)', (t) => {
   const alphabet = 'abcXYZ019._+-';
-  const pick = (n: number) => Array.from({ length: n }, () => alphabet[Math.floor(Math.random() * alphabet.length)]).join('');
+  const pick = (n: number) =>
+    Array.from({ length: n }, () => alphabet[Math.floor(Math.random() * alphabet.length)]).join('');
   let checked = 0;
   for (let i = 0; i < 5000; i++) {
     const address = `${pick(1 + (i % 12))}@${pick(1 + (i % 7))}.${pick(2 + (i % 4))}`;
