@@ -88,7 +88,8 @@ function startNode(
     child.stdout!.on('data', (d) => {
       out += d;
       if (done) return;
-      for (const line of out.split('\n')) {
+      // Whole lines only: a chunk may end in the middle of one.
+      for (const line of out.slice(0, out.lastIndexOf('\n') + 1).split('\n')) {
         if (line && ready(line)) {
           done = true;
           resolve({ child, line });

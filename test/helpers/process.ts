@@ -55,17 +55,28 @@ export function startServe(
     let out = '';
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     const timer = setTimeout(() => reject(new Error(`service did not start:\n${out}`)), 30_000);
+    let started = false;
+    /** Where the lines not yet looked at begin. */
+    let unread = 0;
     const onData = (d: Buffer) => {
       out += d;
-      for (const line of out.split('\n')) {
+      if (started) return;
+      // Whole lines only: a chunk may end in the middle of one.
+      const end = out.lastIndexOf('\n');
+      if (end < unread) return;
+      const lines = out.slice(unread, end).split('\n');
+      unread = end + 1;
+      for (const line of lines) {
         if (!line.startsWith('{')) continue;
         const entry = JSON.parse(line);
         if (
           entry.msg?.startsWith('API listening') ||
           (!args.includes('--api') && entry.msg === 'dispatcher started' && args.includes('--dispatcher'))
         ) {
+          started = true;
           clearTimeout(timer);
           resolve({ child, port: entry.port ?? 0, output: () => out, exited });
+          return;
         }
       }
     };
