@@ -197,7 +197,7 @@ export const isSuspect = (row: Pick<OutboxRow, 'lease_lapses'>): boolean => row.
  * row is simply due again once the lease lapses.
  *
  * The first `startAtOnce` rows (all, by default; never a suspect) are marked started
- * (`started_at`); the caller marks the others with `markStarted` when it begins them. A row found with a lapsed lease (still
+ * (`started_at`); the caller marks the others with `markStartedMany` when it begins them. A row found with a lapsed lease (still
  * `sending`) counts a lease lapse only if it had started, and at its `max_attempts`-th it goes
  * `dead` ("crashed the dispatcher") instead of being claimed again; one that had not started is
  * claimed as if it had been handed back. A suspect (see `isSuspect`) is claimed alone, first, so
@@ -334,12 +334,6 @@ export async function markStartedMany(db: Conn, ids: readonly string[], workerId
     .options(preparedAs('outbox_mark_started'));
   const held = new Set(rows.map((r) => String(r.id)));
   return ids.map((id) => held.has(id));
-}
-
-/** One row's `markStartedMany`. */
-export async function markStarted(db: Conn, id: string, workerId: string): Promise<boolean> {
-  const [held] = await markStartedMany(db, [id], workerId);
-  return held!;
 }
 
 /**

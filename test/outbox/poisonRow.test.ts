@@ -9,7 +9,7 @@ import test from 'ava';
 import { requestPwdReset } from '../../src/commands/requestPwdReset.ts';
 import { createLogger } from '../../src/log.ts';
 import { processRow } from '../../src/outbox/processRow.ts';
-import { claimDue, isSuspect, markStarted, type OutboxRow } from '../../src/outbox/queries.ts';
+import { claimDue, isSuspect, markStartedMany, type OutboxRow } from '../../src/outbox/queries.ts';
 import { defineTask, SENT } from '../../src/outbox/taskList.ts';
 import { z } from 'zod';
 import { testConfig } from '../helpers/config.ts';
@@ -150,7 +150,11 @@ test.serial('a poison row among innocent ones: the innocents are sent, only the 
     if (rows.some((r) => (r.payload as { poison: boolean }).poison)) {
       crashes++;
       // Every row had started (a suspect is marked as it starts); the poison row crashed them.
-      for (const row of rows) await markStarted(tdb.db, row.id, `w${round}`);
+      await markStartedMany(
+        tdb.db,
+        rows.map((r) => r.id),
+        `w${round}`,
+      );
       await lapseLeases();
       continue;
     }

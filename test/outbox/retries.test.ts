@@ -6,7 +6,7 @@
  */
 import test from 'ava';
 import { requestPwdReset } from '../../src/commands/requestPwdReset.ts';
-import { claimDue, markStarted, retry } from '../../src/outbox/queries.ts';
+import { claimDue, markStartedMany, retry } from '../../src/outbox/queries.ts';
 import { testConfig } from '../helpers/config.ts';
 import { useTestDatabase } from '../helpers/db.ts';
 import { makeUser } from '../helpers/factories.ts';
@@ -125,7 +125,7 @@ test.serial(
       const [claimed] = await claimDue(tdb.db, `doomed-${crash}`, 1, 30);
       t.like(claimed, { attempts: crash, lease_lapses: crash - 1 }, `claim ${crash}`);
       // A suspect is marked started when its dispatcher begins it (the first claim marks it at once).
-      await markStarted(tdb.db, claimed!.id, `doomed-${crash}`);
+      await markStartedMany(tdb.db, [claimed!.id], `doomed-${crash}`);
       await fastForward();
     }
     const claimed = await claimDue(tdb.db, 'survivor', 2, 30);
