@@ -98,6 +98,16 @@ test('a wrong method is a JSON 405', async (t) => {
   t.deepEqual(res.body, { detail: 'Method Not Allowed' });
 });
 
+test("a wrong method on the reset request's path is a JSON 405 whose Allow lists every route on that path", async (t) => {
+  for (const path of ['/user/pwd_reset_token/', '/user/pwd_reset_token']) {
+    const res = await api.request('DELETE', path);
+    t.is(res.status, 405, path);
+    t.deepEqual(res.body, { detail: 'Method Not Allowed' });
+    // POST is the reset request's; GET and PATCH are the `/user/:username/` routes that path also matches.
+    t.deepEqual(res.headers.get('allow')?.split(', ').sort(), ['GET', 'HEAD', 'PATCH', 'POST'], path);
+  }
+});
+
 for (const [label, body] of [
   ['a missing e-mail', {}],
   ['a number', { email: 42 }],
