@@ -7,9 +7,6 @@ import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { eventsCommand } from './cli/events.ts';
 import { outboxCommand } from './cli/outbox.ts';
-import { previewCommand } from './cli/preview.ts';
-import { resetLinkCommand, sendResetCommand } from './cli/resets.ts';
-import { shellCommand } from './cli/shell.ts';
 import { suppressionsCommand } from './cli/suppressions.ts';
 import { table, UsageError, withDatabase, type Command } from './cli/support.ts';
 import { createUser } from './commands/createUser.ts';
@@ -21,7 +18,6 @@ import { validate } from './web/validate.ts';
 import { createLogger } from './log.ts';
 import { serve } from './main.ts';
 import { isEntry } from './runtime.ts';
-import { createEmailDispatcher } from './tasks/emailDispatcher.ts';
 import { listUsers } from './users/queries.ts';
 
 const USAGE = `usage: dundie <command>
@@ -53,6 +49,15 @@ const newUserOptions = {
   username: { type: 'string' },
   currency: { type: 'string' },
 } as const;
+
+/**
+ * A command whose module is loaded when it runs: these send or render e-mails, and `serve`, whose
+ * API thread sends none, would otherwise hold the mailer and the templates in its heap.
+ */
+const onRun =
+  (load: () => Promise<Command>): Command =>
+  async (args, config, log) =>
+    (await load())(args, config, log);
 
 const commands: Record<string, Command> = {
   async serve(args) {
@@ -92,19 +97,20 @@ const commands: Record<string, Command> = {
     const { values } = parseArgs({ args, options: { once: { type: 'boolean' } } });
     if (!values.once)
       throw new UsageError('dispatch needs --once (the continuous dispatcher is `dundie serve --dispatcher`)');
+    const { createEmailDispatcher } = await import('./tasks/emailDispatcher.ts');
     await withDatabase(config, log, async ({ database }) => {
       const r = await createEmailDispatcher({ db: database.db, config, log }, { continuous: false }).done;
       console.log(`claimed ${r.claimed}: ${r.sent} sent, ${r.skipped} skipped, ${r.failed} failed`);
     });
   },
 
-  'send-reset': sendResetCommand,
-  'reset-link': resetLinkCommand,
+  'send-reset': onRun(async () => (await import('./cli/resets.ts')).sendResetCommand),
+  'reset-link': onRun(async () => (await import('./cli/resets.ts')).resetLinkCommand),
   outbox: outboxCommand,
   suppressions: suppressionsCommand,
   events: eventsCommand,
-  preview: (args, config) => previewCommand(args, config),
-  shell: shellCommand,
+  preview: onRun(async () => (await import('./cli/preview.ts')).previewCommand),
+  shell: onRun(async () => (await import('./cli/shell.ts')).shellCommand),
 };
 
 export async function runCli(argv: string[]): Promise<number> {

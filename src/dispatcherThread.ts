@@ -18,7 +18,6 @@ import type { Metrics } from './metrics.ts';
 import type { DispatchMetrics } from './outbox/processRow.ts';
 import { retrying } from './retrying.ts';
 import { workerEntry } from './runtime.ts';
-import { createEmailDispatcher } from './tasks/emailDispatcher.ts';
 
 const ROLE = 'dundie-dispatcher';
 
@@ -201,6 +200,8 @@ async function runThread({ config, databaseUrl }: ThreadData) {
   const metrics = forwardedMetrics(post);
   try {
     const database = await openDatabase({ ...config, databaseUrl }, log);
+    // Here, not at the top: the parent imports this module too, and runs no task itself.
+    const { createEmailDispatcher } = await import('./tasks/emailDispatcher.ts');
     const dispatcher = createEmailDispatcher({ db: database.db, config, log, metrics }, { listen: database.listen });
     port.on('message', async (message) => {
       if (message !== 'stop') return;

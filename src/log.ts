@@ -3,8 +3,9 @@
  * Each role takes a child with its scope (`role: api`, `role: dispatcher`), so a line says who
  * wrote it. Tokens and passwords are never passed in; URLs go through `redactUrl` first.
  */
+import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 import type { Settings } from './config.ts';
 
 export type { Logger };
@@ -20,7 +21,9 @@ export function createLogger(
   // (docs/performance.md). Pino flushes what is left when the process exits.
   if (config.env === 'production' || config.log.FORMAT === 'json')
     return pino(options, pino.destination({ dest: fd, sync: false }));
-  // In-process and synchronous: no worker thread (Deno), and nothing lost on exit.
+  // In-process and synchronous: no worker thread (Deno), and nothing lost on exit. Loaded here
+  // only: JSON lines, as in production, leave it out of every thread's heap.
+  const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
   return pino(
     options,
     pretty({

@@ -14,7 +14,6 @@ import type { Logger } from './log.ts';
 import { startDispatcherThread } from './dispatcherThread.ts';
 import { createMetrics } from './metrics.ts';
 import { setHashLimits } from './users/hashQueue.ts';
-import { createEmailDispatcher } from './tasks/emailDispatcher.ts';
 
 export interface Roles {
   api: boolean;
@@ -89,6 +88,8 @@ export async function startService(config: Settings, log: Logger, roles: Roles):
     }
     if (roles.dispatcher && !roles.api) {
       const dispatcherLog = log.child({ role: 'dispatcher' });
+      // Imported where it runs: an API process, with or without its thread, never loads the mailer.
+      const { createEmailDispatcher } = await import('./tasks/emailDispatcher.ts');
       const dispatcher = createEmailDispatcher(
         { db: database.db, config, log: dispatcherLog, metrics },
         { listen: database.listen },

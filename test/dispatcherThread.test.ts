@@ -6,7 +6,7 @@
  */
 import inspector from 'node:inspector';
 import test from 'ava';
-import { PWD_RESET_EMAIL } from '../src/tasks/pwdResetEmail.ts';
+import { PWD_RESET_EMAIL } from '../src/tasks/kinds.ts';
 import { testConfig } from './helpers/config.ts';
 import { useTestDatabase } from './helpers/db.ts';
 import { makeUser } from './helpers/factories.ts';

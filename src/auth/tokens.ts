@@ -2,7 +2,7 @@
  * Every token Dundie makes or accepts. One place knows the scopes, so an access token can never
  * reset a password and a reset token can never be a bearer token.
  */
-import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import jwt, { type Algorithm } from 'jsonwebtoken';
 import type { Settings } from '../config.ts';
 
@@ -154,6 +154,9 @@ export function resetOpens(
 ): boolean {
   return claims.sub === user.username && fingerprintMatches(security, claims, user);
 }
+
+/** A user's next reset_nonce: renewing it ends the reset tokens issued against the last one. */
+export const newResetNonce = () => randomBytes(12).toString('base64url');
 
 /** A pwd_reset token for a user whose reset_nonce was just renewed, as the dispatcher e-mails it. */
 export function createPwdResetToken(

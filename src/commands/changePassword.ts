@@ -10,7 +10,7 @@
 import type { Settings } from '../config.ts';
 import type { Db } from '../db/database.ts';
 import { enqueue } from '../outbox/queries.ts';
-import { PWD_CHANGED_EMAIL } from '../tasks/pwdChangedEmail.ts';
+import { PWD_CHANGED_EMAIL } from '../tasks/kinds.ts';
 import { hashPassword } from '../users/passwords.ts';
 import { assertPasswordAllowed } from '../users/passwordPolicy.ts';
 import { replacePasswordHash, type UserRow } from '../users/queries.ts';

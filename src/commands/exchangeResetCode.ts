@@ -5,10 +5,9 @@
  * one counting UPDATE, one HMAC per key, one constant-time comparison.
  */
 import { RESET_CODE_MAX_TRIES, resetCodeMatches } from '../auth/resetCodes.ts';
-import { createPwdResetToken } from '../auth/tokens.ts';
+import { createPwdResetToken, newResetNonce } from '../auth/tokens.ts';
 import type { Settings } from '../config.ts';
 import type { Conn } from '../db/database.ts';
-import { newResetNonce } from '../tasks/pwdResetEmail.ts';
 import { countResetCodeTry, useResetCode } from '../users/resetCodes.ts';
 
 /** The one answer to a failed exchange, whatever failed (SPEC-level: it tells nothing about the address). */

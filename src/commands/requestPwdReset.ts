@@ -7,7 +7,7 @@ import type { Settings } from '../config.ts';
 import type { Conn } from '../db/database.ts';
 import { EnqueueBatcher } from '../outbox/enqueueBatcher.ts';
 import { enqueue, type NewOutboxRow } from '../outbox/queries.ts';
-import { OVERRIDE_PAYLOAD_VERSION, PWD_RESET_EMAIL } from '../tasks/pwdResetEmail.ts';
+import { OVERRIDE_PAYLOAD_VERSION, PWD_RESET_EMAIL } from '../tasks/kinds.ts';
 import { toRequesterPayload } from '../tasks/securityEvents.ts';
 import type { Requester } from '../users/securityEvents.ts';
 import type { LimitedEnqueue, LimitedOutcome } from './limitedEnqueue.ts';

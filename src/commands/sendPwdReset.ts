@@ -5,11 +5,10 @@
  * (`admin_reset_sent`), so a reset nobody asked for themselves leaves a trace.
  */
 import { newResetCode, resetCodeHash } from '../auth/resetCodes.ts';
-import { createPwdResetToken } from '../auth/tokens.ts';
+import { createPwdResetToken, newResetNonce } from '../auth/tokens.ts';
 import type { Settings } from '../config.ts';
 import type { Db } from '../db/database.ts';
 import type { Logger } from '../log.ts';
-import { newResetNonce } from '../tasks/pwdResetEmail.ts';
 import type { UserRow } from '../users/queries.ts';
 import { setResetCodeAndRenewNonce } from '../users/resetCodes.ts';
 import { recordSecurityEvent, type Requester } from '../users/securityEvents.ts';

@@ -9,9 +9,10 @@ import type { Logger } from '../log.ts';
 import { Dispatcher, newWorkerId, type DispatcherOptions } from '../outbox/dispatcher.ts';
 import type { DispatchMetrics } from '../outbox/processRow.ts';
 import type { TaskList } from '../outbox/taskList.ts';
-import { PWD_CHANGED_EMAIL, pwdChangedEmailTask } from './pwdChangedEmail.ts';
+import { pwdChangedEmailTask } from './pwdChangedEmail.ts';
 import type { TaskDeps } from './deps.ts';
-import { PWD_RESET_EMAIL, pwdResetEmailTask } from './pwdResetEmail.ts';
+import { PWD_CHANGED_EMAIL, PWD_RESET_EMAIL } from './kinds.ts';
+import { pwdResetEmailTask } from './pwdResetEmail.ts';
 
 export function createTaskList(deps: TaskDeps): TaskList {
   return {

@@ -9,8 +9,6 @@ import { PASSWORD_CHANGE_HOWS } from '../users/securityEvents.ts';
 import type { TaskDeps } from './deps.ts';
 import { mailSender, SUPPRESSED } from './send.ts';
 
-export const PWD_CHANGED_EMAIL = 'pwd_changed_email';
-
 /**
  * The payload versions this task reads. 1: what `commands/changePassword.ts` queues. `how` and
  * `client` came later as optional fields of the same version, not a new one: a dispatcher that

@@ -4,10 +4,9 @@
  * The address's throttle slot, the code's hash and the user's new reset nonce are taken in one
  * statement, shared by the rows in flight together (group commit).
  */
-import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { newResetCode, resetCodeHash } from '../auth/resetCodes.ts';
-import { createPwdResetToken } from '../auth/tokens.ts';
+import { createPwdResetToken, newResetNonce } from '../auth/tokens.ts';
 import { isDataDbError, isRowBoundDbError } from '../db/errors.ts';
 import { GroupCommit } from '../db/groupCommit.ts';
 import { defineTask, PermanentFailure, RetryLater, sent, skipped, type Task } from '../outbox/taskList.ts';
@@ -17,12 +16,9 @@ import type { TaskDeps } from './deps.ts';
 import { requesterPayload, resetEmailEvents } from './securityEvents.ts';
 import { mailSender, SUPPRESSED } from './send.ts';
 
-export const PWD_RESET_EMAIL = 'pwd_reset_email';
 export const NO_SUCH_USER = 'no user with this email';
 export const THROTTLED = 'throttled';
 export const SUPERSEDED = 'superseded by a newer request';
-
-export const newResetNonce = () => randomBytes(12).toString('base64url');
 
 /**
  * The payload versions this task reads. 1: what `commands/requestPwdReset.ts` queues, the address
@@ -37,7 +33,6 @@ const payloads = {
   1: v1.transform((p) => ({ ...p, override_cooldown: false })),
   2: v1.extend({ override_cooldown: z.boolean() }),
 };
-export const OVERRIDE_PAYLOAD_VERSION = 2;
 
 export function pwdResetEmailTask({ db, config, mailer }: TaskDeps): Task {
   const cooldown = config.security.PWD_RESET_COOLDOWN_SECONDS;
