@@ -37,6 +37,8 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
 # Needs DATABASE_URL and DUNDIE_SECURITY__SECRET_KEY; `serve --api` or `--dispatcher` runs one role.
 # One thread collects garbage, the one that made it: V8's helper threads cost more CPU than they
 # save when the container's few cores already serve requests and PostgreSQL (docs/performance.md).
+# With no GC helpers, one V8 background thread is left work enough (compiling hot functions), and
+# each thread fewer is a stack and a malloc arena fewer.
 # Not allowed in NODE_OPTIONS, so it is here; bench/run.ts and .ci/run read this line too.
-ENTRYPOINT ["node", "--single-threaded-gc", "dist/src/cli.js"]
+ENTRYPOINT ["node", "--single-threaded-gc", "--v8-pool-size=1", "dist/src/cli.js"]
 CMD ["serve"]
