@@ -19,14 +19,20 @@ function staticGraph(entry: string): Set<string> {
     if (reached.has(file)) continue;
     reached.add(file);
     const source = readFileSync(file, 'utf8');
-    for (const [, specifier] of source.matchAll(/^(?:import|export)\s+(?!type\b)[^;]*?\bfrom\s+'([^']+)'/gm)) {
+    // `import … from`, `export … from` and `import 'x'`; not `import type` nor `export type`.
+    for (const [, specifier] of source.matchAll(
+      /^(?:import|export)\s+(?:(?!type\b)[^;]*?\bfrom\s+)?['"]([^'"]+)['"]/gm,
+    )) {
       if (specifier!.startsWith('.')) pending.push(path.resolve(path.dirname(file), specifier!));
       else reached.add(specifier!);
     }
-    for (const [, specifier] of source.matchAll(/^import\s+'([^']+)'/gm)) reached.add(specifier!);
   }
   return reached;
 }
+
+/** Whether the graph loads `pkg`, by its name or any of its files, `except` those. */
+const loads = (modules: string[], pkg: string, except: string[] = []) =>
+  modules.some((m) => (m === pkg || m.startsWith(`${pkg}/`)) && !except.includes(m));
 
 const relative = (modules: Set<string>) =>
   [...modules].map((m) => (m.startsWith(src) ? path.relative(src, m).split(path.sep).join('/') : m));
@@ -35,7 +41,8 @@ for (const entry of ['main.ts', 'cli.ts']) {
   test(`module graph: the API process (${entry}) loads neither the mail transport nor the tasks that send`, (t) => {
     const api = relative(staticGraph(entry));
     t.true(api.includes('app.ts'), 'the walk follows the imports');
-    t.false(api.includes('nodemailer'));
+    // Its address parser checks addresses on the API's side; the rest of nodemailer sends.
+    t.false(loads(api, 'nodemailer', ['nodemailer/lib/addressparser/index.js']));
     t.false(api.includes('email/mailer.ts'));
     t.deepEqual(
       api.filter((m) => m.startsWith('tasks/') && m !== 'tasks/kinds.ts' && m !== 'tasks/securityEvents.ts'),
@@ -48,7 +55,7 @@ test('module graph: the dispatcher thread loads its tasks once it runs, the pret
   const thread = relative(staticGraph('dispatcherThread.ts'));
   t.false(thread.includes('tasks/emailDispatcher.ts'), 'imported where the thread runs, not by its parent');
   const dispatcher = relative(staticGraph('tasks/emailDispatcher.ts'));
-  t.true(dispatcher.includes('nodemailer'));
+  t.true(loads(dispatcher, 'nodemailer'));
   for (const entry of ['main.ts', 'cli.ts', 'dispatcherThread.ts'])
-    t.false(relative(staticGraph(entry)).includes('pino-pretty'), entry);
+    t.false(loads(relative(staticGraph(entry)), 'pino-pretty'), entry);
 });
