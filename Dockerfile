@@ -39,6 +39,7 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
 # save when the container's few cores already serve requests and PostgreSQL (docs/performance.md).
 # With no GC helpers, one V8 background thread is left work enough (compiling hot functions), and
 # each thread fewer is a stack and a malloc arena fewer.
-# Not allowed in NODE_OPTIONS, so it is here; bench/run.ts and .ci/run read this line too.
+# --single-threaded-gc is not allowed in NODE_OPTIONS, so both flags are here; bench/run.ts and
+# .ci/run read this line too.
 ENTRYPOINT ["node", "--single-threaded-gc", "--v8-pool-size=1", "dist/src/cli.js"]
 CMD ["serve"]
