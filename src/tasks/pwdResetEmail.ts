@@ -13,6 +13,7 @@ import { defineTask, PermanentFailure, RetryLater, sent, skipped, type Task } fr
 import { surelyNotDelivered } from '../email/refusals.ts';
 import { releaseResetSlot, takeResetSlotsAndRenewNonces, type SlotRequest } from '../users/resetThrottle.ts';
 import type { TaskDeps } from './deps.ts';
+import { OVERRIDE_PAYLOAD_VERSION } from './kinds.ts';
 import { requesterPayload, resetEmailEvents } from './securityEvents.ts';
 import { mailSender, SUPPRESSED } from './send.ts';
 
@@ -31,7 +32,7 @@ export const SUPERSEDED = 'superseded by a newer request';
 const v1 = z.object({ email: z.string(), locale: z.string().optional(), requester: requesterPayload.optional() });
 const payloads = {
   1: v1.transform((p) => ({ ...p, override_cooldown: false })),
-  2: v1.extend({ override_cooldown: z.boolean() }),
+  [OVERRIDE_PAYLOAD_VERSION]: v1.extend({ override_cooldown: z.boolean() }),
 };
 
 export function pwdResetEmailTask({ db, config, mailer }: TaskDeps): Task {
