@@ -11,7 +11,8 @@
  * not inserted.
  */
 import { countHitsBindings, countHitsSql, secondsUntil, type BatchedLimit } from '../auth/limits/batchedLimit.ts';
-import { preparedAs, type Db } from '../db/database.ts';
+import type { Db } from '../db/database.ts';
+import { runPrepared } from '../db/preparedStatement.ts';
 import { DeadlineExceeded, GroupCommit } from '../db/groupCommit.ts';
 import { MaybeRecorded } from '../outbox/enqueueBatcher.ts';
 import {
@@ -40,11 +41,10 @@ interface Counted {
 }
 
 async function countAndInsert(db: Db, limit: BatchedLimit, hits: readonly Hit[]): Promise<Counted[]> {
-  const {
-    rows: [result],
-  } = await db
-    .raw<{ rows: (InsertedRows & { nths: number[]; expires: number[] })[] }>(
-      `
+  const [result] = await runPrepared<InsertedRows & { nths: number[]; expires: number[] }>(
+    db,
+    'outbox_enqueue_within_limit',
+    `
     WITH asked AS (
       SELECT * FROM ${rowsFromDocument(['key'])}
     ), counted AS (${countHitsSql('asked')}
@@ -61,16 +61,15 @@ async function countAndInsert(db: Db, limit: BatchedLimit, hits: readonly Hit[])
            (SELECT json_agg(expire ORDER BY n) FROM ranked) AS expires,
            ${INSERTED_COLUMNS}
     `,
-      [
-        rowsDocument(
-          hits.map((h) => h.row),
-          (i) => ({ key: hits[i]!.key }),
-        ),
-        ...countHitsBindings(limit.durationSeconds * 1000),
-        limit.points,
-      ],
-    )
-    .options(preparedAs('outbox_enqueue_within_limit'));
+    [
+      rowsDocument(
+        hits.map((h) => h.row),
+        (i) => ({ key: hits[i]!.key }),
+      ),
+      ...countHitsBindings(limit.durationSeconds * 1000),
+      limit.points,
+    ],
+  );
   const ids = insertedIds(hits.length, result);
   return hits.map((_, i) => ({ nth: result!.nths[i]!, expire: result!.expires[i]!, id: ids[i]! }));
 }

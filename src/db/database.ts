@@ -67,15 +67,6 @@ export function createDb(
   });
 }
 
-/**
- * Query options (`db.raw(...).options(preparedAs(name))`) for a hot statement: the driver prepares
- * it once per connection under `name`, so the server parses and plans it once, not per call.
- * Only for statements whose text never changes and whose result columns are listed by name (a
- * `SELECT *` prepared before a migration adds a column fails with "cached plan must not change
- * result type"). Behind a transaction pooler the name is dropped (`connections.ts`).
- */
-export const preparedAs = (name: string) => ({ name: `dundie_${name}` });
-
 const dbOptions = (config: Settings, log: Logger) => ({
   poolMax: config.database.POOL_MAX,
   timeoutSeconds: config.database.TIMEOUT_SECONDS,

@@ -8,7 +8,8 @@
  * one read shows how a row moves between statuses (graphile-worker keeps its SQL the same way).
  * The table's partitions, and retention by dropping them, are `partitions.ts`'s.
  */
-import { preparedAs, type Conn } from '../db/database.ts';
+import type { Conn } from '../db/database.ts';
+import { runPrepared } from '../db/preparedStatement.ts';
 
 /** Every status a row can be in (the table's CHECK constraint says the same). */
 export const OUTBOX_STATUSES = ['pending', 'sending', 'sent', 'skipped', 'dead'] as const;
@@ -79,19 +80,17 @@ export interface NewOutboxRow {
  * the server plans it once.
  */
 export async function enqueueMany(db: Conn, rows: readonly NewOutboxRow[]): Promise<(string | null)[]> {
-  const {
-    rows: [result],
-  } = await db
-    .raw<{ rows: InsertedRows[] }>(
-      `
+  const [result] = await runPrepared<InsertedRows>(
+    db,
+    'outbox_enqueue_many',
+    `
     WITH live AS (
       SELECT * FROM ${rowsFromDocument()} WHERE ${BEFORE_DEADLINE}
     ), ${insertRowsSql('live')}
     SELECT ${INSERTED_COLUMNS}
     `,
-      [rowsDocument(rows)],
-    )
-    .options(preparedAs('outbox_enqueue_many'));
+    [rowsDocument(rows)],
+  );
   return insertedIds(rows.length, result);
 }
 
@@ -224,11 +223,13 @@ export async function claimDue(
     maxClaimBytes?: number;
   } = {},
 ): Promise<Claim> {
-  // A lapsed row its late dispatcher finishes just as this claim locks it has moved away.
-  const { rows } = await againIfMoved(() =>
-    db
-      .raw<{ rows: (OutboxRow & { full: boolean })[] }>(
-        `
+  // A lapsed row its late dispatcher finishes just as this claim locks it has moved away. Prepared:
+  // planned once per connection, not on every claim (~0.4 ms of the server's CPU each).
+  const rows = await againIfMoved(() =>
+    runPrepared<OutboxRow & { full: boolean }>(
+      db,
+      'outbox_claim_due',
+      `
     WITH due AS (
       SELECT id, run_after,
              status = 'sending' AND started_at IS NOT NULL AS lapsed,
@@ -294,21 +295,19 @@ export async function claimDue(
     LEFT JOIN claimed c ON c.status = 'sending'
     ORDER BY c.run_after, c.id
     `,
-        // No ids (no known) binds SQL NULL: no filter; knex's types just do not say a binding may be null.
-        {
-          ids: (ids ?? null) as string[],
-          kinds: (known?.map((k) => k.kind) ?? null) as string[],
-          versions: (known?.map((k) => k.payloadVersion) ?? null) as number[],
-          limit,
-          workerId,
-          leaseSeconds,
-          startAtOnce,
-          maxPayloadBytes,
-          maxClaimBytes,
-        },
-      )
-      // Planned once per connection, not on every claim (~0.4 ms of the server's CPU each).
-      .options(preparedAs('outbox_claim_due')),
+      // No ids (no known) binds SQL NULL: no filter.
+      {
+        ids: ids ?? null,
+        kinds: known?.map((k) => k.kind) ?? null,
+        versions: known?.map((k) => k.payloadVersion) ?? null,
+        limit,
+        workerId,
+        leaseSeconds,
+        startAtOnce,
+        maxPayloadBytes,
+        maxClaimBytes,
+      },
+    ),
   );
   return Object.assign(
     rows.filter((row) => row.id !== null).map(({ full: _, ...row }) => ({ ...row, id: String(row.id) })),
@@ -322,16 +321,16 @@ export async function claimDue(
  * lease was lost.
  */
 export async function markStartedMany(db: Conn, ids: readonly string[], workerId: string): Promise<boolean[]> {
-  const { rows } = await db
-    .raw<{ rows: { id: string }[] }>(
-      `
+  const rows = await runPrepared<{ id: string }>(
+    db,
+    'outbox_mark_started',
+    `
     UPDATE outbox SET started_at = now()
     WHERE id = ANY(?::bigint[]) AND status = 'sending' AND locked_by = ?
     RETURNING id
     `,
-      [ids as string[], workerId],
-    )
-    .options(preparedAs('outbox_mark_started'));
+    [ids, workerId],
+  );
   const held = new Set(rows.map((r) => String(r.id)));
   return ids.map((id) => held.has(id));
 }
@@ -342,21 +341,21 @@ export async function markStartedMany(db: Conn, ids: readonly string[], workerId
  * Counted on the database's clock, as `run_after` is.
  */
 export async function msUntilNextDue(db: Conn, known?: readonly KnownKind[]): Promise<number | undefined> {
-  const { rows } = await db
-    .raw<{ rows: { ms: number | null }[] }>(
-      `
+  const rows = await runPrepared<{ ms: number | null }>(
+    db,
+    'outbox_next_due',
+    `
     SELECT extract(epoch FROM min(run_after) - now()) * 1000 AS ms
     FROM outbox
     WHERE status IN ('pending', 'sending') AND run_after > now()
       AND (:kinds::text[] IS NULL OR (kind, payload_version) IN (
         SELECT * FROM unnest(:kinds::text[], :versions::smallint[])))
     `,
-      {
-        kinds: (known?.map((k) => k.kind) ?? null) as string[],
-        versions: (known?.map((k) => k.payloadVersion) ?? null) as number[],
-      },
-    )
-    .options(preparedAs('outbox_next_due'));
+    {
+      kinds: known?.map((k) => k.kind) ?? null,
+      versions: known?.map((k) => k.payloadVersion) ?? null,
+    },
+  );
   const ms = rows[0]?.ms;
   return ms === null || ms === undefined ? undefined : Number(ms);
 }
@@ -375,9 +374,10 @@ export interface Finish {
  * `workerId` still holds the row's lease; for each finish, whether it did.
  */
 export async function finishMany(db: Conn, workerId: string, finishes: readonly Finish[]): Promise<boolean[]> {
-  const { rows } = await db
-    .raw<{ rows: { id: string }[] }>(
-      `
+  const rows = await runPrepared<{ id: string }>(
+    db,
+    'outbox_finish_many',
+    `
     UPDATE outbox o
     SET status = f.status,
         last_error = f.reason,
@@ -389,10 +389,9 @@ export async function finishMany(db: Conn, workerId: string, finishes: readonly 
     WHERE o.id = f.id AND o.status = 'sending' AND o.locked_by = ?
     RETURNING o.id
     `,
-      // A null reason (a sent row) goes into the text[] as NULL; knex's types just do not say so.
-      [finishes.map((f) => f.id), finishes.map((f) => f.status), finishes.map((f) => f.reason) as string[], workerId],
-    )
-    .options(preparedAs('outbox_finish_many'));
+    // A null reason (a sent row) goes into the text[] as NULL.
+    [finishes.map((f) => f.id), finishes.map((f) => f.status), finishes.map((f) => f.reason), workerId],
+  );
   const stillHeld = new Set(rows.map((r) => String(r.id)));
   return finishes.map((f) => stillHeld.has(f.id));
 }

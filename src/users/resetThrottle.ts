@@ -7,7 +7,8 @@
  * statement takes the slot and renews the nonce, because the dispatcher runs it for every reset
  * e-mail.
  */
-import { preparedAs, type Conn } from '../db/database.ts';
+import type { Conn } from '../db/database.ts';
+import { runPrepared } from '../db/preparedStatement.ts';
 import type { UserRow } from './queries.ts';
 
 export interface SlotRequest {
@@ -50,9 +51,15 @@ export async function takeResetSlotsAndRenewNonces(
   maxCooldownSeconds = Math.max(cooldownSeconds, 3600),
   { codeSeconds = 0 }: { codeSeconds?: number } = {},
 ): Promise<SlotOutcome[]> {
-  const { rows } = await db
-    .raw<{ rows: { outbox_id: string; allowed: boolean; superseded: boolean; user: ResetUser | null }[] }>(
-      `
+  const rows = await runPrepared<{
+    outbox_id: string;
+    allowed: boolean;
+    superseded: boolean;
+    user: ResetUser | null;
+  }>(
+    db,
+    'users_take_reset_slots',
+    `
     WITH req AS (
       SELECT * FROM unnest(:emails::text[], :ids::bigint[], :nonces::text[], :codes::text[])
         AS r(email, outbox_id, nonce, code_hash)
@@ -94,17 +101,16 @@ export async function takeResetSlotsAndRenewNonces(
            END AS "user"
     FROM req LEFT JOIN slot USING (outbox_id) LEFT JOIN renewed USING (outbox_id)
     `,
-      {
-        emails: requests.map((r) => r.email),
-        ids: requests.map((r) => r.outboxId),
-        nonces: requests.map((r) => r.nonce),
-        codes: requests.map((r) => r.codeHash ?? null),
-        codeSeconds,
-        cooldown: cooldownSeconds,
-        maxCooldown: maxCooldownSeconds,
-      },
-    )
-    .options(preparedAs('users_take_reset_slots'));
+    {
+      emails: requests.map((r) => r.email),
+      ids: requests.map((r) => r.outboxId),
+      nonces: requests.map((r) => r.nonce),
+      codes: requests.map((r) => r.codeHash ?? null),
+      codeSeconds,
+      cooldown: cooldownSeconds,
+      maxCooldown: maxCooldownSeconds,
+    },
+  );
   const byId = new Map(
     rows.map((r) => [String(r.outbox_id), { allowed: r.allowed, superseded: r.superseded, user: r.user ?? undefined }]),
   );

@@ -6,7 +6,8 @@
  * its own count in arrival order. With one statement per request, every request from one client
  * queued on that client's row lock (docs/performance.md has the cost).
  */
-import { preparedAs, type Db } from '../../db/database.ts';
+import type { Db } from '../../db/database.ts';
+import { runPrepared } from '../../db/preparedStatement.ts';
 import { GroupCommit } from '../../db/groupCommit.ts';
 import { RATE_LIMIT_TABLE, storedKey, type Taken } from './rows.ts';
 
@@ -52,12 +53,12 @@ interface Count {
 
 /** Adds the batch's hits (keys may repeat) in one statement; the window restarts when it has ended. */
 async function countHits(db: Db, keys: readonly string[], durationMs: number): Promise<Map<string, Count>> {
-  const { rows } = await db
-    .raw<{ rows: { key: string; points: number; expire: string }[] }>(
-      `WITH k AS (SELECT unnest(?::text[]) AS key) ${countHitsSql('k')}`,
-      [keys as string[], ...countHitsBindings(durationMs)],
-    )
-    .options(preparedAs('rate_limiter_count_hits'));
+  const rows = await runPrepared<{ key: string; points: number; expire: string }>(
+    db,
+    'rate_limiter_count_hits',
+    `WITH k AS (SELECT unnest(?::text[]) AS key) ${countHitsSql('k')}`,
+    [keys, ...countHitsBindings(durationMs)],
+  );
   return new Map(rows.map((r) => [r.key, { points: r.points, expire: Number(r.expire) }]));
 }
 

@@ -6,16 +6,16 @@ import { errorHandler } from '../../../src/http/errorHandler.ts';
 import { EnqueueBatcher, MaybeRecorded } from '../../../src/outbox/enqueueBatcher.ts';
 import type { Context } from 'koa';
 
-/** Just enough of knex for `enqueueMany`: a statement sent, whose answer (and COMMIT) never comes. */
+/** Just enough of knex and pg for `enqueueMany`: a statement sent, whose answer (and COMMIT) never comes. */
 function stalledDb() {
   const sent: unknown[][] = [];
   const db = {
-    raw: (_sql: string, bindings: unknown[]) => ({
-      options: () => {
-        sent.push(bindings);
-        return new Promise(() => {});
-      },
-    }),
+    raw: (sql: string, bindings: unknown[]) => ({ toSQL: () => ({ toNative: () => ({ sql, bindings }) }) }),
+    client: {
+      acquireConnection: async () => ({ query: ({ values }: { values: unknown[] }) => void sent.push(values) }),
+      releaseConnection: async () => {},
+      emit: () => false,
+    },
   };
   return { db: db as unknown as Db, sent };
 }
