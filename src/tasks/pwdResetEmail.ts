@@ -63,8 +63,8 @@ export function pwdResetEmailTask({ db, config, mailer }: TaskDeps): Task {
       .catch((err: unknown) => {
         // Refused alone (the batch was split): this address fails the same way every time.
         if (!isDataDbError(err)) throw err;
-        // knex puts the statement before the server's own words; those say what is wrong.
-        throw new PermanentFailure(`the address cannot be used: ${(err as Error).message.split(' - ').at(-1)}`);
+        // The server's own words (the statement runs past knex, which would put itself in front).
+        throw new PermanentFailure(`the address cannot be used: ${(err as Error).message}`);
       });
     const events = resetEmailEvents(payload.requester);
     // The user is not looked up for a refused slot: the event names none.

@@ -4,6 +4,7 @@
  * errors that keep their SQLSTATE and the server's message.
  */
 import test from 'ava';
+import process from 'node:process';
 import { runPrepared } from '../../src/db/preparedStatement.ts';
 import { useTestDatabase } from '../helpers/db.ts';
 
@@ -31,7 +32,9 @@ test('named bindings go where their names are, a name used twice bound twice, wh
   t.deepEqual(second, [{ a: 5, b: 'y', twice: 10 }]);
 });
 
-test('each name is prepared once per connection', async (t) => {
+test('each name is prepared once per connection (behind a transaction pooler, not at all)', async (t) => {
+  // test:pooler runs the suite through PgBouncer in transaction mode, where the names are dropped.
+  const pooled = Boolean(process.env.DUNDIE_TEST_LISTEN_URL);
   const sql = 'SELECT ?::int AS n';
   await runPrepared(tdb.db, 'test_once', sql, [1]);
   await runPrepared(tdb.db, 'test_once', sql, [2]);
@@ -41,7 +44,7 @@ test('each name is prepared once per connection', async (t) => {
     const { rows } = await trx.raw(
       "SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name = 'dundie_test_once'",
     );
-    t.is(rows[0].n, 1);
+    t.is(rows[0].n, pooled ? 0 : 1);
   });
 });
 
