@@ -1,8 +1,8 @@
 /**
- * The hot statements (the reset request's enqueue and count, the dispatcher's claim and finishes):
- * prepared once per connection, and run on the driver without knex's builder and runner, which
- * cost more of Node's CPU per call than the driver itself (docs/performance.md). Everything else
- * goes through knex.
+ * The hot statements, those of every reset request and of every row the dispatcher works: prepared
+ * once per connection, and run on the driver without knex's builder and runner, which cost more
+ * of Node's CPU per call than the driver itself (docs/performance.md). Everything else goes
+ * through knex.
  */
 import type { Knex } from 'knex';
 import type pg from 'pg';
@@ -20,8 +20,8 @@ export type Bindings = readonly unknown[] | Readonly<Record<string, unknown>>;
  *
  * The connection comes from knex's pool (or is the transaction's), so the pool's timeouts and
  * checks hold, and the driver is called with a callback as knex calls it, so `connections.ts`
- * sees each outcome. knex's `query`, `query-response` and `query-error` events are emitted as
- * knex emits them. An error's message is the server's, without the statement and every one of its
+ * sees each outcome. knex's `query`, `query-response` and `query-error` events are emitted, with
+ * the statement's text, bindings and name. An error's message is the server's, without the statement and every one of its
  * bindings (addresses among them) in front as knex puts them. Resolves to the rows the driver returns.
  */
 export async function runPrepared<Row>(conn: Conn, name: string, sql: string, bindings: Bindings): Promise<Row[]> {
@@ -33,20 +33,34 @@ export async function runPrepared<Row>(conn: Conn, name: string, sql: string, bi
   }
   const { text, order } = native;
   const values = (order ? order.map((key) => (bindings as Record<string, unknown>)[key]) : bindings) as unknown[];
+  // knex refuses these; the driver would bind them as NULL, and a lost argument would match nothing.
+  if (values.some((v) => v === undefined || (Array.isArray(v) && v.includes(undefined))))
+    throw new Error(`statement ${name}: an undefined binding`);
+  // knex refuses a finished transaction too: its connection is back in the pool, maybe in another's.
+  if (conn.isTransaction && (conn as Knex.Transaction).isCompleted())
+    throw new Error(`statement ${name}: the transaction is already complete`);
   const client = conn.client as Pool;
   const connection = await client.acquireConnection();
-  // knex's own events, for whoever watches the statements (the tests count them).
-  const query = { __knexUid: connection.__knexUid, method: 'raw', sql: text, bindings: values, options: { name } };
-  client.emit('query', query);
   try {
-    const result = await new Promise<pg.QueryResult>((resolve, reject) => {
-      connection.query({ name: `dundie_${name}`, text, values }, (err, res) => (err ? reject(err) : resolve(res)));
-    });
-    client.emit('query-response', result, query);
-    return result.rows as Row[];
-  } catch (err) {
-    client.emit('query-error', err, query);
-    throw err;
+    // knex's own events, for whoever watches the statements (the tests count them).
+    const query = {
+      __knexUid: connection.__knexUid,
+      method: 'raw',
+      sql: text,
+      bindings: values,
+      options: { name: `dundie_${name}` },
+    };
+    client.emit('query', query);
+    try {
+      const result = await new Promise<pg.QueryResult>((resolve, reject) => {
+        connection.query({ name: `dundie_${name}`, text, values }, (err, res) => (err ? reject(err) : resolve(res)));
+      });
+      client.emit('query-response', result, query);
+      return result.rows as Row[];
+    } catch (err) {
+      client.emit('query-error', err, query);
+      throw err;
+    }
   } finally {
     await client.releaseConnection(connection);
   }

@@ -63,7 +63,7 @@ export function pwdResetEmailTask({ db, config, mailer }: TaskDeps): Task {
       .catch((err: unknown) => {
         // Refused alone (the batch was split): this address fails the same way every time.
         if (!isDataDbError(err)) throw err;
-        // The server's own words (the statement runs past knex, which would put itself in front).
+        // The server's own words alone: `runPrepared` puts no statement in front of them.
         throw new PermanentFailure(`the address cannot be used: ${(err as Error).message}`);
       });
     const events = resetEmailEvents(payload.requester);

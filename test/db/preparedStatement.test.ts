@@ -1,7 +1,8 @@
 /**
  * The hot statements' path past knex: the same answers as knex's `raw` for `?` and `:name`
- * bindings, prepared once per connection, on the transaction's connection when given one, and
- * errors that keep their SQLSTATE and the server's message.
+ * bindings, prepared under its name, on the transaction's connection when given one, errors that
+ * keep their SQLSTATE and the server's message; what knex refuses (an undefined binding, a
+ * finished transaction) refused too.
  */
 import test from 'ava';
 import process from 'node:process';
@@ -32,7 +33,7 @@ test('named bindings go where their names are, a name used twice bound twice, wh
   t.deepEqual(second, [{ a: 5, b: 'y', twice: 10 }]);
 });
 
-test('each name is prepared once per connection (behind a transaction pooler, not at all)', async (t) => {
+test('a statement is prepared under its name on the connection that ran it (behind a transaction pooler, not at all)', async (t) => {
   // test:pooler runs the suite through PgBouncer in transaction mode, where the names are dropped.
   const pooled = Boolean(process.env.DUNDIE_TEST_LISTEN_URL);
   const sql = 'SELECT ?::int AS n';
@@ -69,11 +70,31 @@ test("a failed statement keeps its SQLSTATE and the server's message, without th
   );
   t.is(err.code, '22P02');
   t.false(err.message.includes('SELECT'), err.message);
-  // The connection went back to the pool in working order.
+  // The pool still serves statements.
   t.deepEqual(await runPrepared(tdb.db, 'test_after_failure', 'SELECT 1 AS n', []), [{ n: 1 }]);
 });
 
 test('a second text under a name already used is refused', async (t) => {
   await runPrepared(tdb.db, 'test_taken', 'SELECT 1 AS n', []);
   await t.throwsAsync(runPrepared(tdb.db, 'test_taken', 'SELECT 2 AS n', []), { message: /another text/ });
+});
+
+test('an undefined binding is refused, as knex refuses it, not bound as NULL', async (t) => {
+  // After a first call, whose text knex converts (and checks itself).
+  await runPrepared(tdb.db, 'test_undefined', 'SELECT ?::text AS a, ?::text AS b', ['x', 'y']);
+  await t.throwsAsync(runPrepared(tdb.db, 'test_undefined', 'SELECT ?::text AS a, ?::text AS b', ['x', undefined]), {
+    message: /an undefined binding/,
+  });
+  await runPrepared(tdb.db, 'test_undefined_named', 'SELECT :a::text[] AS a', { a: ['x'] });
+  await t.throwsAsync(runPrepared(tdb.db, 'test_undefined_named', 'SELECT :a::text[] AS a', { a: ['x', undefined] }), {
+    message: /an undefined binding/,
+  });
+});
+
+test('a transaction already committed is refused: its connection is back in the pool', async (t) => {
+  let finished: Parameters<Parameters<typeof tdb.db.transaction>[0]>[0] | undefined;
+  await tdb.db.transaction(async (trx) => {
+    finished = trx;
+  });
+  await t.throwsAsync(runPrepared(finished!, 'test_late', 'SELECT 1 AS n', []), { message: /already complete/ });
 });
