@@ -21,8 +21,9 @@ export type Bindings = readonly unknown[] | Readonly<Record<string, unknown>>;
  * The connection comes from knex's pool (or is the transaction's), so the pool's timeouts and
  * checks hold, and the driver is called with a callback as knex calls it, so `connections.ts`
  * sees each outcome. knex's `query`, `query-response` and `query-error` events are emitted, with
- * the statement's text, bindings and name. An error's message is the server's, without the statement and every one of its
- * bindings (addresses among them) in front as knex puts them. Resolves to the rows the driver returns.
+ * the statement's text, bindings and name. An error's message is the server's, without the
+ * statement and every one of its bindings (addresses among them) in front as knex puts them.
+ * Resolves to the rows the driver returns.
  */
 export async function runPrepared<Row>(conn: Conn, name: string, sql: string, bindings: Bindings): Promise<Row[]> {
   let native = natives.get(name);
@@ -31,7 +32,7 @@ export async function runPrepared<Row>(conn: Conn, name: string, sql: string, bi
     native = toNative(conn, name, sql, bindings);
     natives.set(name, native);
   }
-  const { text, order } = native;
+  const { prepared, text, order } = native;
   const values = (order ? order.map((key) => (bindings as Record<string, unknown>)[key]) : bindings) as unknown[];
   // knex refuses these; the driver would bind them as NULL, and a lost argument would match nothing.
   if (values.some((v) => v === undefined || (Array.isArray(v) && v.includes(undefined))))
@@ -48,12 +49,12 @@ export async function runPrepared<Row>(conn: Conn, name: string, sql: string, bi
       method: 'raw',
       sql: text,
       bindings: values,
-      options: { name: `dundie_${name}` },
+      options: { name: prepared },
     };
     client.emit('query', query);
     try {
       const result = await new Promise<pg.QueryResult>((resolve, reject) => {
-        connection.query({ name: `dundie_${name}`, text, values }, (err, res) => (err ? reject(err) : resolve(res)));
+        connection.query({ name: prepared, text, values }, (err, res) => (err ? reject(err) : resolve(res)));
       });
       client.emit('query-response', result, query);
       return result.rows as Row[];
@@ -77,6 +78,8 @@ interface Pool {
 
 interface Native {
   sql: string;
+  /** The name it is prepared under on the server. */
+  prepared: string;
   text: string;
   /** For named bindings: the key of each `$n`, in order (a name used twice is bound twice). */
   order?: string[];
@@ -90,12 +93,17 @@ function toNative(conn: Conn, name: string, sql: string, bindings: Bindings): Na
       .toNative();
     if (native.bindings.length !== bindings.length)
       throw new Error(`statement ${name}: ${native.bindings.length} bindings in its text, ${bindings.length} given`);
-    return { sql, text: native.sql };
+    return { sql, prepared: `dundie_${name}`, text: native.sql };
   }
   // Each key bound to a marker of its own: where knex puts the markers says where the values go.
   const keys = Object.keys(bindings);
   const markers = Object.fromEntries(keys.map((key, i) => [key, `\u0000${i}`]));
   const native = conn.raw(sql, markers).toSQL().toNative();
   const keyOf = new Map(keys.map((key) => [markers[key], key]));
-  return { sql, text: native.sql, order: native.bindings.map((marker) => keyOf.get(marker as string)!) };
+  return {
+    sql,
+    prepared: `dundie_${name}`,
+    text: native.sql,
+    order: native.bindings.map((marker) => keyOf.get(marker as string)!),
+  };
 }
