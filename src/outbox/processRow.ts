@@ -11,7 +11,7 @@ import { backoffSeconds } from '../delays.ts';
 import type { Logger } from '../log.ts';
 import { retrying } from '../retrying.ts';
 import { finishMany, markFailed, markStartedMany, release, type Finish, type OutboxRow } from './queries.ts';
-import { HandBack, PermanentFailure, RetryLater, type Alongside, type TaskList, type WriteMany } from './taskList.ts';
+import { HandBack, PermanentFailure, RetryLater, type TaskList } from './taskList.ts';
 
 interface CounterLike<L extends string> {
   inc(labels: Partial<Record<L, string>>): void;
@@ -42,37 +42,19 @@ export interface DispatcherDeps {
 /** `released`: called off before it began (a stop), handed back with its try not counted. */
 export type Outcome = 'sent' | 'skipped' | 'failed' | 'released';
 
-/** A row's end, with its task's write to make in the same transaction, if it has one. */
-export type FinishWithWrite = Finish & { alongside?: Alongside };
-
 /**
- * Records `finish` only while this dispatcher holds the row; the rows in flight share one statement.
- * A batch where some task has a write of its own is one transaction: the statement, then those
- * writes for the rows whose end it recorded, one call per `writeMany`.
+ * Records a row's end (with its task's write, if it has one) only while this dispatcher holds the
+ * row; the rows in flight share one statement.
  */
-export type FinishWriter = (finish: FinishWithWrite) => Promise<boolean>;
+export type FinishWriter = (finish: Finish) => Promise<boolean>;
 
 export function finishWriter({ db, workerId }: Pick<DispatcherDeps, 'db' | 'workerId'>): FinishWriter {
-  const finishes = new GroupCommit(
-    (batch: FinishWithWrite[]) => {
-      if (!batch.some((f) => f.alongside)) return finishMany(db, workerId, batch);
-      return db.transaction(async (trx) => {
-        const held = await finishMany(trx, workerId, batch);
-        const writes = new Map<WriteMany<unknown>, unknown[]>();
-        batch.forEach((f, i) => {
-          if (!held[i] || !f.alongside) return;
-          const items = writes.get(f.alongside.writeMany) ?? [];
-          writes.set(f.alongside.writeMany, [...items, f.alongside.item]);
-        });
-        for (const [writeMany, items] of writes) await writeMany(trx, items);
-        return held;
-      });
-      // A row's own write that the database refuses fails that row alone, not the batch it came in.
-    },
-    // One transaction at a time: rows ending meanwhile make the next one larger, and each
-    // costs four round trips (BEGIN, the UPDATE, the rows' own writes, COMMIT) whatever its size.
-    { bisect: isRowBoundDbError, maxInFlight: 1 },
-  );
+  const finishes = new GroupCommit((batch: Finish[]) => finishMany(db, workerId, batch), {
+    // A row's own write that the database refuses fails that row alone, not the batch it came in.
+    bisect: isRowBoundDbError,
+    // One statement at a time: rows ending meanwhile make the next one larger.
+    maxInFlight: 1,
+  });
   return (finish) => finishes.add(finish);
 }
 

@@ -362,35 +362,67 @@ export async function msUntilNextDue(db: Conn, known?: readonly KnownKind[]): Pr
 
 const released = { locked_by: null, locked_until: null };
 
+/**
+ * A write that goes with rows' ends, made by the statement that records them: `sql`, a
+ * data-modifying statement, reads the items of the JSON array bound at its one `?` (each with the
+ * `outbox_id` of its row) and keeps those whose row is in `finished(id)`, the rows the statement
+ * recorded as ended (the others' leases were lost).
+ */
+export interface EndWrite {
+  /** Names the statement that carries it, prepared under that name: one `sql` per name. */
+  readonly name: string;
+  readonly sql: string;
+}
+
 /** How a claimed row ended well: `sent`, or `skipped` with the reason kept in `last_error`. */
 export interface Finish {
   id: string;
   status: 'sent' | 'skipped';
   reason: string | null;
+  /** Written with the end, only if the end is. */
+  alongside?: { readonly write: EndWrite; readonly item: Record<string, unknown> };
 }
 
 /**
  * Records several finishes in one statement (the dispatcher's group commit), each only if
- * `workerId` still holds the row's lease; for each finish, whether it did.
+ * `workerId` still holds the row's lease, with the writes that go with them; for each finish,
+ * whether it did.
  */
 export async function finishMany(db: Conn, workerId: string, finishes: readonly Finish[]): Promise<boolean[]> {
+  const writes = new Map<EndWrite, Record<string, unknown>[]>();
+  for (const { id, alongside } of finishes) {
+    if (!alongside) continue;
+    const items = writes.get(alongside.write) ?? [];
+    items.push({ ...alongside.item, outbox_id: id });
+    writes.set(alongside.write, items);
+  }
+  const withWrites = [...writes.keys()];
   const rows = await runPrepared<{ id: string }>(
     db,
-    'outbox_finish_many',
+    ['outbox_finish_many', ...withWrites.map((w) => w.name)].join('_with_'),
     `
-    UPDATE outbox o
-    SET status = f.status,
-        last_error = f.reason,
-        locked_by = NULL,
-        locked_until = NULL,
-        processed_at = now(),
-        updated_at = now()
-    FROM unnest(?::bigint[], ?::text[], ?::text[]) AS f(id, status, reason)
-    WHERE o.id = f.id AND o.status = 'sending' AND o.locked_by = ?
-    RETURNING o.id
+    WITH finished AS (
+      UPDATE outbox o
+      SET status = f.status,
+          last_error = f.reason,
+          locked_by = NULL,
+          locked_until = NULL,
+          processed_at = now(),
+          updated_at = now()
+      FROM unnest(?::bigint[], ?::text[], ?::text[]) AS f(id, status, reason)
+      WHERE o.id = f.id AND o.status = 'sending' AND o.locked_by = ?
+      RETURNING o.id
+    )${withWrites.map((w, i) => `, alongside_${i} AS (${w.sql})`).join('')}
+    SELECT id FROM finished
     `,
     // A null reason (a sent row) goes into the text[] as NULL.
-    [finishes.map((f) => f.id), finishes.map((f) => f.status), finishes.map((f) => f.reason), workerId],
+    [
+      finishes.map((f) => f.id),
+      finishes.map((f) => f.status),
+      finishes.map((f) => f.reason),
+      workerId,
+      ...withWrites.map((w) => JSON.stringify(writes.get(w))),
+    ],
   );
   const stillHeld = new Set(rows.map((r) => String(r.id)));
   return finishes.map((f) => stillHeld.has(f.id));

@@ -4,29 +4,24 @@
  * it ended. Kinds are registered by whoever starts the dispatcher, so the outbox knows none.
  */
 import type { z } from 'zod';
-import type { Conn } from '../db/database.ts';
-import type { KnownKind, OutboxRow } from './queries.ts';
-
-/** Writes the items of several rows in one statement, inside the transaction it is given. */
-export type WriteMany<T> = (trx: Conn, items: T[]) => Promise<void>;
+import type { EndWrite, Finish, KnownKind, OutboxRow } from './queries.ts';
 
 /**
- * A write of the task's own, made in the transaction that records the row's end and only if that
- * end is recorded (the dispatcher still held the row): a record of what was done can then neither be
- * lost nor be written for an end that never was. The rows finished together that carry the same
- * `writeMany` share one call of it, as they share the statement that finishes them. The outbox
- * makes it without knowing what it is.
+ * A write of a task's own, made by the statement that records its row's end (`EndWrite`, in
+ * `queries.ts`), and only if that end is recorded (the dispatcher still held the row): a record of
+ * what was done can then neither be lost nor be written for an end that never was. The rows
+ * finished together share that statement, and each `WriteMany` in it is one INSERT of all their
+ * items. `item` says what goes into the JSON `sql` reads. The outbox makes it without knowing
+ * what it is.
  */
-export interface Alongside {
-  readonly writeMany: WriteMany<unknown>;
-  readonly item: unknown;
+export interface WriteMany<T> extends EndWrite {
+  item(value: T): Record<string, unknown>;
 }
 
-/** `item`, to be written by `writeMany` (a function made once, so rows finished together share it). */
-export const alongside = <T>(writeMany: WriteMany<T>, item: T): Alongside => ({
-  writeMany: writeMany as WriteMany<unknown>,
-  item,
-});
+export type Alongside = NonNullable<Finish['alongside']>;
+
+/** `value`, to be written by `write` with its row's end. */
+export const alongside = <T>(write: WriteMany<T>, value: T): Alongside => ({ write, item: write.item(value) });
 
 /** Sent, or finished without sending for a reason kept in `last_error` (`skipped`). */
 export type TaskOutcome = ({ sent: true } | { sent: false; skipped: string }) & { alongside?: Alongside };

@@ -1,12 +1,13 @@
 /**
  * The reset e-mail's security events: the request put where it came from in the row's payload
- * (the request itself writes nothing more), and the task's outcome carries the event, written in
- * the transaction that records the row's end.
+ * (the request itself writes nothing more), and the task's outcome carries the event, written by
+ * the statement that records the row's end.
  */
 import { z } from 'zod';
 import { alongside, type WriteMany } from '../outbox/taskList.ts';
 import {
-  recordSecurityEvents,
+  insertSecurityEventsSql,
+  securityEventColumns,
   USER_AGENT_MAX,
   type Requester,
   type SecurityEventEntry,
@@ -27,8 +28,17 @@ export const toRequesterPayload = (from: Requester): RequesterPayload => ({
   request_id: from.requestId,
 });
 
-/** One statement for the events of the rows the dispatcher finishes together. */
-const writeEvents: WriteMany<SecurityEventEntry> = (trx, entries) => recordSecurityEvents(trx, entries);
+type ResetEmailEvent = Extract<SecurityEventEntry['event'], { kind: 'reset_email_sent' | 'reset_email_skipped' }>;
+
+/** The events of the rows the dispatcher finishes together: one INSERT in the statement that ends them. */
+const writeEvents: WriteMany<SecurityEventEntry<ResetEmailEvent>> = {
+  name: 'security_events',
+  sql: insertSecurityEventsSql({
+    columns: 'outbox_id bigint',
+    keep: 'JOIN finished ON finished.id = e.outbox_id',
+  }),
+  item: securityEventColumns,
+};
 
 /** The events of one reset row: sent to `userId`, or skipped (`why`, as the event's detail names it). */
 export function resetEmailEvents(requester: RequesterPayload | undefined) {

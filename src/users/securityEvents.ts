@@ -1,7 +1,8 @@
 /**
  * SQL of `security_events`, the audit trail of an account: who changed a password,
  * when, how and from where. Written by the code that does what an event records, in the same
- * transaction; `recordSecurityEvent` is the one way in. An event never holds a password, a token,
+ * transaction: by `recordSecurityEvent`, or by `insertSecurityEventsSql` inside a statement that
+ * does that work (the dispatcher's end of a reset row). An event never holds a password, a token,
  * a code, or an address someone typed: only the user's id, the kind, how or why, and the request
  * it came from.
  */
@@ -66,8 +67,8 @@ export interface SecurityEventRow {
 const cut = (value: string | undefined, max: number) => (value ? value.slice(0, max) : null);
 
 /** An event and the request it came from. */
-export interface SecurityEventEntry {
-  event: SecurityEvent;
+export interface SecurityEventEntry<E extends SecurityEvent = SecurityEvent> {
+  event: E;
   from?: Requester;
 }
 
@@ -76,22 +77,47 @@ export function recordSecurityEvent(db: Conn, event: SecurityEvent, from: Reques
   return recordSecurityEvents(db, [{ event, from }]);
 }
 
-/** Records several events in one statement (the dispatcher's, for the rows it finishes together). */
+type EventOfUser = Exclude<SecurityEvent, { username: string }>;
+
+const columns = (event: SecurityEvent, from: Requester, userId: unknown) => ({
+  kind: event.kind,
+  user_id: userId,
+  detail: 'detail' in event ? (event.detail ?? null) : null,
+  client_address: cut(from.address, 64),
+  user_agent: cut(from.userAgent, USER_AGENT_MAX),
+  request_id: cut(from.requestId, 128),
+});
+
+/** The columns of an event whose user is known by id (every event but a refused login). */
+export const securityEventColumns = ({ event, from = {} }: SecurityEventEntry<EventOfUser>) =>
+  columns(event, from, event.userId ?? null);
+
+/**
+ * An INSERT of the events in the JSON array bound at its one `?`, each as `securityEventColumns`
+ * makes it, for a statement that writes them with other work: `keep` (a JOIN or a WHERE on the
+ * items `e`) says which it writes, reading what `columns` adds to the items' own.
+ */
+export const insertSecurityEventsSql = ({ columns: more, keep }: { columns: string; keep: string }) => `
+  INSERT INTO security_events (kind, user_id, detail, client_address, user_agent, request_id)
+  SELECT e.kind, e.user_id, e.detail, e.client_address, e.user_agent, e.request_id
+  FROM json_to_recordset(?::json)
+    AS e(kind text, user_id int, detail text, client_address text, user_agent text, request_id text, ${more})
+  ${keep}`;
+
+/** Records several events in one statement. */
 export async function recordSecurityEvents(db: Conn, entries: readonly SecurityEventEntry[]): Promise<void> {
   if (entries.length === 0) return;
   await db('security_events').insert(
-    entries.map(({ event, from = {} }) => ({
-      kind: event.kind,
-      user_id:
-        'username' in event
-          ? // Resolved here, in the statement: the caller need not know whether the name exists.
-            db.raw('(SELECT id FROM users WHERE username = ?)', [event.username.replaceAll('\u0000', '')])
-          : (event.userId ?? null),
-      detail: 'detail' in event ? (event.detail ?? null) : null,
-      client_address: cut(from.address, 64),
-      user_agent: cut(from.userAgent, USER_AGENT_MAX),
-      request_id: cut(from.requestId, 128),
-    })),
+    entries.map(({ event, from = {} }) =>
+      'username' in event
+        ? // Resolved here, in the statement: the caller need not know whether the name exists.
+          columns(
+            event,
+            from,
+            db.raw('(SELECT id FROM users WHERE username = ?)', [event.username.replaceAll('\u0000', '')]),
+          )
+        : columns(event, from, event.userId ?? null),
+    ),
   );
 }
 
