@@ -8,6 +8,7 @@
  * one read shows how a row moves between statuses (graphile-worker keeps its SQL the same way).
  * The table's partitions, and retention by dropping them, are `partitions.ts`'s.
  */
+import { createHash } from 'node:crypto';
 import type { Conn } from '../db/database.ts';
 import { runPrepared } from '../db/preparedStatement.ts';
 
@@ -363,15 +364,13 @@ export async function msUntilNextDue(db: Conn, known?: readonly KnownKind[]): Pr
 const released = { locked_by: null, locked_until: null };
 
 /**
- * A write that goes with rows' ends, made by the statement that records them: `sql`, a
- * data-modifying statement, reads the items of the JSON array bound at its one `?` (each with the
- * `outbox_id` of its row) and keeps those whose row is in `finished(id)`, the rows the statement
- * recorded as ended (the others' leases were lost).
+ * A write that goes with rows' ends, made by the statement that records them: `sql(items)` is a
+ * data-modifying statement reading its items from `items`, SQL of a JSON array, which holds only
+ * the items of rows whose end the statement recorded (a row whose lease was lost has its end and
+ * its write dropped together). Each item carries the `outbox_id` of its row.
  */
 export interface EndWrite {
-  /** Names the statement that carries it, prepared under that name: one `sql` per name. */
-  readonly name: string;
-  readonly sql: string;
+  readonly sql: (items: string) => string;
 }
 
 /** How a claimed row ended well: `sent`, or `skipped` with the reason kept in `last_error`. */
@@ -396,11 +395,11 @@ export async function finishMany(db: Conn, workerId: string, finishes: readonly 
     items.push({ ...alongside.item, outbox_id: id });
     writes.set(alongside.write, items);
   }
-  const withWrites = [...writes.keys()];
-  const rows = await runPrepared<{ id: string }>(
-    db,
-    ['outbox_finish_many', ...withWrites.map((w) => w.name)].join('_with_'),
-    `
+  // In a stable order, so that a batch with the same writes makes the same text.
+  const withWrites = [...writes.entries()]
+    .map(([write, items]) => ({ sql: write.sql(''), write, items }))
+    .sort((x, y) => (x.sql < y.sql ? -1 : x.sql > y.sql ? 1 : 0));
+  const sql = `
     WITH finished AS (
       UPDATE outbox o
       SET status = f.status,
@@ -412,21 +411,43 @@ export async function finishMany(db: Conn, workerId: string, finishes: readonly 
       FROM unnest(?::bigint[], ?::text[], ?::text[]) AS f(id, status, reason)
       WHERE o.id = f.id AND o.status = 'sending' AND o.locked_by = ?
       RETURNING o.id
-    )${withWrites.map((w, i) => `, alongside_${i} AS (${w.sql})`).join('')}
+    )${withWrites
+      .map(
+        ({ write }, i) => `, kept_${i} AS (
+      SELECT coalesce(json_agg(x.item), '[]') AS items FROM json_array_elements(?::json) AS x(item)
+      WHERE (x.item->>'outbox_id')::bigint IN (SELECT id FROM finished)
+    ), alongside_${i} AS (${write.sql(`(SELECT items FROM kept_${i})`)})`,
+      )
+      .join('')}
     SELECT id FROM finished
-    `,
+    `;
+  const rows = await runPrepared<{ id: string }>(
+    db,
+    // Named by its text: one name, one text, whatever the writes a batch carries.
+    withWrites.length === 0 ? 'outbox_finish_many' : nameOf(sql),
+    sql,
     // A null reason (a sent row) goes into the text[] as NULL.
     [
       finishes.map((f) => f.id),
       finishes.map((f) => f.status),
       finishes.map((f) => f.reason),
       workerId,
-      ...withWrites.map((w) => JSON.stringify(writes.get(w))),
+      ...withWrites.map(({ items }) => JSON.stringify(items)),
     ],
   );
   const stillHeld = new Set(rows.map((r) => String(r.id)));
   return finishes.map((f) => stillHeld.has(f.id));
 }
+
+const finishNames = new Map<string, string>();
+const nameOf = (sql: string) => {
+  let name = finishNames.get(sql);
+  if (!name) {
+    name = `outbox_finish_with_${createHash('sha256').update(sql).digest('hex').slice(0, 16)}`;
+    finishNames.set(sql, name);
+  }
+  return name;
+};
 
 export interface Failure {
   error: string;

@@ -10,9 +10,9 @@ import type { EndWrite, Finish, KnownKind, OutboxRow } from './queries.ts';
  * A write of a task's own, made by the statement that records its row's end (`EndWrite`, in
  * `queries.ts`), and only if that end is recorded (the dispatcher still held the row): a record of
  * what was done can then neither be lost nor be written for an end that never was. The rows
- * finished together share that statement, and each `WriteMany` in it is one INSERT of all their
- * items. `item` says what goes into the JSON `sql` reads. The outbox makes it without knowing
- * what it is.
+ * finished together share that statement, and each `WriteMany` in it is one statement of all
+ * their items; `item` says what of a value goes into the JSON its `sql` reads. The outbox makes
+ * it without knowing what it is.
  */
 export interface WriteMany<T> extends EndWrite {
   item(value: T): Record<string, unknown>;

@@ -32,11 +32,7 @@ type ResetEmailEvent = Extract<SecurityEventEntry['event'], { kind: 'reset_email
 
 /** The events of the rows the dispatcher finishes together: one INSERT in the statement that ends them. */
 const writeEvents: WriteMany<SecurityEventEntry<ResetEmailEvent>> = {
-  name: 'security_events',
-  sql: insertSecurityEventsSql({
-    columns: 'outbox_id bigint',
-    keep: 'JOIN finished ON finished.id = e.outbox_id',
-  }),
+  sql: insertSecurityEventsSql,
   item: securityEventColumns,
 };
 

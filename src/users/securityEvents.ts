@@ -64,7 +64,12 @@ export interface SecurityEventRow {
   request_id: string | null;
 }
 
-const cut = (value: string | undefined, max: number) => (value ? value.slice(0, max) : null);
+/** At most `max` UTF-16 units, never half a surrogate pair (which PostgreSQL refuses in JSON). */
+const cut = (value: string | undefined, max: number) => {
+  if (!value) return null;
+  const kept = value.slice(0, max);
+  return /[\uD800-\uDBFF]$/.test(kept) ? kept.slice(0, -1) : kept;
+};
 
 /** An event and the request it came from. */
 export interface SecurityEventEntry<E extends SecurityEvent = SecurityEvent> {
@@ -93,19 +98,17 @@ export const securityEventColumns = ({ event, from = {} }: SecurityEventEntry<Ev
   columns(event, from, event.userId ?? null);
 
 /**
- * An INSERT of the events in the JSON array bound at its one `?`, each as `securityEventColumns`
- * makes it, for a statement that writes them with other work: `keep` (a JOIN or a WHERE on the
- * items `e`) says which it writes, reading what `columns` adds to the items' own.
+ * An INSERT of the events in `items`, SQL of a JSON array of them, each as
+ * `securityEventColumns` makes it: for a statement that writes them with other work.
  */
-export const insertSecurityEventsSql = ({ columns: more, keep }: { columns: string; keep: string }) => `
-  INSERT INTO security_events (kind, user_id, detail, client_address, user_agent, request_id)
-  SELECT e.kind, e.user_id, e.detail, e.client_address, e.user_agent, e.request_id
-  FROM json_to_recordset(?::json)
-    AS e(kind text, user_id int, detail text, client_address text, user_agent text, request_id text, ${more})
-  ${keep}`;
+export const insertSecurityEventsSql = (items: string) => `
+      INSERT INTO security_events (kind, user_id, detail, client_address, user_agent, request_id)
+      SELECT e.kind, e.user_id, e.detail, e.client_address, e.user_agent, e.request_id
+      FROM json_to_recordset(${items})
+        AS e(kind text, user_id int, detail text, client_address text, user_agent text, request_id text)`;
 
 /** Records several events in one statement. */
-export async function recordSecurityEvents(db: Conn, entries: readonly SecurityEventEntry[]): Promise<void> {
+async function recordSecurityEvents(db: Conn, entries: readonly SecurityEventEntry[]): Promise<void> {
   if (entries.length === 0) return;
   await db('security_events').insert(
     entries.map(({ event, from = {} }) =>
