@@ -50,8 +50,14 @@ export function createHttpServer(handler: RequestListener, limits: ServerLimits)
     connectionsCheckingInterval: Math.min(1000, limits.HEADERS_TIMEOUT_SECONDS * 500),
   });
   let draining = false;
-  const inFlight = new Set<ServerResponse>();
-  const busy = new WeakSet<Socket>();
+  /**
+   * The response each socket is answering, while it is. Kept by socket rather than in a Set of
+   * responses: in V8 (Node 20) what was added to a long-lived Set or Map, even once deleted,
+   * survives the young generation's collections, so every request would be promoted to the old
+   * one and left for mark-compacts to find (docs/performance.md, "Garbage that outlived its
+   * request").
+   */
+  const answering = new WeakMap<Socket, ServerResponse>();
   /** Open sockets by client key, each set oldest first. */
   const byClient = new Map<string, Set<Socket>>();
   let open = 0;
@@ -59,7 +65,7 @@ export function createHttpServer(handler: RequestListener, limits: ServerLimits)
   /** Closes the oldest socket of `sockets` with no request in flight; false when all are busy. */
   const shedIdle = (sockets: Set<Socket>): boolean => {
     for (const socket of sockets) {
-      if (busy.has(socket)) continue;
+      if (answering.has(socket)) continue;
       socket.destroy();
       sockets.delete(socket);
       open--;
@@ -86,12 +92,12 @@ export function createHttpServer(handler: RequestListener, limits: ServerLimits)
   });
   // Registered before the app's handler, so the header is set before the app can answer.
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    inFlight.add(res);
-    busy.add(req.socket);
+    const { socket } = req;
+    // Pipelined requests answer in order: the socket's last request is the one that ends last.
+    answering.set(socket, res);
     if (draining) res.setHeader('Connection', 'close');
     res.once('close', () => {
-      inFlight.delete(res);
-      busy.delete(req.socket);
+      if (answering.get(socket) === res) answering.delete(socket);
     });
   });
   server.on('request', handler);
@@ -107,7 +113,11 @@ export function createHttpServer(handler: RequestListener, limits: ServerLimits)
     close(drainSeconds = limits.KEEP_ALIVE_TIMEOUT_SECONDS) {
       if (draining) return Promise.resolve();
       draining = true;
-      for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+      for (const sockets of byClient.values())
+        for (const socket of sockets) {
+          const res = answering.get(socket);
+          if (res && !res.headersSent) res.setHeader('Connection', 'close');
+        }
       return new Promise((resolve) => {
         const timer = setTimeout(() => server.closeAllConnections(), drainSeconds * 1000 + 100);
         timer.unref();
