@@ -51,13 +51,14 @@ export function createHttpServer(handler: RequestListener, limits: ServerLimits)
   });
   let draining = false;
   /**
-   * The response each socket is answering, while it is. Kept by socket rather than in a Set of
-   * responses: in V8 (Node 20) what was added to a long-lived Set or Map, even once deleted,
-   * survives the young generation's collections, so every request would be promoted to the old
-   * one and left for mark-compacts to find (docs/performance.md, "Garbage that outlived its
-   * request").
+   * The responses each socket is answering (more than one when requests are pipelined), in
+   * order. Kept by socket rather than in a Set of responses: in V8 (Node 20) what was added to a
+   * long-lived Set or Map, even once deleted, survives the young generation's collections, so
+   * every request would be promoted to the old one and left for mark-compacts to find
+   * (docs/performance.md, "Garbage that outlived its request").
    */
-  const answering = new WeakMap<Socket, ServerResponse>();
+  const answering = new WeakMap<Socket, ServerResponse[]>();
+  const isBusy = (socket: Socket) => (answering.get(socket)?.length ?? 0) > 0;
   /** Open sockets by client key, each set oldest first. */
   const byClient = new Map<string, Set<Socket>>();
   let open = 0;
@@ -65,7 +66,7 @@ export function createHttpServer(handler: RequestListener, limits: ServerLimits)
   /** Closes the oldest socket of `sockets` with no request in flight; false when all are busy. */
   const shedIdle = (sockets: Set<Socket>): boolean => {
     for (const socket of sockets) {
-      if (answering.has(socket)) continue;
+      if (isBusy(socket)) continue;
       socket.destroy();
       sockets.delete(socket);
       open--;
@@ -93,11 +94,13 @@ export function createHttpServer(handler: RequestListener, limits: ServerLimits)
   // Registered before the app's handler, so the header is set before the app can answer.
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const { socket } = req;
-    // Pipelined requests answer in order: the socket's last request is the one that ends last.
-    answering.set(socket, res);
+    let responses = answering.get(socket);
+    if (!responses) answering.set(socket, (responses = []));
+    responses.push(res);
     if (draining) res.setHeader('Connection', 'close');
     res.once('close', () => {
-      if (answering.get(socket) === res) answering.delete(socket);
+      const at = responses.indexOf(res);
+      if (at >= 0) responses.splice(at, 1);
     });
   });
   server.on('request', handler);
@@ -114,10 +117,8 @@ export function createHttpServer(handler: RequestListener, limits: ServerLimits)
       if (draining) return Promise.resolve();
       draining = true;
       for (const sockets of byClient.values())
-        for (const socket of sockets) {
-          const res = answering.get(socket);
-          if (res && !res.headersSent) res.setHeader('Connection', 'close');
-        }
+        for (const socket of sockets)
+          for (const res of answering.get(socket) ?? []) if (!res.headersSent) res.setHeader('Connection', 'close');
       return new Promise((resolve) => {
         const timer = setTimeout(() => server.closeAllConnections(), drainSeconds * 1000 + 100);
         timer.unref();

@@ -194,3 +194,29 @@ test.serial(
     t.deepEqual(outcomes.reset, [], 'no request was reset');
   },
 );
+
+test.serial('shutdown: every answer not yet sent on a pipelined connection carries Connection: close', async (t) => {
+  const api = await startApi(testConfig(tdb.url));
+  const port = api.service.port!;
+  // The outbox locked: both reset requests wait for their INSERT while the shutdown begins.
+  const trx = await tdb.db.transaction();
+  await trx.raw('LOCK TABLE outbox IN EXCLUSIVE MODE');
+  const reset = (email: string) => {
+    const body = JSON.stringify({ email });
+    return `POST /user/pwd_reset_token/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+  };
+  const client = rawClient(port, reset('first@dm.com') + reset('second@dm.com'));
+  await sleep(300);
+  const stopped = api.service.stop();
+  await sleep(100);
+  await trx.commit();
+  const { answer } = await client;
+  await stopped;
+  const first = answer.split('\r\n\r\n')[0]!;
+  t.regex(first, /^HTTP\/1\.1 200/);
+  t.regex(
+    first,
+    /\r\nConnection: close\r\n/i,
+    'the first answer, unsent when the shutdown began, closes the connection',
+  );
+});
