@@ -124,15 +124,15 @@ export class GroupCommit<In, Out> {
   }
 
   #resolve(waiting: Waiting<In, Out>, out: Out): void {
-    if (this.#untime(waiting)) waiting.resolve(out);
+    if (this.#answer(waiting)) waiting.resolve(out);
   }
 
   #reject(waiting: Waiting<In, Out>, err: unknown): void {
-    if (this.#untime(waiting)) waiting.reject(err);
+    if (this.#answer(waiting)) waiting.reject(err);
   }
 
-  /** False when the caller was already answered (its deadline passed first). */
-  #untime(waiting: Waiting<In, Out>): boolean {
+  /** Records that the caller is answered now; false when it was already (its deadline passed first). */
+  #answer(waiting: Waiting<In, Out>): boolean {
     if (waiting.due === undefined) return true;
     if (waiting.answered) return false;
     waiting.answered = true;
@@ -175,10 +175,14 @@ export class GroupCommit<In, Out> {
       const batch = this.#queue.splice(0, this.#maxBatch);
       for (const w of batch) w.sent = true;
       this.#writing.push(batch);
-      void this.#write(batch).finally(() => {
-        this.#writing.splice(this.#writing.indexOf(batch), 1);
-        this.#pump();
-      });
+      void this.#write(batch)
+        // `#write` answers its callers, unless it throws itself (a `bisect` that throws): then
+        // this does, or they would wait for ever once the batch leaves `#writing`.
+        .catch((err: unknown) => batch.forEach((w) => this.#reject(w, err)))
+        .finally(() => {
+          this.#writing.splice(this.#writing.indexOf(batch), 1);
+          this.#pump();
+        });
     }
   }
 
@@ -191,11 +195,13 @@ export class GroupCommit<In, Out> {
         for (const w of batch) this.#reject(w, err);
         return;
       }
-      // Callers already told DeadlineExceeded are not written again by the halves.
+      // Callers already told DeadlineExceeded are not written again by the halves, nor those told
+      // so while the first half was being written.
       const open = batch.filter((w) => !w.answered);
       const half = Math.ceil(open.length / 2);
       if (half > 0) await this.#write(open.slice(0, half));
-      if (open.length > half) await this.#write(open.slice(half));
+      const rest = open.slice(half).filter((w) => !w.answered);
+      if (rest.length > 0) await this.#write(rest);
     }
   }
 }

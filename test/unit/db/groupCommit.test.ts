@@ -175,3 +175,44 @@ test('a batch split after a data error does not write again the items whose call
   t.deepEqual(callers, [['err:DeadlineExceeded'], ['err:DeadlineExceeded'], ['err:Error'], ['ok:40']]);
   t.deepEqual(writer.batches.slice(2), [[-3], [4]], 'only the callers still waiting are written again');
 });
+
+test('a caller told DeadlineExceeded while the first half of a split batch is written is not written in the second', async (t) => {
+  const writer = heldWriter((items) => items.some((n) => n < 0));
+  const commit = new GroupCommit(writer.write, { maxInFlight: 1, maxBatch: 8, bisect: true });
+  void commit.add(0);
+  const callers = [-1, 2, 3, 4].map((n, i) => settled(commit.add(n, { deadline: Date.now() + (i === 3 ? 40 : 5000) })));
+  writer.release();
+  await sleep(5);
+  writer.release(); // [-1, 2, 3, 4] fails: split into [-1, 2] and [3, 4]
+  await sleep(5);
+  writer.release(); // [-1, 2] fails: split into [-1] and [2]
+  await sleep(60); // 4's deadline passes meanwhile
+  for (let i = 0; i < 4; i++) {
+    writer.release();
+    await sleep(5);
+  }
+  t.deepEqual(callers, [['err:Error'], ['ok:20'], ['ok:30'], ['err:DeadlineExceeded']]);
+  t.deepEqual(writer.batches.slice(-1), [[3]], 'the second half went without the caller already answered');
+});
+
+test('a split that fails in itself still answers every caller of the batch', async (t) => {
+  // 0 is written; a batch of anything else is refused, and deciding whether to split it throws.
+  const commit = new GroupCommit<number, number>(
+    (items) =>
+      items.includes(0)
+        ? sleep(5).then(() => items)
+        : Promise.reject(Object.assign(new Error('bad value'), { code: '22P05' })),
+    {
+      maxInFlight: 1,
+      bisect: () => {
+        throw new Error('bisect broke');
+      },
+    },
+  );
+  void commit.add(0);
+  const outcomes = await Promise.allSettled([1, 2].map((n) => commit.add(n, { deadline: Date.now() + 5000 })));
+  t.deepEqual(
+    outcomes.map((o) => (o.status === 'rejected' ? (o.reason as Error).message : 'ok')),
+    ['bisect broke', 'bisect broke'],
+  );
+});
