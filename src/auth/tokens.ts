@@ -2,9 +2,10 @@
  * Every token Dundie makes or accepts. One place knows the scopes, so an access token can never
  * reset a password and a reset token can never be a bearer token.
  */
-import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import jwt, { type Algorithm } from 'jsonwebtoken';
 import type { Settings } from '../config.ts';
+import { randomText } from '../randomText.ts';
 
 export type Scope = 'access_token' | 'refresh_token' | 'pwd_reset';
 
@@ -156,7 +157,7 @@ export function resetOpens(
 }
 
 /** A user's next reset_nonce: renewing it ends the reset tokens issued against the last one. */
-export const newResetNonce = () => randomBytes(12).toString('base64url');
+export const newResetNonce = () => randomText(12, 'base64url');
 
 /** A pwd_reset token for a user whose reset_nonce was just renewed, as the dispatcher e-mails it. */
 export function createPwdResetToken(

@@ -6,11 +6,12 @@
  * `MimeNode.encodeHeaderValue` (addresses punycoded, words RFC 2047-encoded) and `foldLines`,
  * bodies through its quoted-printable encoder; only the assembly is ours.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { domainToASCII } from 'node:url';
 import { foldLines } from 'nodemailer/lib/mime-funcs';
 import MimeNode from 'nodemailer/lib/mime-node';
 import { encode as qpEncode, wrap as qpWrap } from 'nodemailer/lib/qp';
+import { randomText } from '../randomText.ts';
 
 export interface MimeMessage {
   from: string;
@@ -101,7 +102,7 @@ export function composeMime({ from, to, subject, text, html, date = new Date() }
     return { messageId, envelope, raw: `${headers}\r\n${part}${part.endsWith('\r\n') ? '' : '\r\n'}` };
   }
   // 96 random bits: a body holds it only by a guess.
-  const boundary = `--_Dundie_${randomBytes(12).toString('hex')}`;
+  const boundary = `--_Dundie_${randomText(12, 'hex')}`;
   const raw =
     `${headers}\r\nContent-Type: multipart/alternative;\r\n boundary="${boundary}"\r\n\r\n` +
     `--${boundary}\r\n${bodyPart('plain', text)}\r\n` +
