@@ -13,6 +13,12 @@ import { msUntilNextDue, type KnownKind } from './queries.ts';
  */
 const WAKE_MIN_MS = 50;
 const WAKE_MAX_MS = 60_000;
+/**
+ * At most one question this often; one asked for meanwhile waits for its turn. Under a steady
+ * stream of requests every claim takes everything due, and each would ask (one statement per
+ * claim); a retry is still woken for within this of its time.
+ */
+const ASK_EVERY_MS = 250;
 
 export interface NextDueWakeUp {
   /** Asks when the next row comes due and sets the wake-up for it; one question at a time. */
@@ -30,6 +36,9 @@ export function nextDueWakeUp(
   let at = Infinity;
   /** Whether the next due row is being asked for, and whether to ask again after. */
   let asking: 'no' | 'yes' | 'again' = 'no';
+  let lastAsked = -Infinity;
+  /** A question waiting for its turn (ASK_EVERY_MS). */
+  let turn: NodeJS.Timeout | undefined;
   let cancelled = false;
 
   const wakeIn = (ms: number) => {
@@ -52,6 +61,17 @@ export function nextDueWakeUp(
       asking = 'again';
       return;
     }
+    if (turn) return;
+    const wait = lastAsked + ASK_EVERY_MS - performance.now();
+    if (wait > 0) {
+      turn = setTimeout(() => {
+        turn = undefined;
+        if (!cancelled) schedule();
+      }, wait);
+      turn.unref();
+      return;
+    }
+    lastAsked = performance.now();
     asking = 'yes';
     void msUntilNextDue(db, known)
       .then((ms) => {
@@ -75,6 +95,7 @@ export function nextDueWakeUp(
     cancel() {
       cancelled = true;
       clearTimeout(timer);
+      clearTimeout(turn);
     },
   };
 }

@@ -135,6 +135,32 @@ test.serial('a failed row is tried again when its backoff runs out, with no tick
   t.deepEqual(smtp.recipients, [user!.email]);
 });
 
+test.serial('claims that come fast ask when the next row is due at most every 250 ms', async (t) => {
+  const smtp = await startSmtpSink();
+  t.teardown(() => smtp.close());
+  const config = testConfig(tdb.url, { ...smtpEnv(smtp), DUNDIE_DISPATCHER__CRON: NEVER });
+  let claims = 0;
+  let asked = 0;
+  const onQuery = (query: { sql?: string; options?: { name?: string } }) => {
+    if (query.sql?.includes('WITH due')) claims++;
+    if (query.options?.name === 'dundie_outbox_next_due') asked++;
+  };
+  tdb.db.on('query', onQuery);
+  t.teardown(() => void tdb.db.off('query', onQuery));
+  const { dispatcher, stop } = runDispatcher(config, false);
+  t.teardown(stop);
+  // Each claim finds nothing due, which is when the dispatcher asks.
+  const started = performance.now();
+  while (claims < 20) {
+    await waitUntil(() => dispatcher.mode === 'drained', 'the claim to find nothing due');
+    dispatcher.wake();
+  }
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const turns = Math.ceil((performance.now() - started) / 250);
+  t.true(asked >= 1, 'it still asks');
+  t.true(asked <= turns + 1, `${asked} questions for ${claims} claims in ${turns} turns`);
+});
+
 test.serial('one slow row holds up no other', async (t) => {
   const slow = 'slow@dm.com';
   const smtp = await startSmtpSink(
