@@ -16,7 +16,8 @@ const WAKE_MAX_MS = 60_000;
 /**
  * At most one question this often; one asked for meanwhile waits for its turn. Under a steady
  * stream of requests every claim takes everything due, and each would ask (one statement per
- * claim); a retry is still woken for within this of its time.
+ * claim). Each question also counts the rows that came due since the one before, so a row that
+ * came due while a question waited is woken for at once.
  */
 const ASK_EVERY_MS = 250;
 
@@ -71,9 +72,10 @@ export function nextDueWakeUp(
       turn.unref();
       return;
     }
+    const sinceMs = lastAsked === -Infinity ? 0 : performance.now() - lastAsked;
     lastAsked = performance.now();
     asking = 'yes';
-    void msUntilNextDue(db, known)
+    void msUntilNextDue(db, known, sinceMs)
       .then((ms) => {
         if (ms !== undefined && !cancelled) wakeIn(ms);
       })

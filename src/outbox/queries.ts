@@ -377,22 +377,24 @@ export async function markStartedMany(db: Conn, ids: readonly string[], workerId
 /**
  * Milliseconds until the next row of `known` comes due (a retry's backoff, a lease's end), or
  * undefined when none is waiting: the dispatcher wakes then instead of at its next cron tick.
- * Counted on the database's clock, as `run_after` is.
+ * Counted on the database's clock, as `run_after` is. A row that came due within the last
+ * `sinceMs` (after the question before, but before this one) counts, as due now or earlier.
  */
-export async function msUntilNextDue(db: Conn, known?: readonly KnownKind[]): Promise<number | undefined> {
+export async function msUntilNextDue(db: Conn, known?: readonly KnownKind[], sinceMs = 0): Promise<number | undefined> {
   const rows = await runPrepared<{ ms: number | null }>(
     db,
     'outbox_next_due',
     `
     SELECT extract(epoch FROM min(run_after) - now()) * 1000 AS ms
     FROM outbox
-    WHERE status IN ('pending', 'sending') AND run_after > now()
+    WHERE status IN ('pending', 'sending') AND run_after > now() - :sinceMs::float8 * interval '1 millisecond'
       AND (:kinds::text[] IS NULL OR (kind, payload_version) IN (
         SELECT * FROM unnest(:kinds::text[], :versions::smallint[])))
     `,
     {
       kinds: known?.map((k) => k.kind) ?? null,
       versions: known?.map((k) => k.payloadVersion) ?? null,
+      sinceMs,
     },
   );
   const ms = rows[0]?.ms;

@@ -161,6 +161,31 @@ test.serial('claims that come fast ask when the next row is due at most every 25
   t.true(asked <= turns + 1, `${asked} questions for ${claims} claims in ${turns} turns`);
 });
 
+test.serial('a row that comes due while the next-due question waits for its turn is woken for', async (t) => {
+  const smtp = await startSmtpSink();
+  t.teardown(() => smtp.close());
+  const config = testConfig(tdb.url, { ...smtpEnv(smtp), DUNDIE_DISPATCHER__CRON: NEVER });
+  const [user] = await makeUsers(tdb.db, 1);
+  let asked = 0;
+  const onQuery = (query: { options?: { name?: string } }) =>
+    void (query.options?.name === 'dundie_outbox_next_due' && asked++);
+  tdb.db.on('query', onQuery);
+  t.teardown(() => void tdb.db.off('query', onQuery));
+  const { dispatcher, stop } = runDispatcher(config, false);
+  t.teardown(stop);
+  await waitUntil(() => asked === 1, 'the question after the start-up claim');
+  // A retry due in 150 ms (the last try, cut short by its give-up time, can be this close).
+  const id = await requestPwdReset(tdb.db, config, user!.email);
+  await tdb
+    .db('outbox')
+    .where({ id })
+    .update({ run_after: tdb.db.raw("now() + interval '150 milliseconds'") });
+  // A claim before it is due: the question it asks for waits for its turn, and by then the row is due.
+  dispatcher.wake();
+  await smtp.waitFor(1, 10_000);
+  t.deepEqual(smtp.recipients, [user!.email]);
+});
+
 test.serial('one slow row holds up no other', async (t) => {
   const slow = 'slow@dm.com';
   const smtp = await startSmtpSink(
