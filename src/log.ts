@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
 import type PinoPretty from 'pino-pretty';
 import type { Settings } from './config.ts';
+import { turnDestination } from './logDestination.ts';
 
 export type { Logger };
 
@@ -16,11 +17,9 @@ export function createLogger(
 ): Logger {
   const fd = stream === 'stderr' ? 2 : 1;
   const options = { level: level ?? config.log.LEVEL, base: undefined, timestamp: isoTime };
-  // Asynchronous: a line is handed to the kernel after the request has answered, and lines
-  // written meanwhile go out together, so the request log stays off the request's path
-  // (docs/performance.md). Pino flushes what is left when the process exits.
-  if (config.env === 'production' || config.log.FORMAT === 'json')
-    return pino(options, pino.destination({ dest: fd, sync: false }));
+  // Lines are handed to the kernel after the turn that logged them, together, so the request log
+  // stays off the request's path; what is left is written when the process exits.
+  if (config.env === 'production' || config.log.FORMAT === 'json') return pino(options, turnDestination(fd));
   // In-process and synchronous: no worker thread (Deno), and nothing lost on exit. Loaded here
   // only: JSON lines, as in production, leave it out of every thread's heap.
   const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;

@@ -1,6 +1,6 @@
 import test from 'ava';
 import jwt from 'jsonwebtoken';
-import { redactUrl } from '../../src/log.ts';
+import { redactUrl } from '../../../src/log.ts';
 
 const token = jwt.sign({ sub: 'mscott', scope: 'pwd_reset', pwd: 'x'.repeat(22) }, 'k'.repeat(40), { expiresIn: 600 });
 

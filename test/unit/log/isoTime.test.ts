@@ -1,5 +1,5 @@
 import test from 'ava';
-import { isoTime } from '../../src/log.ts';
+import { isoTime } from '../../../src/log.ts';
 
 const timeOf = (field: string) => (JSON.parse(`{${field.slice(1)}}`) as { time: string }).time;
 
