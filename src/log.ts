@@ -8,6 +8,7 @@ import { pino, type Logger } from 'pino';
 import type PinoPretty from 'pino-pretty';
 import type { Settings } from './config.ts';
 import { turnDestination } from './logDestination.ts';
+import { onDeno } from './runtime.ts';
 
 export type { Logger };
 
@@ -18,8 +19,11 @@ export function createLogger(
   const fd = stream === 'stderr' ? 2 : 1;
   const options = { level: level ?? config.log.LEVEL, base: undefined, timestamp: isoTime };
   // Lines are handed to the kernel after the turn that logged them, together, so the request log
-  // stays off the request's path; what is left is written when the process exits.
-  if (config.env === 'production' || config.log.FORMAT === 'json') return pino(options, turnDestination(fd));
+  // stays off the request's path; what is left is written when the process exits. Deno leaves
+  // standard output blocking, so a stalled reader would hold its event loop in that write: there
+  // pino's own destination writes from the thread pool.
+  if (config.env === 'production' || config.log.FORMAT === 'json')
+    return pino(options, onDeno ? pino.destination({ dest: fd, sync: false }) : turnDestination(fd));
   // In-process and synchronous: no worker thread (Deno), and nothing lost on exit. Loaded here
   // only: JSON lines, as in production, leave it out of every thread's heap.
   const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;

@@ -3,6 +3,9 @@ import { realpathSync } from 'node:fs';
 import process from 'node:process';
 import { pathToFileURL } from 'node:url';
 
+/** Running on Deno, not Node. */
+export const onDeno = 'Deno' in globalThis;
+
 /**
  * True when the module whose `import.meta` this is was the program's entry point: Deno says so
  * in `import.meta.main`; on Node, the script named on the command line is compared with it.
@@ -25,7 +28,7 @@ export function isEntry(meta: ImportMeta): boolean {
  * compiled code and Deno (which runs TypeScript itself) load the module directly.
  */
 export function workerEntry(moduleUrl: string): { entry: URL | string; eval: boolean } {
-  if (!moduleUrl.endsWith('.ts') || 'Deno' in globalThis) return { entry: new URL(moduleUrl), eval: false };
+  if (!moduleUrl.endsWith('.ts') || onDeno) return { entry: new URL(moduleUrl), eval: false };
   const tsx = import.meta.resolve('tsx/esm/api');
   return {
     entry: `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(moduleUrl)}); })`,

@@ -17,7 +17,8 @@ function recorder() {
     writes.push(Buffer.from(buffer.subarray(offset, offset + length)).toString());
     return length;
   };
-  return { writes, refuse: (code: string) => refusals.push(code), write };
+  const refuse = (code: string, times = 1) => refusals.push(...Array<string>(times).fill(code));
+  return { writes, refuse, write };
 }
 
 test('the lines logged in one turn are written together, after the turn', async (t) => {
@@ -108,18 +109,51 @@ test('at exit, what is held is written, and two threads sharing a pipe never cut
   t.is(seen.worker.size, count);
 });
 
-test('beyond about 8 MB held for a reader that does not read, lines are dropped and then counted in a warning', async (t) => {
+test('beyond 8 M characters held for a reader that does not read, lines are dropped, then counted in one warning', async (t) => {
   const fd = recorder();
   const destination = new TurnDestination(1, fd.write);
-  fd.refuse('EAGAIN');
+  destination.write(line(0));
+  fd.refuse('EAGAIN', 20);
+  await nextTurn();
   const total = 90_000;
-  for (let n = 0; n < total; n++) destination.write(line(n));
+  for (let n = 1; n < total; n++) {
+    destination.write(line(n));
+    if (n % 10_000 === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+  }
   await new Promise<void>((resolve) => destination.flush(() => resolve()));
   const written = fd.writes.join('').split('\n').slice(0, -1);
-  const warning = JSON.parse(written.at(-1)!) as { level: number; msg: string; dropped: number };
+  const warnings = written.filter((text) => text.includes('"dropped"'));
+  t.is(warnings.length, 1);
+  const warning = JSON.parse(warnings[0]!) as { level: number; msg: string; dropped: number };
   t.is(warning.level, 40);
-  t.regex(warning.msg, /dropped/);
+  t.regex(warning.msg, /log lines dropped/);
   t.is(written.length - 1 + warning.dropped, total);
   t.true(warning.dropped > 0);
-  t.deepEqual(JSON.parse(written[0]!), { n: 0, pad: 'x'.repeat(100) });
+  t.is(written.at(-1), warnings[0]);
+  const numbers = written.slice(0, -1).map((text) => (JSON.parse(text) as { n: number }).n);
+  t.deepEqual(
+    numbers,
+    [...numbers].sort((a, b) => a - b),
+  );
+});
+
+test('a write that fails otherwise (a full disk) loses those lines, counted, once, and the service goes on', async (t) => {
+  const fd = recorder();
+  const destination = new TurnDestination(1, fd.write);
+  const lines = Array.from({ length: 100 }, (_, n) => line(n));
+  for (const one of lines) destination.write(one);
+  fd.writes.length = 0;
+  fd.refuse('ENOSPC', 2);
+  await t.notThrowsAsync(nextTurn());
+  destination.write(line(100));
+  await nextTurn();
+  destination.write(line(101));
+  await new Promise<void>((resolve) => destination.flush(() => resolve()));
+  const written = fd.writes.join('').split('\n').slice(0, -1);
+  const warning = JSON.parse(written.find((text) => text.includes('"dropped"'))!) as { dropped: number };
+  t.is(warning.dropped, 101);
+  t.deepEqual(
+    written.filter((text) => !text.includes('"dropped"')),
+    [line(101).trimEnd()],
+  );
 });
