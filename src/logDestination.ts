@@ -24,16 +24,8 @@ const EXIT_RETRY_MS = 5;
 
 type Write = (fd: number, buffer: Uint8Array, offset: number, length: number) => number;
 
-export interface LineDestination {
-  /** Takes one or more whole lines, each ending in `\n`. */
-  write(lines: string): boolean;
-  /** Calls back once every line taken so far has been written (or cannot be). */
-  flush(callback?: (error?: Error) => void): void;
-  /** Writes what is held now, waiting for a reader that is behind while it reads: at exit. */
-  flushSync(): void;
-}
-
-export class TurnDestination implements LineDestination {
+/** pino's destination stream: `write`, `flush(cb)` for `logger.flush`, `flushSync` for exit. */
+export class TurnDestination {
   readonly #fd: number;
   readonly #write: Write;
   /** Lines not yet turned into bytes, in order, after `#unwritten`. */
@@ -54,6 +46,7 @@ export class TurnDestination implements LineDestination {
     this.#write = write;
   }
 
+  /** Takes one or more whole lines, each ending in `\n`. */
   write(lines: string): boolean {
     if (this.#closed) return true;
     if (this.#chars + (this.#unwritten?.length ?? 0) > MAX_HELD) {
@@ -69,11 +62,13 @@ export class TurnDestination implements LineDestination {
     return true;
   }
 
+  /** Calls back once every line taken so far has been written (or cannot be). */
   flush(callback: (error?: Error) => void = () => {}): void {
     this.#flushed.push(callback);
     if (!this.#waitingForReader) this.#drain();
   }
 
+  /** Writes what is held now, waiting for a reader that is behind while it reads: at exit. */
   flushSync(): void {
     let held = Infinity;
     let waited = 0;
