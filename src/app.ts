@@ -24,6 +24,7 @@ import { isPagePath, pagesBoundary, pagesRouter } from './pages/router.ts';
 import { requireBodyType } from './web/bodyType.ts';
 import { identifyClient } from './web/client.ts';
 import { requestDeadline } from './web/deadline.ts';
+import { setHeadersDirectly } from './web/headerSet.ts';
 import { requestLog } from './web/requestLog.ts';
 import type { RouterDeps } from './web/routerDeps.ts';
 import { closeAfterUnreadBody } from './web/unreadBody.ts';
@@ -51,6 +52,7 @@ export function createApp({ db, config, log }: AppDeps): Koa {
   app.maxIpsCount = config.security.PROXY_HOPS;
   // Koa would print errors itself; errorHandler already logs the ones that matter.
   app.silent = true;
+  setHeadersDirectly(app);
 
   app.use(requestLog(log));
   app.use(closeAfterUnreadBody());
@@ -86,6 +88,7 @@ export function createApp({ db, config, log }: AppDeps): Koa {
 export function createOpsApp({ db, log, metrics }: Omit<AppDeps, 'config'> & { metrics: Metrics }): Koa {
   const app = new Koa();
   app.silent = true;
+  setHeadersDirectly(app);
   app.use(requestLog(log));
   app.use(errorHandler());
   for (const router of [healthRouter({ db }), metricsRouter({ metrics })]) {

@@ -1,0 +1,21 @@
+/**
+ * Koa 3's `response.set` wraps each call in an array of entries, maps it through a closure and
+ * walks it with another: ~400 bytes of garbage per header, and Koa calls it itself for every
+ * body's Content-Type and Content-Length. One header with a plain value goes to `res.setHeader`
+ * at once here, as Koa 2 did; an object of headers or an array value takes Koa's own path, which
+ * also checks that single-value headers get one value. Installed on the app's own response
+ * prototype (`app.response`, which Koa documents for extending), so no other app is touched.
+ */
+import type Koa from 'koa';
+
+type HeaderSet = (this: Koa.Response, field: unknown, val?: unknown) => void;
+
+export function setHeadersDirectly(app: Koa): void {
+  const koaSet = Reflect.get(app.response, 'set') as HeaderSet;
+  const set: HeaderSet = function (field, val) {
+    if (typeof field !== 'string' || Array.isArray(val)) return koaSet.call(this, field, val);
+    if (this.headerSent || !field) return;
+    this.res.setHeader(field, val as string | number);
+  };
+  Reflect.set(app.response, 'set', set);
+}
