@@ -41,6 +41,16 @@ export interface HttpServer {
   close(drainSeconds?: number): Promise<void>;
 }
 
+const RESPONSES = Symbol('responses');
+type Tracked = ServerResponse & { [RESPONSES]?: ServerResponse[] };
+
+/** A response's `close` listener, one for all: a closure per request would be garbage per request. */
+function forgetResponse(this: Tracked) {
+  const responses = this[RESPONSES];
+  const at = responses ? responses.indexOf(this) : -1;
+  if (at >= 0) responses!.splice(at, 1);
+}
+
 export function createHttpServer(handler: RequestListener, limits: ServerLimits): HttpServer {
   const server = createServer({
     headersTimeout: limits.HEADERS_TIMEOUT_SECONDS * 1000,
@@ -97,11 +107,9 @@ export function createHttpServer(handler: RequestListener, limits: ServerLimits)
     let responses = answering.get(socket);
     if (!responses) answering.set(socket, (responses = []));
     responses.push(res);
+    (res as Tracked)[RESPONSES] = responses;
     if (draining) res.setHeader('Connection', 'close');
-    res.once('close', () => {
-      const at = responses.indexOf(res);
-      if (at >= 0) responses.splice(at, 1);
-    });
+    res.on('close', forgetResponse);
   });
   server.on('request', handler);
 

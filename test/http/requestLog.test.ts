@@ -43,6 +43,13 @@ test.serial('every request is logged with an id that is also sent back as X-Requ
   t.not(junk.headers.get('x-request-id'), 'bad id with spaces');
 });
 
+test.serial('the ids the server makes differ from request to request', async (t) => {
+  const ids = new Set<string | null>();
+  for (let i = 0; i < 5; i++) ids.add((await api.request('GET', '/health')).headers.get('x-request-id'));
+  t.is(ids.size, 5);
+  for (const id of ids) t.regex(id ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+});
+
 test.serial('a reset token in a URL never reaches the log', async (t) => {
   const user = await makeUser(tdb.db);
   const token = createPwdResetToken(config.security, user);
