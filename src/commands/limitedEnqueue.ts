@@ -14,7 +14,7 @@ import { countHitsBindings, countHitsSql, secondsUntil, type BatchedLimit } from
 import type { Db } from '../db/database.ts';
 import { runPrepared } from '../db/preparedStatement.ts';
 import { DeadlineExceeded, GroupCommit } from '../db/groupCommit.ts';
-import { MaybeRecorded } from '../outbox/enqueueBatcher.ts';
+import { maybeRecorded } from '../outbox/enqueueBatcher.ts';
 import {
   BEFORE_DEADLINE,
   INSERTED_COLUMNS,
@@ -91,17 +91,18 @@ export class LimitedEnqueue {
   }
 
   /** Counts a hit for `client` and, under the limit, queues `row`; resolves once both are committed. */
-  async enqueue(client: string, row: NewOutboxRow): Promise<LimitedOutcome> {
-    let counted: Counted;
-    try {
-      counted = await this.#hits.add({ key: this.#limit.rowKey(client), row }, { deadline: row.deadline?.getTime() });
-    } catch (err) {
-      if (err instanceof DeadlineExceeded && err.sent) throw new MaybeRecorded();
-      throw err;
-    }
+  enqueue(client: string, row: NewOutboxRow): Promise<LimitedOutcome> {
+    // Answered by the instance's two handlers: an async function here kept a frame of its own
+    // for every request waiting on the batch.
+    return this.#hits
+      .add({ key: this.#limit.rowKey(client), row }, { deadline: row.deadline?.getTime() })
+      .then(this.#outcome, maybeRecorded);
+  }
+
+  readonly #outcome = (counted: Counted): LimitedOutcome => {
     if (counted.nth > this.#limit.points) return { allowed: false, retryAfterSeconds: secondsUntil(counted.expire) };
     // Under the limit, and found past its deadline by the server: counted, not inserted.
     if (counted.id === null) throw new DeadlineExceeded();
     return { allowed: true, id: counted.id };
-  }
+  };
 }

@@ -39,16 +39,23 @@ export class EnqueueBatcher {
    * Queues `row` for the next INSERT; resolves to its id once it is committed. Past the row's
    * deadline: `DeadlineExceeded` (not recorded) or `MaybeRecorded` (see above).
    */
-  async enqueue(row: NewOutboxRow): Promise<string> {
-    let id: string | null;
-    try {
-      id = await this.#rows.add(row, { deadline: row.deadline?.getTime() });
-    } catch (err) {
-      if (err instanceof DeadlineExceeded && err.sent) throw new MaybeRecorded();
-      throw err;
-    }
-    // The server found the row past its deadline and did not insert it.
-    if (id === null) throw new DeadlineExceeded();
-    return id;
+  enqueue(row: NewOutboxRow): Promise<string> {
+    // Answered by shared handlers, not an async function's frame kept per waiting request.
+    return this.#rows.add(row, { deadline: row.deadline?.getTime() }).then(insertedId, maybeRecorded);
   }
+}
+
+function insertedId(id: string | null): string {
+  // The server found the row past its deadline and did not insert it.
+  if (id === null) throw new DeadlineExceeded();
+  return id;
+}
+
+/**
+ * A group commit's failure as an enqueue's caller is told it: a deadline that passed once the
+ * statement was sent becomes `MaybeRecorded`; anything else is rethrown as it is.
+ */
+export function maybeRecorded(err: unknown): never {
+  if (err instanceof DeadlineExceeded && err.sent) throw new MaybeRecorded();
+  throw err;
 }
