@@ -34,7 +34,7 @@ test.before(async () => {
 test.serial('every request is logged with an id that is also sent back as X-Request-Id', async (t) => {
   const res = await api.request('GET', '/user/');
   const id = res.headers.get('x-request-id');
-  t.regex(id ?? '', /^[0-9a-f-]{36}$/);
+  t.regex(id ?? '', /^[0-9a-f]{32}$/);
   const line = lines.find((l) => l.requestId === id && l.msg === 'request');
   t.like(line, { method: 'GET', url: '/user/', status: 200 });
   const given = await api.request('GET', '/health', { headers: { 'X-Request-Id': 'client-chosen-id.42' } });
@@ -43,11 +43,11 @@ test.serial('every request is logged with an id that is also sent back as X-Requ
   t.not(junk.headers.get('x-request-id'), 'bad id with spaces');
 });
 
-test.serial('the ids the server makes differ from request to request', async (t) => {
+test.serial('the ids the server makes differ from request to request, with nothing to count on', async (t) => {
   const ids = new Set<string | null>();
   for (let i = 0; i < 5; i++) ids.add((await api.request('GET', '/health')).headers.get('x-request-id'));
   t.is(ids.size, 5);
-  for (const id of ids) t.regex(id ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+  for (const id of ids) t.regex(id ?? '', /^[0-9a-f]{32}$/);
 });
 
 test.serial('a reset token in a URL never reaches the log', async (t) => {
