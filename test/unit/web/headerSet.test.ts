@@ -63,3 +63,41 @@ test('a header set once the headers are sent is ignored', async (t) => {
   t.is(res.headers.get('x-late'), null);
   t.is(await res.text(), 'done');
 });
+
+test('every call ends as Koa’s own set would end it: the same headers, or the same error', (t) => {
+  type HeaderSet = (this: unknown, ...args: unknown[]) => void;
+  const koaSet = Reflect.get(new Koa().response, 'set') as HeaderSet;
+  const app = new Koa();
+  setHeadersDirectly(app);
+  const directSet = Reflect.get(app.response, 'set') as HeaderSet;
+  const outcome = (set: HeaderSet, headerSent: boolean, args: unknown[]) => {
+    const written: unknown[] = [];
+    const response = { headerSent, res: { setHeader: (...header: unknown[]) => written.push(header) } };
+    try {
+      set.apply(response, args);
+      return { written };
+    } catch (err) {
+      return { written, error: (err as Error).message };
+    }
+  };
+  const calls: unknown[][] = [
+    ['X-Request-Id', 'abc'],
+    ['Content-Length', 42],
+    ['Retry-After', 0],
+    ['X-Flag', true],
+    ['X-Empty', ''],
+    ['X-Missing', undefined],
+    ['X-Null', null],
+    ['', 'no name'],
+    [undefined, 'no name'],
+    ['Link', ['<a>', '<b>']],
+    ['Content-Type', ['text/plain']],
+    ['Content-Type', ['text/plain', 'text/html']],
+    ['Content-Type', []],
+    [{ 'Cache-Control': 'no-store', Pragma: 'no-cache' }],
+    [{ 'Content-Type': ['a', 'b'] }],
+  ];
+  for (const headerSent of [false, true])
+    for (const args of calls)
+      t.deepEqual(outcome(directSet, headerSent, args), outcome(koaSet, headerSent, args), JSON.stringify(args));
+});
