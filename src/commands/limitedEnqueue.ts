@@ -93,10 +93,15 @@ export class LimitedEnqueue {
   /** Counts a hit for `client` and, under the limit, queues `row`; resolves once both are committed. */
   enqueue(client: string, row: NewOutboxRow): Promise<LimitedOutcome> {
     // Answered by the instance's two handlers: an async function here kept a frame of its own
-    // for every request waiting on the batch.
-    return this.#hits
-      .add({ key: this.#limit.rowKey(client), row }, { deadline: row.deadline?.getTime() })
-      .then(this.#outcome, maybeRecorded);
+    // for every request waiting on the batch. A throw still comes back as a rejection.
+    let added: Promise<Counted>;
+    try {
+      added = this.#hits.add({ key: this.#limit.rowKey(client), row }, { deadline: row.deadline?.getTime() });
+    } catch (err) {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passed on as it was thrown
+      return Promise.reject(err);
+    }
+    return added.then(this.#outcome, maybeRecorded);
   }
 
   readonly #outcome = (counted: Counted): LimitedOutcome => {

@@ -40,8 +40,16 @@ export class EnqueueBatcher {
    * deadline: `DeadlineExceeded` (not recorded) or `MaybeRecorded` (see above).
    */
   enqueue(row: NewOutboxRow): Promise<string> {
-    // Answered by shared handlers, not an async function's frame kept per waiting request.
-    return this.#rows.add(row, { deadline: row.deadline?.getTime() }).then(insertedId, maybeRecorded);
+    // Answered by shared handlers, not an async function's frame kept per waiting request; a
+    // throw still comes back as a rejection, as from an async function.
+    let added: Promise<string | null>;
+    try {
+      added = this.#rows.add(row, { deadline: row.deadline?.getTime() });
+    } catch (err) {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passed on as it was thrown
+      return Promise.reject(err);
+    }
+    return added.then(insertedId, maybeRecorded);
   }
 }
 
