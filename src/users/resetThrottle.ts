@@ -44,6 +44,8 @@ export interface SlotOutcome {
  * otherwise look newer than "now". The addresses must differ (case-insensitively): ON CONFLICT
  * cannot touch one slot twice in a statement, and PostgreSQL refuses such a batch with 21000.
  */
+const SLOT_REQUEST_FIELDS: (keyof SlotRequest)[] = ['email', 'outboxId', 'nonce', 'codeHash'];
+
 export async function takeResetSlotsAndRenewNonces(
   db: Conn,
   cooldownSeconds: number,
@@ -61,8 +63,8 @@ export async function takeResetSlotsAndRenewNonces(
     'users_take_reset_slots',
     `
     WITH req AS (
-      SELECT * FROM unnest(:emails::text[], :ids::bigint[], :nonces::text[], :codes::text[])
-        AS r(email, outbox_id, nonce, code_hash)
+      SELECT email, "outboxId" AS outbox_id, nonce, "codeHash" AS code_hash
+      FROM json_to_recordset(:requests::json) AS r(email text, "outboxId" bigint, nonce text, "codeHash" text)
     ),
     slot AS (
       INSERT INTO pwd_reset_throttle AS t (email_key, outbox_id, sent_at, strikes, code_hash, code_expires_at, code_tries)
@@ -102,10 +104,8 @@ export async function takeResetSlotsAndRenewNonces(
     FROM req LEFT JOIN slot USING (outbox_id) LEFT JOIN renewed USING (outbox_id)
     `,
     {
-      emails: requests.map((r) => r.email),
-      ids: requests.map((r) => r.outboxId),
-      nonces: requests.map((r) => r.nonce),
-      codes: requests.map((r) => r.codeHash ?? null),
+      // One JSON text rather than four arrays, which the driver builds element by element.
+      requests: JSON.stringify(requests, SLOT_REQUEST_FIELDS),
       codeSeconds,
       cooldown: cooldownSeconds,
       maxCooldown: maxCooldownSeconds,
