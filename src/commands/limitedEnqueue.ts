@@ -92,8 +92,8 @@ export class LimitedEnqueue {
 
   /** Counts a hit for `client` and, under the limit, queues `row`; resolves once both are committed. */
   enqueue(client: string, row: NewOutboxRow): Promise<LimitedOutcome> {
-    // Answered by the instance's two handlers: an async function here kept a frame of its own
-    // for every request waiting on the batch. A throw still comes back as a rejection.
+    // Answered by the instance's two handlers rather than from an async function, whose suspended
+    // frame every request waiting on the batch would keep. A throw still comes back as a rejection.
     let added: Promise<Counted>;
     try {
       added = this.#hits.add({ key: this.#limit.rowKey(client), row }, { deadline: row.deadline?.getTime() });

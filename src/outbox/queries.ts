@@ -429,13 +429,14 @@ export interface Finish {
   alongside?: { readonly write: EndWrite; readonly item: Record<string, unknown> };
 }
 
+/** What `finishMany`'s JSON document carries of each finish. */
+const FINISH_FIELDS: (keyof Finish)[] = ['id', 'status', 'reason'];
+
 /**
  * Records several finishes in one statement (the dispatcher's group commit), each only if
  * `workerId` still holds the row's lease, with the writes that go with them; for each finish,
  * whether it did.
  */
-const FINISH_FIELDS: (keyof Finish)[] = ['id', 'status', 'reason'];
-
 export async function finishMany(db: Conn, workerId: string, finishes: readonly Finish[]): Promise<boolean[]> {
   const writes = new Map<EndWrite, Record<string, unknown>[]>();
   for (const { id, alongside } of finishes) {
@@ -475,8 +476,8 @@ export async function finishMany(db: Conn, workerId: string, finishes: readonly 
     // Named by its text: one name, one text, whatever the writes a batch carries.
     withWrites.length === 0 ? 'outbox_finish_many' : nameOf(sql),
     sql,
-    // One JSON text for the three columns: the driver builds an array literal element by element,
-    // two regular-expression replaces each, and that was the dispatcher's largest allocation per row.
+    // One JSON text for the three columns, made in one call, rather than arrays, which the driver
+    // writes element by element with two regular-expression replaces each.
     [JSON.stringify(finishes, FINISH_FIELDS), workerId, ...withWrites.map(({ items }) => JSON.stringify(items))],
   );
   const stillHeld = new Set(rows.map((r) => String(r.id)));

@@ -32,6 +32,9 @@ export interface SlotOutcome {
   user: ResetUser | undefined;
 }
 
+/** What the slots statement's JSON document carries of each request. */
+const SLOT_REQUEST_FIELDS: (keyof SlotRequest)[] = ['email', 'outboxId', 'nonce', 'codeHash'];
+
 /**
  * The dispatcher's hot path for many rows in one round trip. Takes each address's slot for its
  * outbox row if the cooldown since the last one has run out, or the slot is already this row's
@@ -44,8 +47,6 @@ export interface SlotOutcome {
  * otherwise look newer than "now". The addresses must differ (case-insensitively): ON CONFLICT
  * cannot touch one slot twice in a statement, and PostgreSQL refuses such a batch with 21000.
  */
-const SLOT_REQUEST_FIELDS: (keyof SlotRequest)[] = ['email', 'outboxId', 'nonce', 'codeHash'];
-
 export async function takeResetSlotsAndRenewNonces(
   db: Conn,
   cooldownSeconds: number,

@@ -1,10 +1,11 @@
 /**
- * Koa 3's `response.set` wraps each call in an array of entries, maps it through a closure and
- * walks it with another: ~400 bytes of garbage per header, and Koa calls it itself for every
- * body's Content-Type and Content-Length. One header with a plain value goes to `res.setHeader`
- * at once here, as Koa's own path would end up doing; an object of headers or an array value
- * takes Koa's path, which also checks that single-value headers get one value. Installed on the app's own response
- * prototype (`app.response`, which Koa documents for extending), so no other app is touched.
+ * Koa 3's `response.set` wraps each call in arrays of entries, maps them through a closure and
+ * walks them with another: ~400 bytes of garbage per header, and Koa calls it itself for every
+ * body's Content-Type and Content-Length. One header with a plain value goes to
+ * `res.setHeader` at once here, as Koa's own path would end up doing; an object of headers or
+ * an array value takes Koa's path, which also checks that single-value headers get one value.
+ * Installed on the app's own response prototype (`app.response`, which Koa documents for
+ * extending), so no other app is touched.
  */
 import type Koa from 'koa';
 

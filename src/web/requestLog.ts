@@ -10,9 +10,9 @@ import { randomText } from '../randomText.ts';
 const USABLE_ID = /^[\w.:-]{1,128}$/;
 
 /**
- * 128 random bits as 32 hex digits, cut from the pool of random bytes: one string per request,
- * where `randomUUID()` built its 36 characters from ~20 pieces. Not guessable, so no client can
- * send its own X-Request-Id ahead of a request it wants to be mistaken for.
+ * 128 random bits as 32 hex digits, cut from the pool of random bytes: one string per request
+ * (`randomUUID()` builds its 36 characters from ~20 pieces). Not guessable, so no client can send
+ * its own X-Request-Id ahead of a request it wants to be mistaken for.
  */
 const newRequestId = () => randomText(16, 'hex');
 

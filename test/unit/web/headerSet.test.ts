@@ -12,9 +12,11 @@ async function answered(handle: Koa.Middleware) {
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   try {
-    return await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    return { headers: res.headers, text: await res.text() };
   } finally {
-    server.close();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
   }
 }
 
@@ -30,7 +32,7 @@ test('a header set with one value is sent as it was given', async (t) => {
   t.is(res.headers.get('content-length'), '11');
 });
 
-test('an object of headers and a list of values still take Koa’s path', async (t) => {
+test('an object of headers and a header with a list of values are all sent', async (t) => {
   const res = await answered((ctx) => {
     ctx.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
     ctx.set('Link', ['<a>', '<b>']);
@@ -50,7 +52,7 @@ test('a single-value header given two values is refused, as Koa refuses it', asy
       ctx.body = 'refused';
     }
   });
-  t.is(await res.text(), 'refused');
+  t.is(res.text, 'refused');
 });
 
 test('a header set once the headers are sent is ignored', async (t) => {
@@ -61,7 +63,7 @@ test('a header set once the headers are sent is ignored', async (t) => {
     ctx.res.end('done');
   });
   t.is(res.headers.get('x-late'), null);
-  t.is(await res.text(), 'done');
+  t.is(res.text, 'done');
 });
 
 test('every call ends as Koa’s own set would end it: the same headers, or the same error', (t) => {
