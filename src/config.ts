@@ -132,6 +132,11 @@ const schema = {
      * beyond the pool's connections wait in its queue, unsent, so a crash duplicates none of them.
      */
     CONCURRENCY: int(256, 1),
+    /**
+     * While rows stream in, the least time between the starts of two claims after one that took
+     * several rows (`outbox/dispatcher.ts`); 0: claim at every notification.
+     */
+    BUSY_CLAIM_GAP_MS: int(10, 0),
     /** How long shutdown waits for e-mails in flight before it leaves them to their leases. */
     SHUTDOWN_GRACE_SECONDS: int(8, 0),
     /**

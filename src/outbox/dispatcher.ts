@@ -31,6 +31,16 @@ export const newWorkerId = () => `${hostname()}:${process.pid}:${randomBytes(3).
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /**
+ * While rows stream in, every INSERT's notification would start a claim of the few rows it
+ * committed, and those rows would share their throttle slot and finish statements with no
+ * others. After a claim that took `BUSY_CLAIM_ROWS` or more (and not a full batch: a backlog
+ * gains nothing from waiting), the next one starts the setting `BUSY_CLAIM_GAP_MS` after it, so
+ * that the rows of several INSERTs share one claim and the statements after it. A claim of fewer
+ * rows is followed at once: a lone e-mail waits no longer than before.
+ */
+export const BUSY_CLAIM_ROWS = 8;
+
+/**
  * What the dispatcher is doing (graphile-worker's local queue modes). Changed only by `#setMode`,
  * along `TRANSITIONS`.
  * - `waiting`: more may be due: claims as soon as no claimed row waits for a slot. A dispatcher
@@ -88,6 +98,9 @@ export class Dispatcher {
   /** Counts wake-ups, so that a claim can tell whether one came while it was under way. */
   #wakes = 0;
   #claiming: Promise<void> | undefined;
+  /** No claim before this (`performance.now()`) while busy: see `BUSY_CLAIM_ROWS`. */
+  #nextClaimAt = 0;
+  #claimTimer: NodeJS.Timeout | undefined;
   readonly #inFlight = new Map<string, Promise<void>>();
   /** Claimed ahead and waiting for a free slot, so that one claim serves a batch of rows. */
   readonly #ready: OutboxRow[] = [];
@@ -171,6 +184,7 @@ export class Dispatcher {
 
   async #stop(): Promise<void> {
     this.#setMode('stopping');
+    clearTimeout(this.#claimTimer);
     const { log, settings } = this.deps;
     await this.#safetyNet?.destroy();
     this.#nextDue?.cancel();
@@ -206,7 +220,7 @@ export class Dispatcher {
   #fill(): void {
     this.#startReady();
     if (this.#ready.length > 0) return;
-    if (this.#mode === 'waiting') this.#claim();
+    if (this.#mode === 'waiting') this.#claimWhenDue();
     else if (this.#mode === 'drained' && !this.#continuous && this.#inFlight.size === 0) void this.stop();
   }
 
@@ -236,17 +250,31 @@ export class Dispatcher {
     this.#inFlight.set(row.id, done);
   }
 
+  #claimWhenDue(): void {
+    const wait = this.#nextClaimAt - performance.now();
+    if (wait <= 0) return this.#claim();
+    this.#claimTimer ??= setTimeout(() => {
+      this.#claimTimer = undefined;
+      this.#fill();
+    }, wait);
+  }
+
   #claim(): void {
     this.#setMode('claiming');
     const { db, workerId, settings } = this.deps;
     const wakesBefore = this.#wakes;
+    const startedAt = performance.now();
     this.#claiming = claimDue(db, workerId, settings.BATCH_SIZE, settings.LEASE_SECONDS, {
       ids: this.#ids,
       known: this.#known,
       // The rest wait in #ready, and are marked started when they start.
       startAtOnce: this.#suspectInFlight ? 0 : settings.CONCURRENCY - this.#inFlight.size,
     }).then(
-      (rows) => this.#claimed(rows, wakesBefore),
+      (rows) => {
+        if (this.#continuous && !rows.full && rows.length >= BUSY_CLAIM_ROWS)
+          this.#nextClaimAt = startedAt + settings.BUSY_CLAIM_GAP_MS;
+        this.#claimed(rows, wakesBefore);
+      },
       (err: unknown) => this.#claimFailed(err),
     );
   }
