@@ -133,8 +133,9 @@ const schema = {
      */
     CONCURRENCY: int(256, 1),
     /**
-     * While rows stream in, the least time between the starts of two claims after one that took
-     * several rows (`outbox/dispatcher.ts`); 0: claim at every notification.
+     * While rows stream in, the least time from one claim's start to the next's, after a claim of
+     * `BUSY_CLAIM_ROWS` or more that was not full (`outbox/dispatcher.ts`); 0: claim at every
+     * notification.
      */
     BUSY_CLAIM_GAP_MS: int(10, 0),
     /** How long shutdown waits for e-mails in flight before it leaves them to their leases. */
@@ -417,6 +418,9 @@ function checkDispatcher(dispatcher: Record<string, unknown>, problems: string[]
       problems.push(`DUNDIE_DISPATCHER__${key} is not a cron expression: "${dispatcher[key] as string}"`);
     }
   }
+  // A gap is a few milliseconds of batching: past a second it would only delay e-mails.
+  if ((dispatcher.BUSY_CLAIM_GAP_MS as number) > 1000)
+    problems.push('DUNDIE_DISPATCHER__BUSY_CLAIM_GAP_MS must be at most 1000');
   if ((dispatcher.BACKOFF_MAX_SECONDS as number) < (dispatcher.BACKOFF_BASE_SECONDS as number)) {
     problems.push('DUNDIE_DISPATCHER__BACKOFF_MAX_SECONDS must not be below DUNDIE_DISPATCHER__BACKOFF_BASE_SECONDS');
   }

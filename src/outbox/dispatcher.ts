@@ -6,7 +6,8 @@
  *
  * Continuous (the service): after a claim that took everything due, the next comes when woken by
  * a notification (LISTEN/NOTIFY), by the cron safety net, or when the next row comes due (a
- * retry's backoff: asked of the database after such a claim, and after a failure). node-cron only
+ * retry's backoff: asked of the database after such a claim, and after a failure); while rows
+ * stream in, no sooner than BUSY_CLAIM_GAP_MS after the last claim began. node-cron only
  * triggers claims.
  *
  * Once (`continuous: false`, graphile-worker's `runOnce`): the same claims and slots, for
@@ -33,18 +34,19 @@ const errorText = (err: unknown) => (err instanceof Error ? err.message : String
 /**
  * While rows stream in, every INSERT's notification would start a claim of the few rows it
  * committed, and those rows would share their throttle slot and finish statements with no
- * others. After a claim that took `BUSY_CLAIM_ROWS` or more (and not a full batch: a backlog
- * gains nothing from waiting), the next one starts the setting `BUSY_CLAIM_GAP_MS` after it, so
- * that the rows of several INSERTs share one claim and the statements after it. A claim of fewer
- * rows is followed at once: a lone e-mail waits no longer than before.
+ * others. After a claim that took `BUSY_CLAIM_ROWS` or more and was not full (a backlog gains
+ * nothing from waiting), the next one starts no sooner than the setting `BUSY_CLAIM_GAP_MS` after
+ * it began, so that the rows of several INSERTs share one claim and the statements after it. A
+ * claim of fewer rows sets no gap: a lone e-mail is claimed as soon as it is notified.
  */
 export const BUSY_CLAIM_ROWS = 8;
 
 /**
  * What the dispatcher is doing (graphile-worker's local queue modes). Changed only by `#setMode`,
  * along `TRANSITIONS`.
- * - `waiting`: more may be due: claims as soon as no claimed row waits for a slot. A dispatcher
- *   starts here, since rows may have been queued while none ran.
+ * - `waiting`: more may be due: claims as soon as no claimed row waits for a slot and the busy
+ *   gap (`BUSY_CLAIM_ROWS`) has passed. A dispatcher starts here, since rows may have been queued
+ *   while none ran.
  * - `claiming`: a claim is under way; a wake meanwhile is counted, and its answer is not taken
  *   for "everything due was taken" (its row may have committed after the claim's snapshot).
  * - `drained`: the last claim took everything due; the next comes when woken. A once dispatcher
@@ -250,6 +252,7 @@ export class Dispatcher {
     this.#inFlight.set(row.id, done);
   }
 
+  /** Claims now, or once the busy gap has passed (one timer, however many wakes come meanwhile). */
   #claimWhenDue(): void {
     const wait = this.#nextClaimAt - performance.now();
     if (wait <= 0) return this.#claim();
@@ -260,6 +263,9 @@ export class Dispatcher {
   }
 
   #claim(): void {
+    // A wait still pending ends with this claim: its timer would find nothing to start.
+    clearTimeout(this.#claimTimer);
+    this.#claimTimer = undefined;
     this.#setMode('claiming');
     const { db, workerId, settings } = this.deps;
     const wakesBefore = this.#wakes;

@@ -116,48 +116,60 @@ test.serial('without LISTEN only the cron net claims', async (t) => {
   t.deepEqual(smtp.recipients, [user!.email]);
 });
 
-test.serial('a notification right after a claim of several rows is claimed for after the gap', async (t) => {
-  // Long enough that no claim's own round trip could account for it.
-  const gapMs = 300;
-  const config = testConfig(tdb.url, {
-    DUNDIE_DISPATCHER__CRON: NEVER,
-    DUNDIE_DISPATCHER__BUSY_CLAIM_GAP_MS: String(gapMs),
-  });
-  // Addresses with no account: each row is skipped, no e-mail needed.
-  const rows = (n: number, label: string) =>
-    tdb.db('outbox').insert(
-      Array.from({ length: n }, (_, i) => ({
-        kind: 'pwd_reset_email',
-        payload: { email: `${label}-${i}@nowhere.test` },
-      })),
+test.serial(
+  'after a claim of 8 rows or more the next claim waits for the gap; after a smaller one it does not',
+  async (t) => {
+    // Long enough that no claim's own round trip could account for it.
+    const gapMs = 300;
+    const config = testConfig(tdb.url, {
+      DUNDIE_DISPATCHER__CRON: NEVER,
+      DUNDIE_DISPATCHER__BUSY_CLAIM_GAP_MS: String(gapMs),
+    });
+    // Addresses with no account: each row is skipped, no e-mail needed.
+    const rows = (n: number, label: string) =>
+      tdb.db('outbox').insert(
+        Array.from({ length: n }, (_, i) => ({
+          kind: 'pwd_reset_email',
+          payload: { email: `${label}-${i}@nowhere.test` },
+        })),
+      );
+    // When each claim was sent; the claim numbered `wakeAfter`, once answered, wakes the dispatcher
+    // at once, as a row committed meanwhile would.
+    const claims: number[] = [];
+    let wakeAfter = -1;
+    const isClaim = (query: { sql?: string }) => query.sql?.includes('WITH due') === true;
+    const onQuery = (query: { sql?: string }) => void (isClaim(query) && claims.push(performance.now()));
+    const onResponse = (_response: unknown, query: { sql?: string }) => {
+      // Never for the start-up claim (`wakeAfter` starts at -1): `dispatcher` is assigned by then.
+      if (isClaim(query) && claims.length === wakeAfter + 1) dispatcher.wake();
+    };
+    tdb.db.on('query', onQuery).on('query-response', onResponse);
+    t.teardown(() => void tdb.db.off('query', onQuery).off('query-response', onResponse));
+    const { dispatcher, stop } = runDispatcher(config, false);
+    t.teardown(stop);
+    await waitUntil(() => dispatcher.mode === 'drained', 'the start-up claim');
+
+    await rows(BUSY_CLAIM_ROWS, 'busy');
+    wakeAfter = claims.length;
+    const wokeAt = performance.now();
+    dispatcher.wake();
+    await waitUntil(() => claims.length > wakeAfter + 1, 'the claim after the busy one');
+    // The busy claim began after `wokeAt`; the next one no sooner than the gap after it.
+    t.true(claims[wakeAfter + 1]! - wokeAt >= gapMs, `${claims[wakeAfter + 1]! - wokeAt} ms after the wake`);
+    await waitUntil(async () => (await countByStatus(tdb.db, 'skipped')) === BUSY_CLAIM_ROWS, 'the busy rows to end');
+    await waitUntil(() => dispatcher.mode === 'drained', 'the dispatcher to drain');
+
+    await rows(1, 'lone');
+    wakeAfter = claims.length;
+    dispatcher.wake();
+    await waitUntil(() => claims.length > wakeAfter + 1, 'the claim after the lone one');
+    t.true(claims[wakeAfter + 1]! - claims[wakeAfter]! < gapMs, 'no gap after a claim of one row');
+    await waitUntil(
+      async () => (await countByStatus(tdb.db, 'skipped')) === BUSY_CLAIM_ROWS + 1,
+      'the lone row to end',
     );
-  // When each claim was sent, on the clock the dispatcher reads. The one that takes the rows (the
-  // second: the first, at start-up, finds nothing) wakes the dispatcher as soon as it is
-  // answered, as a row committed meanwhile would.
-  const claims: number[] = [];
-  let dispatcher: ReturnType<typeof runDispatcher>['dispatcher'] | undefined;
-  const isClaim = (query: { sql?: string }) => query.sql?.includes('WITH due') === true;
-  const onQuery = (query: { sql?: string }) => void (isClaim(query) && claims.push(performance.now()));
-  const onResponse = (_response: unknown, query: { sql?: string }) => {
-    if (isClaim(query) && claims.length === 2) dispatcher?.wake();
-  };
-  tdb.db.on('query', onQuery).on('query-response', onResponse);
-  t.teardown(() => void tdb.db.off('query', onQuery).off('query-response', onResponse));
-  const running = runDispatcher(config, false);
-  dispatcher = running.dispatcher;
-  t.teardown(running.stop);
-  await waitUntil(() => dispatcher.mode === 'drained', 'the start-up claim');
-  await rows(BUSY_CLAIM_ROWS, 'busy');
-  dispatcher.wake();
-  await waitUntil(() => claims.length >= 3, 'the claim after the wake');
-  t.true(claims[2]! - claims[1]! >= gapMs - 1, `claims ${claims[2]! - claims[1]!} ms apart`);
-  await waitUntil(async () => (await countByStatus(tdb.db, 'skipped')) === BUSY_CLAIM_ROWS, 'the rows to end');
-  // A claim of fewer rows sets no gap: a lone row queued later is claimed when woken, and ends.
-  await waitUntil(() => dispatcher.mode === 'drained', 'the dispatcher to drain');
-  await rows(1, 'lone');
-  dispatcher.wake();
-  await waitUntil(async () => (await countByStatus(tdb.db, 'skipped')) === BUSY_CLAIM_ROWS + 1, 'the lone row to end');
-});
+  },
+);
 
 test.serial('a failed row is tried again when its backoff runs out, with no tick and no notification', async (t) => {
   // Refuses the first message (451), then takes every one.

@@ -100,13 +100,15 @@ test('typos and bad values are each reported', (t) => {
         DUNDIE_EMAIL__SMTP_PROT: '25',
         DUNDIE_EMAIL__DEBUG_MODE: 'maybe',
         PORT: '70000',
+        DUNDIE_DISPATCHER__BUSY_CLAIM_GAP_MS: '5000',
       }),
     { instanceOf: ConfigError },
   );
-  t.is(err.problems.length, 3);
+  t.is(err.problems.length, 4);
   t.true(err.problems.some((p) => p.includes('DUNDIE_EMAIL__SMTP_PROT is not a setting')));
   t.true(err.problems.some((p) => p.includes('DUNDIE_EMAIL__DEBUG_MODE must be true or false')));
   t.true(err.problems.some((p) => p.includes('PORT must be at most 65535')));
+  t.true(err.problems.some((p) => p.includes('DUNDIE_DISPATCHER__BUSY_CLAIM_GAP_MS must be at most 1000')));
 });
 
 test('the e-mail transport: log in debug mode, smtp otherwise, http only with its URL and a whsec_ secret', (t) => {
